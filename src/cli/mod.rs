@@ -1,0 +1,270 @@
+//! The command line: argument definitions (clap derive) and one function per subcommand.
+//!
+//! Glue only: reading files, calling the library, printing and writing. Nothing in the library
+//! depends on this module.
+
+mod table;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::output;
+use crate::run::{self, RunRecord};
+use crate::scenario::{self, Loaded, QUICKSTART, Severity};
+
+/// flysim: try your Fly.io app's Machines, autostop and concurrency settings against traffic
+/// before production does.
+#[derive(Debug, Parser)]
+#[command(name = "flysim", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "Examples:
+  flysim run                                   run the built-in quickstart scenario
+  flysim run scenarios/two-regions.toml --seed 3
+  flysim run my.toml --set app.web.machines[0].count=3 --set platform.max_queue_wait=10s
+  flysim validate scenarios/*.toml             check files, run nothing";
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario (or its replications), print a summary, write outputs.
+    #[command(after_help = "Examples:
+  flysim run
+  flysim run scenarios/stop-vs-suspend.toml --set app.web.fly.http_service.auto_stop_machines=suspend
+  flysim run my.toml --seed 3 --out out/x --set replications=10")]
+    Run(RunArgs),
+    /// Check scenario or fly.toml files and print every problem with its position.
+    #[command(after_help = "Examples:
+  flysim validate scenarios/quickstart.toml
+  flysim validate fly.toml")]
+    Validate(ValidateArgs),
+}
+
+/// Arguments of `flysim run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML). Without it, the built-in quickstart scenario runs.
+    pub scenario: Option<PathBuf>,
+    /// Master seed, overriding the scenario's `seed`.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a scenario value before validation, e.g. app.web.machines[0].count=3 (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// Output folder [default: output/<scenario name>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write no output files; print the summary only.
+    #[arg(long)]
+    pub no_output: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `flysim validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Scenario or fly.toml files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// A failure that is the user's to fix: already explained on stderr, exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UserError(pub String);
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run(args) => run_cmd(args),
+        Command::Validate(args) => validate_cmd(args),
+    }
+}
+
+fn load_scenario(args: &RunArgs) -> Result<Loaded> {
+    let mut sets = args.sets.clone();
+    if let Some(seed) = args.seed {
+        sets.push(format!("seed={seed}"));
+    }
+    let loaded = match &args.scenario {
+        Some(path) => scenario::load(path, &sets),
+        None => scenario::from_str(QUICKSTART, "scenarios/quickstart.toml (built in)", &sets),
+    };
+    loaded.map_err(|e| UserError(e.to_string()).into())
+}
+
+fn run_cmd(args: RunArgs) -> Result<()> {
+    let loaded = load_scenario(&args)?;
+    let sc = &loaded.scenario;
+    if !args.quiet {
+        for n in loaded
+            .notes
+            .iter()
+            .filter(|n| n.severity == Severity::Warning)
+        {
+            eprintln!("{n}");
+        }
+    }
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&sc.name));
+    let started = Instant::now();
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let bar = show_progress.then(|| {
+        let b = indicatif::ProgressBar::new(sc.replications as u64 * 1000);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:40}] {percent}% ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        b.set_message(format!("simulating {}", sc.name));
+        b
+    });
+    let mut records: Vec<RunRecord> = Vec::new();
+    for rep in 0..sc.replications as u64 {
+        let mut sim = crate::model::Sim::new(sc, rep);
+        let steps = 1000u64;
+        for step in 1..=steps {
+            let until = crate::engine::SimTime(sc.duration.0 / steps * step);
+            sim.run_until(if step == steps { sim.end() } else { until });
+            if let Some(b) = &bar {
+                b.set_position(rep * steps + step);
+            }
+        }
+        sim.run();
+        records.push(RunRecord {
+            summary: crate::metrics::summary::summary(&sim, rep),
+            machines: crate::metrics::summary::machines_csv(&sim),
+            timeseries: crate::metrics::summary::timeseries_csv(&sim),
+        });
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let elapsed = started.elapsed();
+    let (summary, files) = if records.len() == 1 {
+        (
+            records[0].summary.clone(),
+            output::run_files(&records[0], ""),
+        )
+    } else {
+        let summaries: Vec<serde_json::Value> = records.iter().map(|r| r.summary.clone()).collect();
+        let agg = run::aggregate(&summaries);
+        let mut files = vec![("summary.json".to_string(), output::json_bytes(&agg))];
+        let flat: Vec<Vec<(String, serde_json::Value)>> =
+            summaries.iter().map(run::flatten).collect();
+        let header: Vec<String> = flat[0].iter().map(|(k, _)| k.clone()).collect();
+        let rows: Vec<Vec<String>> = flat
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|(_, v)| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        v => v.to_string(),
+                    })
+                    .collect()
+            })
+            .collect();
+        files.push((
+            "replications.csv".to_string(),
+            output::csv_bytes(&header, &rows),
+        ));
+        for (i, r) in records.iter().enumerate() {
+            files.extend(output::run_files(r, &format!("rep-{i:03}/")));
+        }
+        (agg, files)
+    };
+    if !args.no_output {
+        output::write_dir_atomic(&out_dir, &files)
+            .with_context(|| format!("writing results to {}", out_dir.display()))?;
+    }
+    if !args.quiet {
+        let written = (!args.no_output).then_some(out_dir.as_path());
+        print!(
+            "{}",
+            table::render(&summary, elapsed.as_secs_f64(), written)
+        );
+    }
+    Ok(())
+}
+
+fn validate_cmd(args: ValidateArgs) -> Result<()> {
+    let mut errors = 0;
+    for path in &args.files {
+        let problems = match validate_one(path) {
+            Ok(notes) => {
+                println!("ok: {}", path.display());
+                notes
+            }
+            Err(problems) => problems,
+        };
+        for p in &problems {
+            println!("  {p}");
+        }
+        errors += problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
+    }
+    if errors > 0 {
+        return Err(UserError(format!(
+            "{errors} error{} found",
+            if errors == 1 { "" } else { "s" }
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Validates one file, recognising scenarios (an `[[app]]` or a `duration`) and fly.toml files.
+fn validate_one(
+    path: &Path,
+) -> std::result::Result<Vec<scenario::Problem>, Vec<scenario::Problem>> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![scenario::Problem {
+            severity: Severity::Error,
+            file: name.clone(),
+            origin: scenario::doc::Origin::Implied,
+            path: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }]
+    })?;
+    let is_scenario = scenario::doc::parse(&text)
+        .map(|root| {
+            root.get("duration").is_some()
+                || matches!(
+                    root.get("app").map(|a| &a.value),
+                    Some(scenario::doc::Value::Array(_))
+                )
+        })
+        .unwrap_or(true);
+    if is_scenario {
+        scenario::load(path, &[])
+            .map(|l| l.notes)
+            .map_err(|e| e.problems)
+    } else {
+        let mut p = scenario::reader::Problems::new(&name);
+        if let Ok(root) = scenario::doc::parse(&text) {
+            scenario::fly::read(&root, "", &mut p);
+        }
+        if p.has_errors() {
+            Err(p.list)
+        } else {
+            Ok(p.list)
+        }
+    }
+}

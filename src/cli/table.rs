@@ -1,0 +1,209 @@
+//! The summary printed after a run, read from the `summary.json` document so that a single
+//! run and the mean of replications print the same way.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use serde_json::Value;
+
+fn num(v: &Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(Some(v), |v, k| v.and_then(|x| x.get(k)))
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+}
+
+fn ci(v: &Value, path: &str) -> String {
+    match path
+        .split('.')
+        .fold(v.get("ci95"), |v, k| v.and_then(|x| x.get(k)))
+        .and_then(Value::as_f64)
+    {
+        Some(h) if h > 0.0 => format!(" ±{}", short(h)),
+        _ => String::new(),
+    }
+}
+
+/// A number with a sensible number of digits.
+fn short(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if a >= 1000.0 {
+        group(x.round() as i64)
+    } else if a >= 100.0 {
+        format!("{x:.1}")
+    } else if a >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn group(n: i64) -> String {
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.3} %", x * 100.0)
+}
+
+/// Renders the summary table.
+pub fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
+    let mut o = String::new();
+    let reps = s.get("replications").and_then(Value::as_u64).unwrap_or(1);
+    let name = s.get("scenario").and_then(Value::as_str).unwrap_or("?");
+    let _ = writeln!(
+        o,
+        "flysim {}: {name}, seed {}, {} simulated, {} replication{} in {:.2} s ({} events)",
+        env!("CARGO_PKG_VERSION"),
+        num(s, "seed"),
+        crate::engine::SimDuration::from_secs_f64(num(s, "duration_s")),
+        reps,
+        if reps == 1 { "" } else { "s" },
+        wall_s,
+        group(num(s, "events") as i64),
+    );
+    if reps > 1 {
+        let _ = writeln!(
+            o,
+            "(means over replications, ± 95 % confidence half-widths)"
+        );
+    }
+    let row = |o: &mut String, label: &str, text: String| {
+        let _ = writeln!(o, "  {label:<13}{text}");
+    };
+    let r = "requests";
+    row(
+        &mut o,
+        "requests",
+        format!(
+            "offered {}   served {}   failed {}   availability {}{}",
+            group(num(s, "requests.offered") as i64),
+            group(num(s, "requests.served") as i64),
+            group(num(s, "requests.failed") as i64),
+            pct(num(s, "requests.availability")),
+            ci(s, "requests.availability"),
+        ),
+    );
+    let reasons: Vec<String> = s
+        .pointer("/requests/failed_by_reason")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
+                .map(|(k, v)| format!("{k} {}", group(v.as_f64().unwrap_or(0.0).round() as i64)))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !reasons.is_empty() {
+        row(&mut o, "failures", reasons.join("   "));
+    }
+    row(
+        &mut o,
+        "latency",
+        format!(
+            "p50 {} ms   p90 {} ms   p99 {} ms{}   max {} ms   within SLO {}",
+            short(num(s, "latency_ms.p50")),
+            short(num(s, "latency_ms.p90")),
+            short(num(s, "latency_ms.p99")),
+            ci(s, "latency_ms.p99"),
+            short(num(s, "latency_ms.max")),
+            pct(num(s, &format!("{r}.slo_share"))),
+        ),
+    );
+    row(
+        &mut o,
+        "cold starts",
+        format!(
+            "{} (mean wait {} ms)   queued {} (mean wait {} ms)   cross-region {}",
+            group(num(s, "requests.cold_starts") as i64),
+            short(num(s, "requests.cold_start_wait_ms_mean")),
+            group(num(s, "requests.queued") as i64),
+            short(num(s, "queue_wait_ms.mean")),
+            pct(num(s, "requests.cross_region_share")),
+        ),
+    );
+    row(
+        &mut o,
+        "machines",
+        format!(
+            "{} in all; on average {} started, {} stopped, {} suspended   starts {}   stops {}   suspends {}",
+            num(s, "machines.count"),
+            short(num(s, "machines.time_avg.started")),
+            short(num(s, "machines.time_avg.stopped")),
+            short(num(s, "machines.time_avg.suspended")),
+            group(num(s, "machines.starts") as i64),
+            group(num(s, "machines.stops") as i64),
+            group(num(s, "machines.suspends") as i64),
+        ),
+    );
+    row(
+        &mut o,
+        "cost",
+        format!(
+            "${} (compute ${}, rootfs ${})   ${}{} per 30 days   ${} per million requests",
+            short(num(s, "cost_usd.total")),
+            short(num(s, "cost_usd.compute")),
+            short(num(s, "cost_usd.rootfs")),
+            short(num(s, "cost_usd.per_30_days")),
+            ci(s, "cost_usd.per_30_days"),
+            short(num(s, "cost_usd.per_million_requests")),
+        ),
+    );
+    let verdict = |b: bool| if b { "met" } else { "MISSED" };
+    let met = |k: &str| {
+        s.pointer(&format!("/slo/{k}"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    row(
+        &mut o,
+        "SLO",
+        format!(
+            "availability {} (target {}): {}   p99 {} ms (target {} ms): {}",
+            pct(num(s, "requests.availability")),
+            pct(num(s, "slo.availability_target")),
+            verdict(met("availability_met")),
+            short(num(s, "latency_ms.p99")),
+            short(num(s, "slo.latency_p99_target_ms")),
+            verdict(met("latency_p99_met")),
+        ),
+    );
+    if let Some(apps) = s.get("apps").and_then(Value::as_object) {
+        if apps.len() > 1 {
+            for (name, a) in apps {
+                row(
+                    &mut o,
+                    &format!("app {name}"),
+                    format!(
+                        "served {}   availability {}   p99 {} ms   ${} per 30 days",
+                        group(num(a, "requests.served") as i64),
+                        pct(num(a, "requests.availability")),
+                        short(num(a, "latency_ms.p99")),
+                        short(num(a, "cost_usd.per_30_days")),
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(dir) = out {
+        row(
+            &mut o,
+            "output",
+            format!(
+                "{}/ (summary.json, timeseries.csv, machines.csv)",
+                dir.display()
+            ),
+        );
+    }
+    o
+}

@@ -1,0 +1,26 @@
+//! The `flysim` binary: parse arguments, run, map errors to messages and exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = flysim::cli::Cli::parse();
+    match flysim::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`flysim run | head`) is not an error worth reporting.
+            if let Some(io) = e.root_cause().downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            if e.downcast_ref::<flysim::cli::UserError>().is_some() {
+                eprintln!("{e}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

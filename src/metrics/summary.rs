@@ -1,0 +1,339 @@
+//! A finished run turned into records: `summary.json`, `machines.csv` and `timeseries.csv` rows.
+//!
+//! `summary.json` is a stable interface that scripts read; keys are only ever added. The
+//! layout is documented in `docs/outputs.md`.
+
+use serde_json::{Map, Value, json};
+
+use super::{FailReason, RequestCounters};
+use crate::engine::SimTime;
+use crate::model::machine::{MState, STATES};
+use crate::model::{CostSplit, STATE_COLUMNS, Sim};
+use crate::scenario::SECONDS_PER_BILLING_MONTH;
+
+/// Rounds for output: 6 significant decimals is plenty and keeps files readable.
+fn r6(x: f64) -> f64 {
+    if x.is_finite() {
+        (x * 1e6).round() / 1e6
+    } else {
+        0.0
+    }
+}
+
+fn ms(ns: f64) -> f64 {
+    r6(ns / 1e6)
+}
+
+fn requests_block(c: &RequestCounters, duration_s: f64) -> Value {
+    let failed = c.failed_total();
+    let mut by_reason = Map::new();
+    for r in FailReason::ALL {
+        by_reason.insert(r.name().into(), json!(c.failed[r as usize]));
+    }
+    let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    json!({
+        "offered": c.offered,
+        "served": c.served,
+        "failed": failed,
+        "failed_by_reason": by_reason,
+        "in_flight_at_end": c.in_flight,
+        "availability": r6(ratio(c.served, c.offered)),
+        "slo_share": r6(ratio(c.within_slo, c.offered)),
+        "cold_starts": c.cold_starts,
+        "cold_start_wait_ms_mean": if c.cold_starts == 0 { 0.0 } else { ms(c.cold_wait_ns as f64 / c.cold_starts as f64) },
+        "queued": c.queued,
+        "retried": c.retried,
+        "mean_in_flight": r6(c.in_flight_area as f64 / (duration_s * 1e9)),
+        "cross_region_share": r6(if c.served == 0 { 0.0 } else { c.cross_region as f64 / c.served as f64 }),
+        "throughput_rps": r6(c.served as f64 / duration_s),
+        "mean_response_ms": if c.served == 0 { 0.0 } else { ms(c.response_ns as f64 / c.served as f64) },
+        "mean_sojourn_ms": if c.served + failed == 0 { 0.0 } else { ms(c.sojourn_ns as f64 / (c.served + failed) as f64) },
+    })
+}
+
+fn queue_block(c: &RequestCounters) -> Value {
+    json!({
+        "mean": if c.queued == 0 { 0.0 } else { ms(c.queue_wait_ns as f64 / c.queued as f64) },
+        "max": ms(c.queue_wait_max_ns as f64),
+    })
+}
+
+fn latency_block(h: &hdrhistogram::Histogram<u64>, c: &RequestCounters) -> Value {
+    let q = |x: f64| {
+        if h.is_empty() {
+            0.0
+        } else {
+            r6(h.value_at_quantile(x) as f64 / 1000.0)
+        }
+    };
+    json!({
+        "mean": if c.served == 0 { 0.0 } else { ms(c.latency_ns as f64 / c.served as f64) },
+        "p50": q(0.5),
+        "p90": q(0.9),
+        "p99": q(0.99),
+        "p999": q(0.999),
+        "max": if h.is_empty() { 0.0 } else { r6(h.max() as f64 / 1000.0) },
+    })
+}
+
+/// Machine totals over a set of Machines.
+fn machines_block(sim: &Sim, ids: &[usize], duration_ns: f64) -> Value {
+    let end = sim.end();
+    let mut time = [0u64; STATES];
+    let (mut starts, mut autostarts, mut resumes, mut stops, mut suspends, mut failed) =
+        (0, 0, 0, 0, 0, 0);
+    for &i in ids {
+        let m = &sim.machines[i];
+        for (t, x) in time.iter_mut().zip(m.time_in_until(end)) {
+            *t += x;
+        }
+        starts += m.starts;
+        autostarts += m.autostarts;
+        resumes += m.resumes;
+        stops += m.stops;
+        suspends += m.suspends;
+        failed += m.failed_starts;
+    }
+    let mut avg = Map::new();
+    for s in MState::ALL {
+        avg.insert(
+            s.name().into(),
+            json!(r6(time[s as usize] as f64 / duration_ns)),
+        );
+    }
+    json!({
+        "count": ids.len(),
+        "time_avg": avg,
+        "starts": starts,
+        "autostarts": autostarts,
+        "resumes": resumes,
+        "stops": stops,
+        "suspends": suspends,
+        "failed_starts": failed,
+    })
+}
+
+fn cost_block(
+    cost: CostSplit,
+    served: u64,
+    duration_s: f64,
+    by_region: Option<Map<String, Value>>,
+) -> Value {
+    let mut v = json!({
+        "total": r6(cost.total()),
+        "compute": r6(cost.compute),
+        "rootfs": r6(cost.rootfs),
+        "per_30_days": r6(cost.total() * SECONDS_PER_BILLING_MONTH / duration_s),
+        "per_million_requests": r6(if served == 0 { 0.0 } else { cost.total() / served as f64 * 1e6 }),
+    });
+    if let Some(b) = by_region {
+        v["by_region"] = Value::Object(b);
+    }
+    v
+}
+
+/// The run's `summary.json` document.
+pub fn summary(sim: &Sim, replication: u64) -> Value {
+    let sc = sim.scenario();
+    let end = sim.end();
+    let duration_s = sc.duration.as_secs_f64();
+    let duration_ns = sc.duration.0 as f64;
+    let mut total = RequestCounters::default();
+    for c in &sim.rec.apps {
+        total.add(c);
+    }
+    let mut all_latency = crate::metrics::new_histogram();
+    for h in &sim.rec.latency {
+        all_latency.add(h).expect("histograms share bounds");
+    }
+    let all_ids: Vec<usize> = (0..sim.machines.len()).collect();
+    let mut region_costs = vec![CostSplit::default(); sc.regions.len()];
+    let mut app_costs = vec![CostSplit::default(); sc.apps.len()];
+    for m in &sim.machines {
+        let c = sim.machine_cost(m, end);
+        for target in [
+            &mut region_costs[m.region as usize],
+            &mut app_costs[m.app as usize],
+        ] {
+            target.compute += c.compute;
+            target.rootfs += c.rootfs;
+        }
+    }
+    let total_cost = CostSplit {
+        compute: app_costs.iter().map(|c| c.compute).sum(),
+        rootfs: app_costs.iter().map(|c| c.rootfs).sum(),
+    };
+    let mut by_region = Map::new();
+    for (r, c) in sc.regions.iter().zip(&region_costs) {
+        by_region.insert(r.code.clone(), json!(r6(c.total())));
+    }
+    let mut apps = Map::new();
+    for (ai, app) in sc.apps.iter().enumerate() {
+        let c = &sim.rec.apps[ai];
+        let ids: Vec<usize> = (0..sim.machines.len())
+            .filter(|&i| sim.machines[i].app as usize == ai)
+            .collect();
+        apps.insert(
+            app.name.clone(),
+            json!({
+                "requests": requests_block(c, duration_s),
+                "queue_wait_ms": queue_block(c),
+                "latency_ms": latency_block(&sim.rec.latency[ai], c),
+                "machines": machines_block(sim, &ids, duration_ns),
+                "cost_usd": cost_block(app_costs[ai], c.served, duration_s, None),
+            }),
+        );
+    }
+    let availability = if total.offered == 0 {
+        1.0
+    } else {
+        total.served as f64 / total.offered as f64
+    };
+    let p99_ms = if all_latency.is_empty() {
+        0.0
+    } else {
+        all_latency.value_at_quantile(0.99) as f64 / 1000.0
+    };
+    json!({
+        "flysim_version": env!("CARGO_PKG_VERSION"),
+        "scenario": sc.name,
+        "scenario_hash": sc.hash,
+        "seed": sc.seed,
+        "replication": replication,
+        "duration_s": r6(duration_s),
+        "events": sim.events,
+        "requests": requests_block(&total, duration_s),
+        "queue_wait_ms": queue_block(&total),
+        "latency_ms": latency_block(&all_latency, &total),
+        "machines": machines_block(sim, &all_ids, duration_ns),
+        "cost_usd": cost_block(total_cost, total.served, duration_s, Some(by_region)),
+        "slo": {
+            "availability_target": sc.slo.availability,
+            "latency_p99_target_ms": sc.slo.latency_p99.as_millis_f64(),
+            "availability_met": availability >= sc.slo.availability,
+            "latency_p99_met": p99_ms <= sc.slo.latency_p99.as_millis_f64(),
+        },
+        "apps": apps,
+    })
+}
+
+/// `machines.csv`: header and one row per Machine.
+pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
+    let sc = sim.scenario();
+    let end: SimTime = sim.end();
+    let mut header: Vec<String> = [
+        "machine",
+        "app",
+        "region",
+        "host",
+        "cpu_kind",
+        "cpus",
+        "memory_mb",
+        "final_state",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for s in MState::ALL {
+        header.push(format!("seconds_{}", s.name()));
+    }
+    for h in [
+        "starts",
+        "autostarts",
+        "resumes",
+        "stops",
+        "suspends",
+        "failed_starts",
+        "served",
+        "cost_compute_usd",
+        "cost_rootfs_usd",
+    ] {
+        header.push(h.into());
+    }
+    let rows = sim
+        .machines
+        .iter()
+        .map(|m| {
+            let app = &sc.apps[m.app as usize];
+            let mut row = vec![
+                format!("{}:{}", app.name, m.ordinal),
+                app.name.clone(),
+                sc.regions[m.region as usize].code.clone(),
+                m.host.to_string(),
+                app.vm.cpu_kind.to_string(),
+                app.vm.cpus.to_string(),
+                app.vm.memory_mb.to_string(),
+                m.state.name().to_string(),
+            ];
+            for t in m.time_in_until(end) {
+                row.push(format!("{}", r6(t as f64 / 1e9)));
+            }
+            let c = sim.machine_cost(m, end);
+            for v in [
+                m.starts,
+                m.autostarts,
+                m.resumes,
+                m.stops,
+                m.suspends,
+                m.failed_starts,
+            ] {
+                row.push(v.to_string());
+            }
+            row.push(m.served.to_string());
+            row.push(format!("{}", r6(c.compute)));
+            row.push(format!("{}", r6(c.rootfs)));
+            row
+        })
+        .collect();
+    (header, rows)
+}
+
+/// `timeseries.csv`: header and one row per bucket.
+pub fn timeseries_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
+    let sc = sim.scenario();
+    let mut header: Vec<String> = [
+        "t_start_s",
+        "offered",
+        "served",
+        "failed",
+        "cold_starts",
+        "offered_rps",
+        "served_rps",
+        "latency_p50_ms",
+        "latency_p90_ms",
+        "latency_p99_ms",
+        "latency_max_ms",
+        "mean_in_flight",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for r in &sc.regions {
+        for s in STATE_COLUMNS {
+            header.push(format!("{}_{}", s.name(), r.code));
+        }
+    }
+    header.push("cost_usd".into());
+    let rows = sim
+        .rec
+        .rows
+        .iter()
+        .map(|b| {
+            let mut row = vec![
+                format!("{}", r6(b.start_s)),
+                b.offered.to_string(),
+                b.served.to_string(),
+                b.failed.to_string(),
+                b.cold_starts.to_string(),
+                format!("{}", r6(b.offered as f64 / b.width_s)),
+                format!("{}", r6(b.served as f64 / b.width_s)),
+            ];
+            row.extend(b.latency_ms.iter().map(|x| format!("{}", r6(*x))));
+            row.push(format!("{}", r6(b.mean_in_flight)));
+            row.extend(b.machines.iter().map(|x| format!("{}", r6(*x))));
+            row.push(format!("{}", r6(b.cost_usd)));
+            row
+        })
+        .collect();
+    (header, rows)
+}

@@ -1,0 +1,295 @@
+//! A Machine: lifecycle state, load, and the time it spends in each state.
+//!
+//! ```text
+//!            start (boot + app_boot)                 autostop / idle_exit
+//!  stopped ───────────────────────────► starting ◄──┐        │
+//!     ▲                                    │ boot done      │ resume
+//!     │ stop done                          ▼                │
+//!  stopping ◄──── drain ────────────── started ──── drain ──► suspending ──► suspended
+//! ```
+//! `stopping` drains in-flight requests up to `kill_timeout`, then takes the platform's stop
+//! overhead; `suspending` drains the same way, then writes the snapshot. Stopped Machines
+//! release their host's CPU and memory; suspended ones keep them (Fly docs, suspend-resume).
+//!
+//! Timers (boot done, stop done, drain deadline) carry the Machine's generation `generation`, bumped
+//! on every transition: an event whose generation is stale is ignored (lazy cancellation).
+//! In-service requests carry the Machine's `epoch`, bumped when they are killed.
+
+use std::collections::VecDeque;
+
+use crate::engine::SimTime;
+
+/// Lifecycle state (the subset of Fly's states that the model visits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum MState {
+    /// Not running; holds no host resources; billed for rootfs.
+    Stopped = 0,
+    /// Booting or resuming.
+    Starting = 1,
+    /// Running and reachable.
+    Started = 2,
+    /// Draining, then stopping.
+    Stopping = 3,
+    /// Draining, then writing its snapshot.
+    Suspending = 4,
+    /// Snapshot saved; holds host resources; billed for rootfs.
+    Suspended = 5,
+}
+
+/// Number of states.
+pub const STATES: usize = 6;
+
+impl MState {
+    /// Every state, in report order.
+    pub const ALL: [MState; STATES] = [
+        MState::Stopped,
+        MState::Starting,
+        MState::Started,
+        MState::Stopping,
+        MState::Suspending,
+        MState::Suspended,
+    ];
+
+    /// Name used in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            MState::Stopped => "stopped",
+            MState::Starting => "starting",
+            MState::Started => "started",
+            MState::Stopping => "stopping",
+            MState::Suspending => "suspending",
+            MState::Suspended => "suspended",
+        }
+    }
+
+    /// Whether the lifecycle allows going from `self` to `to` (Fly's state diagram).
+    pub fn can_go_to(self, to: MState) -> bool {
+        use MState::*;
+        matches!(
+            (self, to),
+            (Stopped, Starting)
+                | (Starting, Started)
+                | (Starting, Stopped)
+                | (Started, Stopping)
+                | (Started, Suspending)
+                | (Stopping, Stopped)
+                | (Suspending, Suspended)
+                | (Suspended, Starting)
+        )
+    }
+}
+
+/// A request waiting for its Machine to finish booting.
+#[derive(Clone, Copy, Debug)]
+pub struct Pending {
+    /// When the request arrived at the proxy.
+    pub arrived: SimTime,
+    /// When it was sent to this Machine.
+    pub assigned: SimTime,
+    /// Its service time [ns].
+    pub service_ns: u64,
+    /// The clients' region.
+    pub client: u16,
+    /// How many times it already gave up on a booting Machine.
+    pub retries: u8,
+    /// Request flags (`flags::*`).
+    pub flags: u8,
+}
+
+/// Flags carried by a request.
+pub mod flags {
+    /// Waited for a Machine to boot or resume.
+    pub const COLD: u8 = 1;
+    /// Waited in the proxy queue.
+    pub const QUEUED: u8 = 2;
+}
+
+/// A job under processor sharing: finishes when the Machine's virtual time reaches `finish`.
+#[derive(Clone, Copy, Debug)]
+pub struct PsJob {
+    /// Virtual finish time [ns of work].
+    pub finish: f64,
+    /// Arrival at the proxy [ns].
+    pub arrived: u64,
+    /// The clients' region.
+    pub client: u16,
+    /// Request flags.
+    pub flags: u8,
+}
+
+impl PartialEq for PsJob {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for PsJob {}
+impl PartialOrd for PsJob {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for PsJob {
+    /// Reversed on finish time (then arrival) so a max-heap pops the earliest finish.
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.finish
+            .total_cmp(&self.finish)
+            .then(o.arrived.cmp(&self.arrived))
+    }
+}
+
+/// Where a Machine's drain leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrainTo {
+    /// Stop (autostop `stop`, idle exit, or suspend fallback).
+    Stop,
+    /// Suspend.
+    Suspend,
+}
+
+/// One Machine's state.
+#[derive(Debug)]
+pub struct Machine {
+    /// Owning app.
+    pub app: u16,
+    /// Region index.
+    pub region: u16,
+    /// Host index.
+    pub host: u32,
+    /// Number within its app (`web:0`, `web:1`, ...).
+    pub ordinal: u32,
+    /// Lifecycle state.
+    pub state: MState,
+    /// When the current state began.
+    pub since: SimTime,
+    /// Timer generation; bumped on every transition.
+    pub generation: u32,
+    /// In-service generation; bumped when in-flight requests are killed.
+    pub epoch: u32,
+    /// Requests being served.
+    pub in_service: u32,
+    /// Requests waiting for the boot to finish.
+    pub pending: VecDeque<Pending>,
+    /// When the running boot finishes (valid while starting).
+    pub ready_at: SimTime,
+    /// Whether the running start is a resume from suspended.
+    pub resuming: bool,
+    /// Time at which a connect-timeout check is armed (`SimTime::NEVER` if none).
+    pub connect_check_at: SimTime,
+    /// When the Machine last became started.
+    pub started_at: SimTime,
+    /// When it was last sent a request.
+    pub last_used: SimTime,
+    /// When its load last dropped to zero.
+    pub idle_since: SimTime,
+    /// Whether an idle-exit check is scheduled.
+    pub idle_check_armed: bool,
+    /// Where the running drain leads.
+    pub drain_to: DrainTo,
+    /// Whether the running drain is over (its stop or suspend is scheduled).
+    pub drained: bool,
+    /// Arrival times of independent-model requests in service, by slot (for kills).
+    pub slots: Vec<u64>,
+    /// Free slots in `slots`.
+    pub free_slots: Vec<u32>,
+    /// Processor-sharing jobs (empty under the independent model).
+    pub ps_jobs: std::collections::BinaryHeap<PsJob>,
+    /// Processor-sharing virtual time [ns of work] and when it was last advanced.
+    pub ps_vtime: f64,
+    /// When `ps_vtime` was last advanced.
+    pub ps_last: SimTime,
+    /// Generation of the scheduled processor-sharing completion.
+    pub ps_generation: u32,
+    /// Time spent in each state [ns].
+    pub time_in: [u64; STATES],
+    /// Starts (boots and resumes).
+    pub starts: u32,
+    /// Starts triggered by the proxy.
+    pub autostarts: u32,
+    /// Resumes from suspended.
+    pub resumes: u32,
+    /// Stops completed.
+    pub stops: u32,
+    /// Suspends completed.
+    pub suspends: u32,
+    /// Starts that failed (host full).
+    pub failed_starts: u32,
+    /// Requests served.
+    pub served: u64,
+    /// Whether it holds CPU and memory on its host.
+    pub holds_host: bool,
+}
+
+impl Machine {
+    /// A new Machine in `state` at time zero.
+    pub fn new(app: u16, region: u16, host: u32, ordinal: u32, state: MState) -> Self {
+        Machine {
+            app,
+            region,
+            host,
+            ordinal,
+            state,
+            since: SimTime::ZERO,
+            generation: 0,
+            epoch: 0,
+            in_service: 0,
+            pending: VecDeque::new(),
+            ready_at: SimTime::ZERO,
+            resuming: false,
+            connect_check_at: SimTime::NEVER,
+            started_at: SimTime::ZERO,
+            last_used: SimTime::ZERO,
+            idle_since: SimTime::ZERO,
+            idle_check_armed: false,
+            drain_to: DrainTo::Stop,
+            drained: false,
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            ps_jobs: std::collections::BinaryHeap::new(),
+            ps_vtime: 0.0,
+            ps_last: SimTime::ZERO,
+            ps_generation: 0,
+            time_in: [0; STATES],
+            starts: 0,
+            autostarts: 0,
+            resumes: 0,
+            stops: 0,
+            suspends: 0,
+            failed_starts: 0,
+            served: 0,
+            holds_host: state != MState::Stopped,
+        }
+    }
+
+    /// Requests this Machine counts against its limits: in service plus waiting for the boot.
+    #[inline]
+    pub fn load(&self) -> u32 {
+        self.in_service + self.pending.len() as u32
+    }
+
+    /// Moves to `to` at `now`, accounting the time spent in the state it leaves.
+    ///
+    /// # Panics
+    /// In debug builds, on a transition the lifecycle does not allow (a bug in the model).
+    pub fn go(&mut self, to: MState, now: SimTime) -> MState {
+        debug_assert!(
+            self.state.can_go_to(to),
+            "illegal transition {:?} -> {:?} at {now}",
+            self.state,
+            to
+        );
+        let from = self.state;
+        self.time_in[from as usize] += now.0 - self.since.0;
+        self.state = to;
+        self.since = now;
+        self.generation = self.generation.wrapping_add(1);
+        from
+    }
+
+    /// Time in each state up to `now` (the current state's open span included).
+    pub fn time_in_until(&self, now: SimTime) -> [u64; STATES] {
+        let mut t = self.time_in;
+        t[self.state as usize] += now.0.saturating_sub(self.since.0);
+        t
+    }
+}

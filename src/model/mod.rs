@@ -1,0 +1,1141 @@
+//! The Fly Machines model: hosts, Machines, the proxy, autostart/autostop, traffic.
+//!
+//! One [`Sim`] owns all state of one run: arenas of hosts and Machines indexed by integer ids,
+//! the traffic sources, the event queue and the recorder. Handlers are methods that match the
+//! closed [`Event`] enum exhaustively; policies are small decision functions in their own
+//! modules ([`proxy`], [`autostop`]).
+//!
+//! Depends on `engine`, `scenario` (validated inputs) and `metrics`.
+
+pub mod autostop;
+pub mod machine;
+pub mod proxy;
+pub mod traffic;
+
+use std::collections::VecDeque;
+
+use rand::RngExt;
+
+use crate::engine::{Engine, RngStreams, SimDuration, SimTime, StreamRng};
+use crate::metrics::{FailReason, Recorder};
+use crate::scenario::{Autostop, Scenario, ServiceModel, TieBreak};
+use machine::{DrainTo, MState, Machine, Pending, PsJob, STATES, flags};
+use traffic::{Source, sample_ns};
+
+/// Everything that can happen. Payloads are ids and small values, so events are `Copy`.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    /// Traffic source `source` produces a request.
+    Arrival {
+        /// Source index.
+        source: u32,
+    },
+    /// A request finishes on `machine` (independent service model).
+    RequestDone {
+        /// Machine id.
+        machine: u32,
+        /// The Machine's in-service epoch when the request started.
+        epoch: u32,
+        /// Slot of the request in the Machine's in-service table.
+        slot: u32,
+        /// Clients' region.
+        client: u16,
+        /// Request flags.
+        flags: u8,
+        /// Arrival time at the proxy [ns].
+        arrived: u64,
+    },
+    /// The earliest processor-sharing job on `machine` may be done.
+    PsDone {
+        /// Machine id.
+        machine: u32,
+        /// Must equal the Machine's `ps_generation`.
+        generation: u32,
+    },
+    /// A boot or resume finishes.
+    BootDone {
+        /// Machine id.
+        machine: u32,
+        /// Must equal the Machine's `generation`.
+        generation: u32,
+    },
+    /// A drain reached `kill_timeout`: kill what is left.
+    DrainDeadline {
+        /// Machine id.
+        machine: u32,
+        /// Must equal the Machine's `generation`.
+        generation: u32,
+    },
+    /// A stop or suspend finishes.
+    StopDone {
+        /// Machine id.
+        machine: u32,
+        /// Must equal the Machine's `generation`.
+        generation: u32,
+    },
+    /// Requests waiting on a booting Machine may have reached the proxy's connect timeout.
+    ConnectCheck {
+        /// Machine id.
+        machine: u32,
+    },
+    /// The app's idle-exit timer for `machine` may have expired.
+    IdleCheck {
+        /// Machine id.
+        machine: u32,
+    },
+    /// The head of an app's proxy queue may have waited `max_queue_wait`.
+    QueueExpire {
+        /// App index.
+        app: u16,
+    },
+    /// An autostop pass for one app in one region.
+    AutostopPass {
+        /// App index.
+        app: u16,
+        /// Region index.
+        region: u16,
+    },
+    /// A time-series bucket ends.
+    BucketEnd,
+}
+
+/// A host's capacity and what its Machines hold.
+#[derive(Clone, Debug)]
+pub struct Host {
+    /// Region index.
+    pub region: u16,
+    /// vCPUs.
+    pub cpus: u32,
+    /// Memory [MB].
+    pub memory_mb: u64,
+    /// vCPUs held by started or suspended Machines.
+    pub used_cpus: u32,
+    /// Memory held [MB].
+    pub used_mb: u64,
+}
+
+/// A request waiting in an app's proxy queue.
+#[derive(Clone, Copy, Debug)]
+struct Queued {
+    arrived: SimTime,
+    enqueued: SimTime,
+    service_ns: u64,
+    client: u16,
+}
+
+/// Per-app routing state.
+struct AppRt {
+    /// Machine ids per region index.
+    by_region: Vec<Vec<u32>>,
+    /// For each client region: the regions holding this app's Machines, closest first.
+    order: Vec<Vec<u16>>,
+    /// The proxy queue.
+    queue: VecDeque<Queued>,
+    /// Round-robin cursor per region.
+    rr: Vec<u32>,
+    /// Price of one started Machine [USD/s] per region.
+    started_rate: Vec<f64>,
+    /// Price of one stopped or suspended Machine's rootfs [USD/s].
+    rootfs_rate: f64,
+}
+
+/// One lifecycle transition, kept when tracing is on (tests check them against the graph).
+#[derive(Clone, Copy, Debug)]
+pub struct Transition {
+    /// When.
+    pub at: SimTime,
+    /// Which Machine.
+    pub machine: u32,
+    /// From.
+    pub from: MState,
+    /// To.
+    pub to: MState,
+}
+
+/// One run of a scenario.
+pub struct Sim<'s> {
+    sc: &'s Scenario,
+    engine: Engine<Event>,
+    end: SimTime,
+    /// Hosts, by region then declaration order.
+    pub hosts: Vec<Host>,
+    /// Machines, by app then creation order.
+    pub machines: Vec<Machine>,
+    apps: Vec<AppRt>,
+    sources: Vec<Source>,
+    last_arrival: Vec<SimTime>,
+    rng_route: StreamRng,
+    rng_boot: StreamRng,
+    /// What the run measured.
+    pub rec: Recorder,
+    bucket_start: SimTime,
+    /// Machines per region and state, and ∫ of it over the current bucket.
+    region_states: Vec<[u32; STATES]>,
+    region_area: Vec<[u128; STATES]>,
+    region_since: SimTime,
+    scratch: [Vec<u32>; 5],
+    /// Lifecycle transitions, when tracing.
+    pub trace: Option<Vec<Transition>>,
+    /// Events handled.
+    pub events: u64,
+}
+
+impl<'s> Sim<'s> {
+    /// Builds the world of `sc` for replication `replication`: hosts, Machines placed on them,
+    /// traffic sources and the first events.
+    pub fn new(sc: &'s Scenario, replication: u64) -> Self {
+        let streams = RngStreams::new(sc.seed, replication);
+        let mut hosts = Vec::new();
+        let mut region_hosts: Vec<Vec<u32>> = Vec::new();
+        for (ri, r) in sc.regions.iter().enumerate() {
+            let mut ids = Vec::new();
+            for h in &r.hosts {
+                ids.push(hosts.len() as u32);
+                hosts.push(Host {
+                    region: ri as u16,
+                    cpus: h.cpus,
+                    memory_mb: h.memory_mb,
+                    used_cpus: 0,
+                    used_mb: 0,
+                });
+            }
+            region_hosts.push(ids);
+        }
+        let nregions = sc.regions.len();
+        let mut machines = Vec::new();
+        let mut apps = Vec::new();
+        let mut region_states = vec![[0u32; STATES]; nregions];
+        for (ai, app) in sc.apps.iter().enumerate() {
+            let mut by_region = vec![Vec::new(); nregions];
+            let mut ordinal = 0;
+            for g in &app.machines {
+                for &(r, count) in &g.per_region {
+                    for _ in 0..count {
+                        // Spread: the host with the fewest of this app's Machines, then the
+                        // most free memory, then the lowest index.
+                        let host = *region_hosts[r]
+                            .iter()
+                            .min_by_key(|&&h| {
+                                let on_host = by_region[r]
+                                    .iter()
+                                    .filter(|&&m: &&u32| machines_host(&machines, m) == h)
+                                    .count();
+                                let hs: &Host = &hosts[h as usize];
+                                (on_host, std::cmp::Reverse(hs.memory_mb - hs.used_mb), h)
+                            })
+                            .expect("validated: every region has hosts");
+                        let mut state = if g.started {
+                            MState::Started
+                        } else {
+                            MState::Stopped
+                        };
+                        let hs = &mut hosts[host as usize];
+                        if state == MState::Started {
+                            if hs.used_cpus + app.vm.cpus <= hs.cpus
+                                && hs.used_mb + app.vm.memory_mb <= hs.memory_mb
+                            {
+                                hs.used_cpus += app.vm.cpus;
+                                hs.used_mb += app.vm.memory_mb;
+                            } else {
+                                state = MState::Stopped;
+                            }
+                        }
+                        let id = machines.len() as u32;
+                        let mut m = Machine::new(ai as u16, r as u16, host, ordinal, state);
+                        m.holds_host = state == MState::Started;
+                        machines.push(m);
+                        by_region[r].push(id);
+                        region_states[r][state as usize] += 1;
+                        ordinal += 1;
+                    }
+                }
+            }
+            let order = (0..nregions)
+                .map(|client| {
+                    let mut rs: Vec<u16> = (0..nregions)
+                        .filter(|&r| !by_region[r].is_empty())
+                        .map(|r| r as u16)
+                        .collect();
+                    rs.sort_by_key(|&r| (sc.rtt[client][r as usize], r));
+                    rs
+                })
+                .collect();
+            apps.push(AppRt {
+                by_region,
+                order,
+                queue: VecDeque::new(),
+                rr: vec![0; nregions],
+                started_rate: sc
+                    .regions
+                    .iter()
+                    .map(|r| sc.prices.started_per_sec(&app.vm, r.price_multiplier))
+                    .collect(),
+                rootfs_rate: sc.prices.rootfs_per_sec(app.rootfs_gb),
+            });
+        }
+        let end = SimTime(sc.duration.0);
+        let mut sources = Vec::new();
+        for (ai, app) in sc.apps.iter().enumerate() {
+            for (ti, t) in app.traffic.iter().enumerate() {
+                let stop = t.end.map_or(end, |e| SimTime(e.0).min(end));
+                sources.push(Source::new(
+                    ai as u16,
+                    t.from as u16,
+                    t.shape,
+                    SimTime(t.start.0),
+                    stop,
+                    streams.stream(&format!("traffic/{}/{ti}", app.name)),
+                    streams.stream(&format!("service/{}/{ti}", app.name)),
+                ));
+            }
+        }
+        let mut sim = Sim {
+            sc,
+            engine: Engine::with_capacity(1024),
+            end,
+            hosts,
+            machines,
+            apps,
+            last_arrival: vec![SimTime::ZERO; sources.len()],
+            sources,
+            rng_route: streams.stream("proxy"),
+            rng_boot: streams.stream("boot"),
+            rec: Recorder::new(sc.apps.len(), sc.slo.latency_p99),
+            bucket_start: SimTime::ZERO,
+            region_states,
+            region_area: vec![[0; STATES]; nregions],
+            region_since: SimTime::ZERO,
+            scratch: Default::default(),
+            trace: None,
+            events: 0,
+        };
+        sim.seed_events(&streams);
+        sim
+    }
+
+    fn seed_events(&mut self, streams: &RngStreams) {
+        for s in 0..self.sources.len() {
+            if let Some(t) = self.sources[s].next(None) {
+                self.last_arrival[s] = t;
+                self.engine
+                    .schedule_at(t, Event::Arrival { source: s as u32 });
+            }
+        }
+        let sc = self.sc;
+        for (ai, app) in sc.apps.iter().enumerate() {
+            if app.service.autostop == Autostop::Off {
+                continue;
+            }
+            for r in 0..sc.regions.len() {
+                if self.apps[ai].by_region[r].is_empty() {
+                    continue;
+                }
+                let interval = sc.platform.autostop_interval.0;
+                let phase = if sc.platform.autostop_random_phase {
+                    streams
+                        .stream(&format!("autostop/{}/{}", app.name, sc.regions[r].code))
+                        .random_range(0..interval)
+                } else {
+                    interval
+                };
+                self.engine.schedule_at(
+                    SimTime(phase),
+                    Event::AutostopPass {
+                        app: ai as u16,
+                        region: r as u16,
+                    },
+                );
+            }
+        }
+        for id in 0..self.machines.len() {
+            if self.machines[id].state == MState::Started {
+                self.became_idle(id as u32);
+            }
+        }
+        self.engine
+            .schedule_at(SimTime(self.sc.bucket.0.min(self.end.0)), Event::BucketEnd);
+    }
+
+    /// Keeps every lifecycle transition in [`Sim::trace`].
+    pub fn with_trace(mut self) -> Self {
+        self.trace = Some(Vec::new());
+        self
+    }
+
+    /// The scenario being run.
+    pub fn scenario(&self) -> &'s Scenario {
+        self.sc
+    }
+
+    /// Current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.engine.now()
+    }
+
+    /// Runs to the end of the scenario.
+    pub fn run(&mut self) {
+        self.run_until(self.end);
+        self.finish();
+    }
+
+    /// Handles every event due no later than `until` (≤ the end of the run).
+    pub fn run_until(&mut self, until: SimTime) {
+        let until = until.min(self.end);
+        while let Some(ev) = self.engine.next_until(until) {
+            self.events += 1;
+            self.handle(ev);
+        }
+        self.engine.advance_to(until);
+    }
+
+    fn finish(&mut self) {
+        let now = self.end;
+        if self.bucket_start < now {
+            self.close_bucket(now);
+        }
+        self.rec.finish(now);
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Arrival { source } => self.on_arrival(source as usize),
+            Event::RequestDone {
+                machine,
+                epoch,
+                slot,
+                client,
+                flags,
+                arrived,
+            } => {
+                let m = &mut self.machines[machine as usize];
+                if m.epoch != epoch {
+                    return; // killed with its Machine's drain
+                }
+                m.free_slots.push(slot);
+                self.complete(machine, SimTime(arrived), client, flags);
+            }
+            Event::PsDone {
+                machine,
+                generation,
+            } => self.on_ps_done(machine, generation),
+            Event::BootDone {
+                machine,
+                generation,
+            } => {
+                if self.machines[machine as usize].generation == generation {
+                    self.on_boot_done(machine);
+                }
+            }
+            Event::DrainDeadline {
+                machine,
+                generation,
+            } => {
+                let m = &self.machines[machine as usize];
+                if m.generation == generation && !m.drained {
+                    self.kill_in_service(machine);
+                    self.drained(machine);
+                }
+            }
+            Event::StopDone {
+                machine,
+                generation,
+            } => {
+                if self.machines[machine as usize].generation == generation {
+                    self.on_stop_done(machine);
+                }
+            }
+            Event::ConnectCheck { machine } => self.on_connect_check(machine),
+            Event::IdleCheck { machine } => self.on_idle_check(machine),
+            Event::QueueExpire { app } => self.on_queue_expire(app as usize),
+            Event::AutostopPass { app, region } => {
+                self.on_autostop_pass(app as usize, region as usize)
+            }
+            Event::BucketEnd => {
+                let now = self.now();
+                self.close_bucket(now);
+                let next = (now + self.sc.bucket).min(self.end);
+                if next > now {
+                    self.engine.schedule_at(next, Event::BucketEnd);
+                }
+            }
+        }
+    }
+
+    // ----- requests -------------------------------------------------------------------
+
+    fn on_arrival(&mut self, s: usize) {
+        let now = self.now();
+        let src = &mut self.sources[s];
+        let app = src.app as usize;
+        let client = src.from;
+        let service_ns = sample_ns(&self.sc.apps[app].service_time, &mut src.service_rng);
+        if let Some(t) = src.next(Some(now)) {
+            self.last_arrival[s] = t;
+            self.engine
+                .schedule_at(t, Event::Arrival { source: s as u32 });
+        }
+        self.rec.arrived(app, now);
+        self.dispatch(app, now, service_ns, client, 0, 0, None);
+    }
+
+    /// Routes a request and acts on the decision.
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &mut self,
+        app: usize,
+        arrived: SimTime,
+        service_ns: u64,
+        client: u16,
+        retries: u8,
+        fl: u8,
+        avoid: Option<u32>,
+    ) {
+        let now = self.now();
+        match self.route(app, client, avoid) {
+            proxy::Route::Serve(m) => self.begin_service(m, arrived, service_ns, client, fl),
+            proxy::Route::Wait(m) => self.wait_on(m, arrived, service_ns, client, retries, fl),
+            proxy::Route::Wake(m) => {
+                if self.begin_start(m, true) {
+                    self.wait_on(m, arrived, service_ns, client, retries, fl);
+                } else {
+                    self.rec.failed(app, now, arrived, FailReason::StartFailed);
+                }
+            }
+            // The start is counted when the stop completes (see `on_stop_done`).
+            proxy::Route::WakeAfterStop(m) => {
+                self.wait_on(m, arrived, service_ns, client, retries, fl)
+            }
+            proxy::Route::Queue => {
+                let q = &mut self.apps[app].queue;
+                q.push_back(Queued {
+                    arrived,
+                    enqueued: now,
+                    service_ns,
+                    client,
+                });
+                self.rec.queued(app);
+                self.engine.schedule_in(
+                    self.sc.platform.max_queue_wait,
+                    Event::QueueExpire { app: app as u16 },
+                );
+            }
+            proxy::Route::Fail(reason) => self.rec.failed(app, now, arrived, reason),
+        }
+    }
+
+    /// Sends a request to a Machine that is not started yet: it waits for the boot.
+    fn wait_on(
+        &mut self,
+        id: u32,
+        arrived: SimTime,
+        service_ns: u64,
+        client: u16,
+        retries: u8,
+        fl: u8,
+    ) {
+        let now = self.now();
+        let m = &mut self.machines[id as usize];
+        if fl & flags::COLD == 0 {
+            self.rec.cold_start(m.app as usize);
+        }
+        m.last_used = now;
+        m.pending.push_back(Pending {
+            arrived,
+            assigned: now,
+            service_ns,
+            client,
+            retries,
+            flags: fl | flags::COLD,
+        });
+        self.arm_connect_check(id);
+    }
+
+    /// Starts serving a request on a started Machine.
+    fn begin_service(&mut self, id: u32, arrived: SimTime, service_ns: u64, client: u16, fl: u8) {
+        let now = self.now();
+        let model = self.sc.apps[self.machines[id as usize].app as usize].service_model;
+        let m = &mut self.machines[id as usize];
+        m.last_used = now;
+        match model {
+            ServiceModel::Independent => {
+                m.in_service += 1;
+                let slot = match m.free_slots.pop() {
+                    Some(s) => {
+                        m.slots[s as usize] = arrived.0;
+                        s
+                    }
+                    None => {
+                        m.slots.push(arrived.0);
+                        (m.slots.len() - 1) as u32
+                    }
+                };
+                let ev = Event::RequestDone {
+                    machine: id,
+                    epoch: m.epoch,
+                    slot,
+                    client,
+                    flags: fl,
+                    arrived: arrived.0,
+                };
+                self.engine.schedule_at(now + SimDuration(service_ns), ev);
+            }
+            ServiceModel::ProcessorSharing => {
+                self.ps_advance(id);
+                let m = &mut self.machines[id as usize];
+                m.in_service += 1;
+                let finish = m.ps_vtime + service_ns as f64;
+                m.ps_jobs.push(PsJob {
+                    finish,
+                    arrived: arrived.0,
+                    client,
+                    flags: fl,
+                });
+                self.ps_reschedule(id);
+            }
+        }
+    }
+
+    /// A request finished on Machine `id`.
+    fn complete(&mut self, id: u32, arrived: SimTime, client: u16, fl: u8) {
+        let now = self.now();
+        let m = &mut self.machines[id as usize];
+        m.in_service -= 1;
+        m.served += 1;
+        let (app, region) = (m.app as usize, m.region as usize);
+        let rtt = self.sc.rtt[client as usize][region];
+        self.rec.served(
+            app,
+            now,
+            arrived,
+            rtt,
+            fl & flags::COLD != 0,
+            client as usize != region,
+        );
+        self.after_load_drop(id);
+    }
+
+    fn after_load_drop(&mut self, id: u32) {
+        let m = &self.machines[id as usize];
+        match m.state {
+            MState::Started => {
+                self.feed_from_queue(id);
+                if self.machines[id as usize].load() == 0 {
+                    self.became_idle(id);
+                }
+            }
+            MState::Stopping | MState::Suspending => {
+                if m.in_service == 0 && !m.drained {
+                    self.drained(id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Gives queued requests to Machine `id` while it is under its hard limit.
+    fn feed_from_queue(&mut self, id: u32) {
+        let app = self.machines[id as usize].app as usize;
+        let hard = self.sc.apps[app].service.hard_limit;
+        while self.machines[id as usize].load() < hard {
+            let Some(q) = self.apps[app].queue.pop_front() else {
+                break;
+            };
+            let now = self.now();
+            self.rec.dequeued(app, now - q.enqueued);
+            self.begin_service(id, q.arrived, q.service_ns, q.client, flags::QUEUED);
+        }
+    }
+
+    fn on_queue_expire(&mut self, app: usize) {
+        let now = self.now();
+        let wait = self.sc.platform.max_queue_wait;
+        while let Some(q) = self.apps[app].queue.front() {
+            if q.enqueued + wait > now {
+                break;
+            }
+            let q = self.apps[app].queue.pop_front().expect("front exists");
+            self.rec.dequeued(app, now - q.enqueued);
+            self.rec
+                .failed(app, now, q.arrived, FailReason::QueueTimeout);
+        }
+    }
+
+    // ----- processor sharing ----------------------------------------------------------
+
+    fn ps_rate(&self, id: u32) -> f64 {
+        let m = &self.machines[id as usize];
+        let cpus = self.sc.apps[m.app as usize].vm.cpus as f64;
+        if m.in_service == 0 {
+            0.0
+        } else {
+            (cpus / m.in_service as f64).min(1.0)
+        }
+    }
+
+    fn ps_advance(&mut self, id: u32) {
+        let now = self.now();
+        let rate = self.ps_rate(id);
+        let m = &mut self.machines[id as usize];
+        m.ps_vtime += (now.0 - m.ps_last.0) as f64 * rate;
+        m.ps_last = now;
+    }
+
+    fn ps_reschedule(&mut self, id: u32) {
+        let rate = self.ps_rate(id);
+        let now = self.now();
+        let m = &mut self.machines[id as usize];
+        m.ps_generation = m.ps_generation.wrapping_add(1);
+        if let Some(top) = m.ps_jobs.peek() {
+            let dt = ((top.finish - m.ps_vtime) / rate).max(0.0).ceil() as u64;
+            let generation = m.ps_generation;
+            self.engine.schedule_at(
+                now + SimDuration(dt),
+                Event::PsDone {
+                    machine: id,
+                    generation,
+                },
+            );
+        }
+    }
+
+    fn on_ps_done(&mut self, id: u32, generation: u32) {
+        if self.machines[id as usize].ps_generation != generation {
+            return;
+        }
+        self.ps_advance(id);
+        loop {
+            let m = &mut self.machines[id as usize];
+            match m.ps_jobs.peek() {
+                Some(top) if top.finish <= m.ps_vtime + 0.5 => {
+                    let job = m.ps_jobs.pop().expect("peeked");
+                    self.complete(id, SimTime(job.arrived), job.client, job.flags);
+                }
+                _ => break,
+            }
+        }
+        self.ps_reschedule(id);
+    }
+
+    // ----- lifecycle ------------------------------------------------------------------
+
+    fn transition(&mut self, id: u32, to: MState) {
+        let now = self.now();
+        let m = &mut self.machines[id as usize];
+        let region = m.region as usize;
+        let from = m.go(to, now);
+        self.settle_regions(now);
+        self.region_states[region][from as usize] -= 1;
+        self.region_states[region][to as usize] += 1;
+        if let Some(t) = &mut self.trace {
+            t.push(Transition {
+                at: now,
+                machine: id,
+                from,
+                to,
+            });
+        }
+    }
+
+    fn settle_regions(&mut self, now: SimTime) {
+        let dt = (now.0 - self.region_since.0) as u128;
+        if dt > 0 {
+            for (area, counts) in self.region_area.iter_mut().zip(&self.region_states) {
+                for s in 0..STATES {
+                    area[s] += counts[s] as u128 * dt;
+                }
+            }
+        }
+        self.region_since = now;
+    }
+
+    /// Starts a stopped or suspended Machine. Returns false when its host has no room.
+    fn begin_start(&mut self, id: u32, by_proxy: bool) -> bool {
+        let now = self.now();
+        let app = &self.sc.apps[self.machines[id as usize].app as usize];
+        let m = &self.machines[id as usize];
+        let resume = m.state == MState::Suspended;
+        if !m.holds_host {
+            let h = &mut self.hosts[m.host as usize];
+            if h.used_cpus + app.vm.cpus > h.cpus || h.used_mb + app.vm.memory_mb > h.memory_mb {
+                self.machines[id as usize].failed_starts += 1;
+                return false;
+            }
+            h.used_cpus += app.vm.cpus;
+            h.used_mb += app.vm.memory_mb;
+        }
+        let p = &self.sc.platform;
+        let lost_snapshot = resume
+            && p.snapshot_loss_probability > 0.0
+            && self.rng_boot.random::<f64>() < p.snapshot_loss_probability;
+        let duration = if resume && !lost_snapshot {
+            sample_ns(&p.resume_time, &mut self.rng_boot)
+        } else {
+            sample_ns(&p.boot_time, &mut self.rng_boot)
+                + sample_ns(&app.app_boot, &mut self.rng_boot)
+        };
+        self.transition(id, MState::Starting);
+        let m = &mut self.machines[id as usize];
+        m.holds_host = true;
+        m.resuming = resume;
+        m.ready_at = now + SimDuration(duration);
+        m.starts += 1;
+        if by_proxy {
+            m.autostarts += 1;
+        }
+        if resume {
+            m.resumes += 1;
+        }
+        let generation = m.generation;
+        let ready = m.ready_at;
+        self.engine.schedule_at(
+            ready,
+            Event::BootDone {
+                machine: id,
+                generation,
+            },
+        );
+        self.arm_connect_check(id);
+        true
+    }
+
+    fn on_boot_done(&mut self, id: u32) {
+        let now = self.now();
+        self.transition(id, MState::Started);
+        let m = &mut self.machines[id as usize];
+        m.started_at = now;
+        m.connect_check_at = SimTime::NEVER;
+        let app = m.app as usize;
+        while let Some(p) = self.machines[id as usize].pending.pop_front() {
+            self.rec.cold_wait(app, now - p.assigned);
+            self.begin_service(id, p.arrived, p.service_ns, p.client, p.flags);
+        }
+        self.feed_from_queue(id);
+        if self.machines[id as usize].load() == 0 {
+            self.became_idle(id);
+        }
+    }
+
+    /// Begins stopping or suspending a started Machine: drain, then stop.
+    fn begin_drain(&mut self, id: u32, to: DrainTo) {
+        let target = if to == DrainTo::Suspend {
+            MState::Suspending
+        } else {
+            MState::Stopping
+        };
+        self.transition(id, target);
+        let kill_timeout = self.sc.apps[self.machines[id as usize].app as usize].kill_timeout;
+        let m = &mut self.machines[id as usize];
+        m.drain_to = to;
+        m.drained = false;
+        if m.in_service == 0 {
+            self.drained(id);
+        } else {
+            let generation = m.generation;
+            self.engine.schedule_in(
+                kill_timeout,
+                Event::DrainDeadline {
+                    machine: id,
+                    generation,
+                },
+            );
+        }
+    }
+
+    /// The drain is over: schedule the stop (platform overhead) or the suspend (snapshot).
+    fn drained(&mut self, id: u32) {
+        let p = &self.sc.platform;
+        let m = &mut self.machines[id as usize];
+        m.drained = true;
+        let delay = match m.drain_to {
+            DrainTo::Stop => p.stop_overhead,
+            DrainTo::Suspend => SimDuration(sample_ns(&p.suspend_time, &mut self.rng_boot)),
+        };
+        let generation = m.generation;
+        self.engine.schedule_in(
+            delay,
+            Event::StopDone {
+                machine: id,
+                generation,
+            },
+        );
+    }
+
+    /// Fails every request still in service on `id` (drain deadline reached).
+    fn kill_in_service(&mut self, id: u32) {
+        let now = self.now();
+        let m = &mut self.machines[id as usize];
+        let app = m.app as usize;
+        m.epoch = m.epoch.wrapping_add(1);
+        m.ps_generation = m.ps_generation.wrapping_add(1);
+        let mut arrivals: Vec<u64> = m.ps_jobs.drain().map(|j| j.arrived).collect();
+        let mut free = vec![false; m.slots.len()];
+        for &s in &m.free_slots {
+            free[s as usize] = true;
+        }
+        arrivals.extend(
+            m.slots
+                .iter()
+                .zip(&free)
+                .filter(|(_, f)| !**f)
+                .map(|(a, _)| *a),
+        );
+        m.slots.clear();
+        m.free_slots.clear();
+        m.in_service = 0;
+        for a in arrivals {
+            self.rec.failed(app, now, SimTime(a), FailReason::Killed);
+        }
+    }
+
+    fn on_stop_done(&mut self, id: u32) {
+        let m = &self.machines[id as usize];
+        match m.drain_to {
+            DrainTo::Suspend => {
+                self.transition(id, MState::Suspended);
+                self.machines[id as usize].suspends += 1;
+            }
+            DrainTo::Stop => {
+                self.transition(id, MState::Stopped);
+                let app = &self.sc.apps[self.machines[id as usize].app as usize];
+                let m = &mut self.machines[id as usize];
+                m.stops += 1;
+                m.holds_host = false;
+                let h = &mut self.hosts[m.host as usize];
+                h.used_cpus -= app.vm.cpus;
+                h.used_mb -= app.vm.memory_mb;
+            }
+        }
+        // Requests sent to it while it stopped wake it again (the proxy's "recently stopped" path).
+        if !self.machines[id as usize].pending.is_empty() && !self.begin_start(id, true) {
+            self.fail_pending_after_start_failure(id);
+        }
+    }
+
+    fn fail_pending_after_start_failure(&mut self, id: u32) {
+        let app = self.machines[id as usize].app as usize;
+        let now = self.now();
+        while let Some(p) = self.machines[id as usize].pending.pop_front() {
+            self.rec
+                .failed(app, now, p.arrived, FailReason::StartFailed);
+        }
+    }
+
+    /// Arms the connect-timeout check for the oldest request waiting on `id`, when it could
+    /// expire before the Machine is ready.
+    fn arm_connect_check(&mut self, id: u32) {
+        let timeout = self.sc.platform.connect_timeout;
+        let m = &mut self.machines[id as usize];
+        let Some(head) = m.pending.front() else {
+            return;
+        };
+        let deadline = head.assigned + timeout;
+        if m.state == MState::Starting && m.ready_at <= deadline {
+            return;
+        }
+        if m.connect_check_at != deadline {
+            m.connect_check_at = deadline;
+            self.engine
+                .schedule_at(deadline, Event::ConnectCheck { machine: id });
+        }
+    }
+
+    fn on_connect_check(&mut self, id: u32) {
+        let now = self.now();
+        let m = &mut self.machines[id as usize];
+        if m.connect_check_at != now || m.state == MState::Started {
+            return;
+        }
+        m.connect_check_at = SimTime::NEVER;
+        let timeout = self.sc.platform.connect_timeout;
+        let retries_allowed = self.sc.platform.connect_retries;
+        let app = m.app as usize;
+        while let Some(head) = self.machines[id as usize].pending.front().copied() {
+            if head.assigned + timeout > now {
+                break;
+            }
+            self.machines[id as usize].pending.pop_front();
+            if (head.retries as u32) < retries_allowed {
+                self.rec.retried(app);
+                self.dispatch(
+                    app,
+                    head.arrived,
+                    head.service_ns,
+                    head.client,
+                    head.retries + 1,
+                    head.flags,
+                    Some(id),
+                );
+            } else {
+                self.rec
+                    .failed(app, now, head.arrived, FailReason::StartTimeout);
+            }
+        }
+        self.arm_connect_check(id);
+    }
+
+    // ----- idle exit and autostop -----------------------------------------------------
+
+    fn became_idle(&mut self, id: u32) {
+        let now = self.now();
+        let m = &mut self.machines[id as usize];
+        m.idle_since = now;
+        if let Some(t) = self.sc.apps[m.app as usize].idle_exit {
+            if !m.idle_check_armed {
+                m.idle_check_armed = true;
+                self.engine.schedule_in(t, Event::IdleCheck { machine: id });
+            }
+        }
+    }
+
+    fn on_idle_check(&mut self, id: u32) {
+        let now = self.now();
+        let m = &mut self.machines[id as usize];
+        m.idle_check_armed = false;
+        let Some(t) = self.sc.apps[m.app as usize].idle_exit else {
+            return;
+        };
+        if m.state != MState::Started || m.load() > 0 {
+            return; // re-armed when the load next drops to zero
+        }
+        let due = m.idle_since + t;
+        if due <= now {
+            self.begin_drain(id, DrainTo::Stop);
+        } else {
+            m.idle_check_armed = true;
+            self.engine
+                .schedule_at(due, Event::IdleCheck { machine: id });
+        }
+    }
+
+    fn on_autostop_pass(&mut self, app: usize, region: usize) {
+        let now = self.now();
+        let sc = self.sc;
+        self.engine.schedule_in(
+            sc.platform.autostop_interval,
+            Event::AutostopPass {
+                app: app as u16,
+                region: region as u16,
+            },
+        );
+        let a = &sc.apps[app];
+        let running: Vec<autostop::Running> = self.apps[app].by_region[region]
+            .iter()
+            .map(|&id| (id, &self.machines[id as usize]))
+            .filter(|(_, m)| m.state == MState::Started)
+            .map(|(id, m)| autostop::Running {
+                id,
+                load: m.load(),
+                started_at: m.started_at,
+                idle_since: m.idle_since,
+            })
+            .collect();
+        let rule = autostop::Rule {
+            soft_limit: a.service.soft_limit,
+            keep: if region == a.primary_region {
+                a.service.min_machines_running
+            } else {
+                0
+            },
+            min_runtime: sc.platform.autostop_min_runtime,
+            victim: sc.platform.autostop_victim,
+            idle_window: sc.platform.autostop_idle_window,
+        };
+        if let Some(victim) = autostop::choose_victim(&running, rule, now) {
+            let suspendable = a.vm.memory_mb <= sc.platform.suspend_max_memory_mb && a.swap_mb == 0;
+            let to = if a.service.autostop == Autostop::Suspend && suspendable {
+                DrainTo::Suspend
+            } else {
+                DrainTo::Stop
+            };
+            self.begin_drain(victim, to);
+        }
+    }
+
+    // ----- time series ----------------------------------------------------------------
+
+    fn close_bucket(&mut self, now: SimTime) {
+        self.settle_regions(now);
+        let width = (now.0 - self.bucket_start.0).max(1) as f64;
+        let mut machines = Vec::with_capacity(self.region_area.len() * STATE_COLUMNS.len());
+        for area in &mut self.region_area {
+            for s in STATE_COLUMNS {
+                machines.push(area[s as usize] as f64 / width);
+            }
+            *area = [0; STATES];
+        }
+        let cost = self.cost_until(now).total();
+        self.rec
+            .close_bucket(self.bucket_start, now, machines, cost);
+        self.bucket_start = now;
+    }
+
+    /// Cost accrued from the start to `now`, split by component.
+    pub fn cost_until(&self, now: SimTime) -> CostSplit {
+        let mut c = CostSplit::default();
+        for m in &self.machines {
+            let c1 = self.machine_cost(m, now);
+            c.compute += c1.compute;
+            c.rootfs += c1.rootfs;
+        }
+        c
+    }
+
+    /// One Machine's cost up to `now`: exact state times × per-second prices.
+    pub fn machine_cost(&self, m: &Machine, now: SimTime) -> CostSplit {
+        let t = m.time_in_until(now);
+        let rt = &self.apps[m.app as usize];
+        let secs = |s: MState| t[s as usize] as f64 / 1e9;
+        let mut compute_secs = secs(MState::Started);
+        if self.sc.platform.bill_transient_states {
+            compute_secs +=
+                secs(MState::Starting) + secs(MState::Stopping) + secs(MState::Suspending);
+        }
+        CostSplit {
+            compute: compute_secs * rt.started_rate[m.region as usize],
+            rootfs: (secs(MState::Stopped) + secs(MState::Suspended)) * rt.rootfs_rate,
+        }
+    }
+
+    /// End of the run.
+    pub fn end(&self) -> SimTime {
+        self.end
+    }
+
+    /// Requests waiting in app `app`'s proxy queue.
+    pub fn queue_len(&self, app: usize) -> usize {
+        self.apps[app].queue.len()
+    }
+
+    /// The tie-break rule in force.
+    fn tiebreak(&self) -> TieBreak {
+        self.sc.platform.tiebreak
+    }
+}
+
+/// States shown per region in `timeseries.csv`.
+pub const STATE_COLUMNS: [MState; 4] = [
+    MState::Started,
+    MState::Starting,
+    MState::Stopped,
+    MState::Suspended,
+];
+
+/// Cost by component [USD].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CostSplit {
+    /// Started Machines' CPU and RAM.
+    pub compute: f64,
+    /// Stopped and suspended Machines' root filesystems.
+    pub rootfs: f64,
+}
+
+impl CostSplit {
+    /// Sum of the components.
+    pub fn total(&self) -> f64 {
+        self.compute + self.rootfs
+    }
+}
+
+fn machines_host(machines: &[Machine], id: u32) -> u32 {
+    machines[id as usize].host
+}

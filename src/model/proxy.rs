@@ -1,0 +1,199 @@
+//! Fly Proxy: which Machine gets a request.
+//!
+//! From the client's region, regions holding the app's Machines are tried closest first
+//! (fly-platform.md §2.2, §2.5):
+//! 1. in the closest region, a Machine under `soft_limit` — started ones before ones still
+//!    booting (a booting Machine counts the requests already sent to it as its load);
+//! 2. else, with autostart on, start a stopped or suspended Machine there (suspended first:
+//!    a resume is faster) and send the request to it;
+//! 3. else a Machine over soft but under `hard_limit` there;
+//! 4. only then other regions, each tried the same way (with `cross_region_spill = "soft"`,
+//!    the older rule, other regions' Machines under soft come before step 3);
+//! 5. a Machine that is stopping is woken again when nothing else can take the request;
+//! 6. else the request waits in the proxy queue (`max_queue_wait` > 0) or fails: 503 when
+//!    Machines are at their hard limit, "no machine" when none can run.
+//!
+//! Among equally good Machines the choice is the `tiebreak` parameter.
+
+use rand::RngExt;
+
+use super::Sim;
+use super::machine::MState;
+use crate::metrics::FailReason;
+use crate::scenario::{Spill, TieBreak};
+
+/// What the proxy does with a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Serve it on this started Machine now.
+    Serve(u32),
+    /// Send it to this booting Machine; it waits for the boot.
+    Wait(u32),
+    /// Start this stopped or suspended Machine and send the request to it.
+    Wake(u32),
+    /// Send it to this stopping Machine, which starts again once stopped.
+    WakeAfterStop(u32),
+    /// Hold it in the proxy queue.
+    Queue,
+    /// Fail it.
+    Fail(FailReason),
+}
+
+/// Scratch lists, one per band (reused across requests: no allocation per request).
+const UNDER_SOFT_STARTED: usize = 0;
+const UNDER_SOFT_STARTING: usize = 1;
+const UNDER_HARD_STARTED: usize = 2;
+const UNDER_HARD_STARTING: usize = 3;
+const WAKEABLE: usize = 4;
+
+impl Sim<'_> {
+    /// Sorts the app's Machines in `region` into bands; returns whether any is started or
+    /// starting (at its hard limit or not).
+    fn classify(&mut self, app: usize, region: usize, avoid: Option<u32>) -> bool {
+        let mut running = false;
+        let svc = &self.sc.apps[app].service;
+        let vm = &self.sc.apps[app].vm;
+        for s in &mut self.scratch {
+            s.clear();
+        }
+        for &id in &self.apps[app].by_region[region] {
+            if Some(id) == avoid {
+                continue;
+            }
+            let m = &self.machines[id as usize];
+            let load = m.load();
+            match m.state {
+                MState::Started | MState::Starting => {
+                    running = true;
+                    let starting = (m.state == MState::Starting) as usize;
+                    if load < svc.soft_limit {
+                        self.scratch[UNDER_SOFT_STARTED + starting].push(id);
+                    } else if load < svc.hard_limit {
+                        self.scratch[UNDER_HARD_STARTED + starting].push(id);
+                    }
+                }
+                MState::Stopped | MState::Suspended if svc.autostart => {
+                    let h = &self.hosts[m.host as usize];
+                    if m.holds_host
+                        || (h.used_cpus + vm.cpus <= h.cpus
+                            && h.used_mb + vm.memory_mb <= h.memory_mb)
+                    {
+                        self.scratch[WAKEABLE].push(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        running
+    }
+
+    /// Picks one Machine of a band by the tie-break rule.
+    fn pick(&mut self, band: usize, app: usize, region: usize) -> Option<u32> {
+        let n = self.scratch[band].len();
+        if n == 0 {
+            return None;
+        }
+        let list = &self.scratch[band];
+        let chosen = match self.tiebreak() {
+            _ if n == 1 => list[0],
+            TieBreak::Random => list[self.rng_route.random_range(0..n)],
+            TieBreak::MostRecentlyStarted => *list
+                .iter()
+                .max_by_key(|&&id| (self.machines[id as usize].started_at, std::cmp::Reverse(id)))
+                .expect("non-empty"),
+            TieBreak::LeastRecentlyUsed => *list
+                .iter()
+                .min_by_key(|&&id| (self.machines[id as usize].last_used, id))
+                .expect("non-empty"),
+            TieBreak::RoundRobin => {
+                let cursor = self.apps[app].rr[region];
+                let id = list
+                    .iter()
+                    .copied()
+                    .find(|&id| id >= cursor)
+                    .unwrap_or(list[0]);
+                self.apps[app].rr[region] = id + 1;
+                id
+            }
+        };
+        Some(chosen)
+    }
+
+    /// The Machine to wake in a region: suspended first (faster), then the lowest id.
+    fn pick_wakeable(&self) -> Option<u32> {
+        self.scratch[WAKEABLE]
+            .iter()
+            .copied()
+            .min_by_key(|&id| (self.machines[id as usize].state != MState::Suspended, id))
+    }
+
+    /// Decides where a request from `client` goes.
+    pub(super) fn route(&mut self, app: usize, client: u16, avoid: Option<u32>) -> Route {
+        let nregions = self.apps[app].order[client as usize].len();
+        let spill = self.sc.platform.cross_region_spill;
+        let mut any_running = false;
+        // Under soft, or a start, in each region closest first; with the "hard" rule the next
+        // region is tried only after this one's over-soft band.
+        for i in 0..nregions {
+            let region = self.apps[app].order[client as usize][i] as usize;
+            any_running |= self.classify(app, region, avoid);
+            if let Some(id) = self.pick(UNDER_SOFT_STARTED, app, region) {
+                return Route::Serve(id);
+            }
+            if let Some(id) = self.pick(UNDER_SOFT_STARTING, app, region) {
+                return Route::Wait(id);
+            }
+            if let Some(id) = self.pick_wakeable() {
+                return Route::Wake(id);
+            }
+            if spill == Spill::Hard || i + 1 == nregions {
+                if let Some(id) = self.pick(UNDER_HARD_STARTED, app, region) {
+                    return Route::Serve(id);
+                }
+                if let Some(id) = self.pick(UNDER_HARD_STARTING, app, region) {
+                    return Route::Wait(id);
+                }
+            }
+        }
+        // The older rule: over-soft Machines anywhere, closest region first.
+        if spill == Spill::Soft {
+            for i in 0..nregions {
+                let region = self.apps[app].order[client as usize][i] as usize;
+                self.classify(app, region, avoid);
+                if let Some(id) = self.pick(UNDER_HARD_STARTED, app, region) {
+                    return Route::Serve(id);
+                }
+                if let Some(id) = self.pick(UNDER_HARD_STARTING, app, region) {
+                    return Route::Wait(id);
+                }
+            }
+        }
+        // A Machine in the middle of stopping is woken again (Fly's PM11 path).
+        if self.sc.apps[app].service.autostart {
+            for i in 0..nregions {
+                let region = self.apps[app].order[client as usize][i] as usize;
+                let hard = self.sc.apps[app].service.hard_limit;
+                let stopping = self.apps[app].by_region[region]
+                    .iter()
+                    .copied()
+                    .find(|&id| {
+                        let m = &self.machines[id as usize];
+                        Some(id) != avoid
+                            && m.state == MState::Stopping
+                            && (m.pending.len() as u32) < hard
+                    });
+                if let Some(id) = stopping {
+                    return Route::WakeAfterStop(id);
+                }
+            }
+        }
+        if !any_running {
+            return Route::Fail(FailReason::NoMachine);
+        }
+        if self.sc.platform.max_queue_wait.0 > 0 {
+            Route::Queue
+        } else {
+            Route::Fail(FailReason::AtHardLimit)
+        }
+    }
+}

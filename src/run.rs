@@ -1,0 +1,110 @@
+//! Running scenarios: one replication, or all of them, into records ready to export.
+
+use serde_json::{Map, Value};
+
+use crate::metrics::stats::mean_ci95;
+use crate::metrics::summary;
+use crate::model::Sim;
+use crate::scenario::Scenario;
+
+/// What one replication produced.
+#[derive(Clone, Debug)]
+pub struct RunRecord {
+    /// `summary.json`.
+    pub summary: Value,
+    /// `machines.csv` header and rows.
+    pub machines: (Vec<String>, Vec<Vec<String>>),
+    /// `timeseries.csv` header and rows.
+    pub timeseries: (Vec<String>, Vec<Vec<String>>),
+}
+
+/// Runs replication `replication` of `sc` to its end.
+pub fn run_replication(sc: &Scenario, replication: u64) -> RunRecord {
+    let mut sim = Sim::new(sc, replication);
+    sim.run();
+    RunRecord {
+        summary: summary::summary(&sim, replication),
+        machines: summary::machines_csv(&sim),
+        timeseries: summary::timeseries_csv(&sim),
+    }
+}
+
+/// Flattens a JSON document into `(dotted.key, value)` leaves, in document order.
+pub fn flatten(v: &Value) -> Vec<(String, Value)> {
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Object(map) => {
+                for (k, x) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, x, out);
+                }
+            }
+            other => out.push((prefix.to_string(), other.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", v, &mut out);
+    out
+}
+
+/// Combines replications' summaries: numbers become their mean across replications (so the
+/// document keeps the same keys), a `ci95` tree holds the 95 % confidence half-widths, and
+/// booleans are true only if true in every replication.
+pub fn aggregate(summaries: &[Value]) -> Value {
+    fn merge(items: &[&Value], ci: &mut Map<String, Value>, key: &str) -> Value {
+        match items[0] {
+            Value::Object(first) => {
+                let mut out = Map::new();
+                let mut sub_ci = Map::new();
+                for k in first.keys() {
+                    let children: Vec<&Value> = items.iter().filter_map(|v| v.get(k)).collect();
+                    if children.len() == items.len() {
+                        out.insert(k.clone(), merge(&children, &mut sub_ci, k));
+                    }
+                }
+                if !sub_ci.is_empty() {
+                    ci.insert(key.to_string(), Value::Object(sub_ci));
+                }
+                Value::Object(out)
+            }
+            Value::Number(_) => {
+                let xs: Vec<f64> = items.iter().filter_map(|v| v.as_f64()).collect();
+                let (mean, half) = mean_ci95(&xs);
+                ci.insert(key.to_string(), serde_json::json!(round6(half)));
+                serde_json::json!(round6(mean))
+            }
+            Value::Bool(_) => Value::Bool(items.iter().all(|v| v.as_bool() == Some(true))),
+            other => other.clone(),
+        }
+    }
+    let refs: Vec<&Value> = summaries.iter().collect();
+    let mut ci = Map::new();
+    let mut doc = merge(&refs, &mut ci, "root");
+    if let Value::Object(map) = &mut doc {
+        map.insert("replications".into(), serde_json::json!(summaries.len()));
+        // Identity fields are not averaged.
+        map.insert("replication".into(), Value::Null);
+        if let Some(Value::Object(mut c)) = ci.remove("root") {
+            for k in ["seed", "replication", "duration_s"] {
+                c.remove(k);
+            }
+            map.insert("ci95".into(), Value::Object(c));
+        }
+        if let Some(seed) = summaries[0].get("seed") {
+            map.insert("seed".into(), seed.clone());
+        }
+    }
+    doc
+}
+
+fn round6(x: f64) -> f64 {
+    if x.is_finite() {
+        (x * 1e6).round() / 1e6
+    } else {
+        0.0
+    }
+}

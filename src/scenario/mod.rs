@@ -1,0 +1,430 @@
+//! Scenario files in, a validated [`Scenario`] out.
+//!
+//! Reading happens in two stages, as the style guide asks: the TOML text becomes a tree of
+//! nodes that remember their line and column ([`doc`]); [`validate`] walks that tree, collects
+//! every problem at once, and builds the typed, immutable `Scenario` that the model runs. The
+//! model never sees raw text, optional fields or unchecked values.
+//!
+//! Depends on `engine` (time types) only. The format is documented in `docs/scenario-format.md`.
+
+pub mod doc;
+pub mod fly;
+pub mod reader;
+pub mod regions;
+pub mod units;
+pub mod validate;
+
+use std::fmt;
+use std::path::Path;
+
+use crate::engine::SimDuration;
+pub use reader::{Problem, Severity};
+
+/// The built-in quickstart scenario, also at `scenarios/quickstart.toml`.
+pub const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
+
+/// Index of a region in [`Scenario::regions`].
+pub type RegionIdx = usize;
+
+/// A scenario that passed validation: everything the model needs, typed and checked.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Name; also the default output folder `output/<name>/`.
+    pub name: String,
+    /// Simulated span of one run.
+    pub duration: SimDuration,
+    /// Master seed of the random streams.
+    pub seed: u64,
+    /// Independent replications (seed streams differ by replication index).
+    pub replications: u32,
+    /// Width of a `timeseries.csv` bucket.
+    pub bucket: SimDuration,
+    /// Model parameters (the platform's unknowns).
+    pub platform: Platform,
+    /// Regions in play: declared ones first, then any referenced by apps or traffic.
+    pub regions: Vec<Region>,
+    /// Round-trip time between regions [`rtt[a][b]`].
+    pub rtt: Vec<Vec<SimDuration>>,
+    /// Apps, in file order.
+    pub apps: Vec<App>,
+    /// Service-level objective used for SLO shares and verdicts.
+    pub slo: Slo,
+    /// Price table.
+    pub prices: Prices,
+    /// FNV-1a hash of the scenario text and overrides, for the record.
+    pub hash: String,
+}
+
+/// The platform's behaviours that Fly does not publish, as parameters with observed defaults
+/// (`docs/scenario-format.md` lists each with its source and confidence).
+#[derive(Clone, Debug)]
+pub struct Platform {
+    /// Time between autostop passes per region [default 150 s].
+    pub autostop_interval: SimDuration,
+    /// Whether each region's autostop passes start at a random phase [default true].
+    pub autostop_random_phase: bool,
+    /// A Machine is not autostopped before it has run this long [default 330 s].
+    pub autostop_min_runtime: SimDuration,
+    /// Which Machine an autostop pass stops.
+    pub autostop_victim: AutostopVictim,
+    /// A lone Machine is autostopped only after this long at zero load [default 120 s].
+    pub autostop_idle_window: SimDuration,
+    /// When traffic may leave the closest region.
+    pub cross_region_spill: Spill,
+    /// How the proxy picks among equally good Machines.
+    pub tiebreak: TieBreak,
+    /// How long a request may wait at the proxy when every Machine is at its hard limit
+    /// [default 0: fail at once, as observed].
+    pub max_queue_wait: SimDuration,
+    /// VM boot time from stopped [default lognormal, median 1.3 s, p90 1.6 s].
+    pub boot_time: Dist,
+    /// Resume time from suspended to serving [default 1 s].
+    pub resume_time: Dist,
+    /// Time to write a suspend snapshot [default 0.5 s].
+    pub suspend_time: Dist,
+    /// Platform part of a stop after the app has drained [default 1 s].
+    pub stop_overhead: SimDuration,
+    /// The proxy gives up on a booting Machine after this long [default 8.5 s].
+    pub connect_timeout: SimDuration,
+    /// How many times a request that gave up on a booting Machine is routed again [default 1].
+    pub connect_retries: u32,
+    /// Machines with more memory than this cannot suspend; they stop instead [MB, default 2048].
+    pub suspend_max_memory_mb: u64,
+    /// Chance that a suspended Machine lost its snapshot and boots cold [default 0].
+    pub snapshot_loss_probability: f64,
+    /// Whether time in starting/stopping/suspending is billed as started [default false].
+    pub bill_transient_states: bool,
+    /// Round trip between a client and a Machine in the same region [default 0].
+    pub same_region_rtt: SimDuration,
+}
+
+/// Which Machine an autostop pass stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutostopVictim {
+    /// The one with the fewest requests in flight; ties → the most recently started.
+    LeastLoaded,
+    /// The most recently started.
+    Newest,
+    /// The longest running.
+    Oldest,
+}
+
+/// When requests may leave the closest region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spill {
+    /// Only when every local Machine is at its hard limit or down (Fly's rule since 2025).
+    Hard,
+    /// As soon as every local Machine is over its soft limit (the older rule).
+    Soft,
+}
+
+/// How the proxy chooses among Machines in the same band and region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TieBreak {
+    /// Uniformly at random (Fly's documented behaviour).
+    Random,
+    /// The Machine started most recently.
+    MostRecentlyStarted,
+    /// The Machine that has waited longest since it last received a request.
+    LeastRecentlyUsed,
+    /// Each Machine in turn.
+    RoundRobin,
+}
+
+/// A random duration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Dist {
+    /// Always the same.
+    Constant(SimDuration),
+    /// Exponential with this mean.
+    Exponential(SimDuration),
+    /// Lognormal: `ln X ~ N(mu, sigma²)`, X in seconds.
+    LogNormal {
+        /// Mean of ln X (X in seconds).
+        mu: f64,
+        /// Standard deviation of ln X.
+        sigma: f64,
+    },
+    /// Uniform between two bounds.
+    Uniform(SimDuration, SimDuration),
+}
+
+impl Dist {
+    /// The mean [s].
+    pub fn mean_secs(&self) -> f64 {
+        match *self {
+            Dist::Constant(d) | Dist::Exponential(d) => d.as_secs_f64(),
+            Dist::LogNormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
+            Dist::Uniform(a, b) => (a.as_secs_f64() + b.as_secs_f64()) / 2.0,
+        }
+    }
+}
+
+/// A region in play.
+#[derive(Clone, Debug)]
+pub struct Region {
+    /// Fly's code.
+    pub code: String,
+    /// Hosts in this region.
+    pub hosts: Vec<HostSpec>,
+    /// Price multiplier over the iad price.
+    pub price_multiplier: f64,
+}
+
+/// A host's capacity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HostSpec {
+    /// vCPUs that Machines may reserve.
+    pub cpus: u32,
+    /// Memory that Machines may reserve [MB].
+    pub memory_mb: u64,
+}
+
+/// How requests share a Machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceModel {
+    /// Each request takes its own service time whatever else runs.
+    Independent,
+    /// Requests share the Machine's vCPUs equally (processor sharing over `cpus` servers).
+    ProcessorSharing,
+}
+
+/// What `auto_stop_machines` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Autostop {
+    /// Never autostop.
+    Off,
+    /// Stop idle excess Machines.
+    Stop,
+    /// Suspend them (falls back to stop when not eligible).
+    Suspend,
+}
+
+/// What the concurrency limits count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConcurrencyKind {
+    /// TCP connections (one per request through the proxy).
+    Connections,
+    /// Concurrent HTTP requests.
+    Requests,
+}
+
+/// An app's service: routing limits and autostop/autostart settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Service {
+    /// What the limits count (both behave alike in the model: one unit per request).
+    pub concurrency: ConcurrencyKind,
+    /// Load at which a Machine stops being preferred.
+    pub soft_limit: u32,
+    /// Load at which a Machine takes no new request (`u32::MAX`: no hard limit).
+    pub hard_limit: u32,
+    /// Autostop mode.
+    pub autostop: Autostop,
+    /// Whether the proxy starts stopped Machines.
+    pub autostart: bool,
+    /// Machines kept running in the primary region by autostop.
+    pub min_machines_running: u32,
+}
+
+/// CPU class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuKind {
+    /// Shared vCPUs.
+    Shared,
+    /// Dedicated (performance) vCPUs.
+    Performance,
+}
+
+impl fmt::Display for CpuKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CpuKind::Shared => "shared",
+            CpuKind::Performance => "performance",
+        })
+    }
+}
+
+/// A Machine size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VmSize {
+    /// CPU class.
+    pub cpu_kind: CpuKind,
+    /// vCPUs.
+    pub cpus: u32,
+    /// Memory [MB].
+    pub memory_mb: u64,
+}
+
+/// A group of Machines created together, like `fly scale count N --region a,b`.
+#[derive(Clone, Debug)]
+pub struct MachineGroup {
+    /// Machines per region, in region order of [`Scenario::regions`]... as `(region, count)`.
+    pub per_region: Vec<(RegionIdx, u32)>,
+    /// Whether they start in `started` (true) or `stopped`.
+    pub started: bool,
+}
+
+/// An app: its fly.toml-derived service and size, its Machines and its traffic.
+#[derive(Clone, Debug)]
+pub struct App {
+    /// Name.
+    pub name: String,
+    /// `primary_region`: scope of `min_machines_running`.
+    pub primary_region: RegionIdx,
+    /// The service requests are routed to.
+    pub service: Service,
+    /// Machine size.
+    pub vm: VmSize,
+    /// Swap [MB]; any swap makes Machines ineligible for suspend.
+    pub swap_mb: u64,
+    /// Longest drain before a stop is forced.
+    pub kill_timeout: SimDuration,
+    /// Machines to create.
+    pub machines: Vec<MachineGroup>,
+    /// Service time of one request.
+    pub service_time: Dist,
+    /// How concurrent requests share a Machine.
+    pub service_model: ServiceModel,
+    /// App start-up after the VM has booted.
+    pub app_boot: Dist,
+    /// The app exits after this long without a request (its Machine stops).
+    pub idle_exit: Option<SimDuration>,
+    /// Root filesystem size billed while stopped or suspended [GB].
+    pub rootfs_gb: f64,
+    /// Traffic sources.
+    pub traffic: Vec<Traffic>,
+}
+
+/// How a traffic source's rate varies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shape {
+    /// Evenly spaced arrivals at this rate [1/s].
+    Constant(f64),
+    /// Poisson arrivals at this rate [1/s].
+    Poisson(f64),
+    /// Poisson arrivals whose rate follows a daily cosine from `2·mean − peak` to `peak`,
+    /// peaking at `peak_at` after midnight.
+    Diurnal {
+        /// Daily mean rate [1/s].
+        mean: f64,
+        /// Peak rate [1/s].
+        peak: f64,
+        /// Time of day of the peak.
+        peak_at: SimDuration,
+    },
+}
+
+/// One source of requests.
+#[derive(Clone, Debug)]
+pub struct Traffic {
+    /// The clients' region.
+    pub from: RegionIdx,
+    /// Rate over time.
+    pub shape: Shape,
+    /// When the source starts sending.
+    pub start: SimDuration,
+    /// When it stops (`None`: end of run).
+    pub end: Option<SimDuration>,
+}
+
+/// Service-level objective.
+#[derive(Clone, Copy, Debug)]
+pub struct Slo {
+    /// Target share of requests served [0..1].
+    pub availability: f64,
+    /// Latency threshold: a request served within it counts as within the SLO.
+    pub latency_p99: SimDuration,
+}
+
+/// Prices [USD per 30 days] (the linear model of `docs/scenario-format.md`).
+#[derive(Clone, Copy, Debug)]
+pub struct Prices {
+    /// Per shared vCPU while started.
+    pub shared_vcpu_month: f64,
+    /// Per performance vCPU while started.
+    pub performance_vcpu_month: f64,
+    /// Per GB of RAM while started.
+    pub ram_gb_month: f64,
+    /// Per GB of root filesystem while stopped or suspended.
+    pub rootfs_gb_month: f64,
+    /// Per GB of volume, in any state.
+    pub volume_gb_month: f64,
+}
+
+/// Seconds in Fly's billing month (30 days).
+pub const SECONDS_PER_BILLING_MONTH: f64 = 30.0 * 86400.0;
+
+impl Prices {
+    /// Price of a started Machine of `vm` in a region with `multiplier` [USD/s].
+    pub fn started_per_sec(&self, vm: &VmSize, multiplier: f64) -> f64 {
+        let cpu = match vm.cpu_kind {
+            CpuKind::Shared => self.shared_vcpu_month,
+            CpuKind::Performance => self.performance_vcpu_month,
+        };
+        (cpu * vm.cpus as f64 + self.ram_gb_month * vm.memory_mb as f64 / 1024.0) * multiplier
+            / SECONDS_PER_BILLING_MONTH
+    }
+
+    /// Price of a stopped or suspended Machine's rootfs [USD/s].
+    pub fn rootfs_per_sec(&self, rootfs_gb: f64) -> f64 {
+        self.rootfs_gb_month * rootfs_gb / SECONDS_PER_BILLING_MONTH
+    }
+}
+
+/// A scenario plus the warnings and ignored keys met while reading it.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The validated scenario.
+    pub scenario: Scenario,
+    /// Warnings and ignored keys (no errors).
+    pub notes: Vec<Problem>,
+}
+
+/// A file that did not validate: every problem found, errors and warnings.
+#[derive(Clone, Debug, thiserror::Error)]
+pub struct ScenarioError {
+    /// Everything found, in reading order.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errors: Vec<&Problem> = self
+            .problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .collect();
+        for (i, p) in errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        write!(
+            f,
+            "\n{} error{} found; nothing was run",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Reads and validates a scenario file, applying `--set` overrides first.
+pub fn load(path: &Path, sets: &[String]) -> Result<Loaded, ScenarioError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        problems: vec![Problem {
+            severity: Severity::Error,
+            file: name.clone(),
+            origin: doc::Origin::Implied,
+            path: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }],
+    })?;
+    validate::from_text(&text, &name, sets)
+}
+
+/// Reads and validates scenario text; `file` names it in messages.
+pub fn from_str(text: &str, file: &str, sets: &[String]) -> Result<Loaded, ScenarioError> {
+    validate::from_text(text, file, sets)
+}

@@ -1,0 +1,1122 @@
+//! The node tree of a scenario file → a typed [`Scenario`], with every problem collected.
+//!
+//! Rules: unknown keys are errors in the simulator's own sections; the fly.toml part is read
+//! leniently by [`super::fly`]. Each value is checked where it is read; cross-field checks
+//! (Machine sizes against hosts, peak against mean rate) follow. When anything is an error the
+//! partially built scenario is discarded and all problems are returned together.
+
+use std::path::Path;
+
+use super::doc::{self, Node, Origin, Value};
+use super::fly::{self, FlyApp};
+use super::reader::{Problems, TableReader, duration_of};
+use super::regions;
+use super::*;
+use crate::engine::time::NS_PER_H;
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "duration",
+    "seed",
+    "replications",
+    "bucket",
+    "platform",
+    "region",
+    "app",
+    "slo",
+    "prices",
+];
+const PLATFORM_KEYS: &[&str] = &[
+    "autostop_interval",
+    "autostop_random_phase",
+    "autostop_min_runtime",
+    "autostop_victim",
+    "autostop_idle_window",
+    "cross_region_spill",
+    "tiebreak",
+    "max_queue_wait",
+    "boot_time",
+    "resume_time",
+    "suspend_time",
+    "stop_overhead",
+    "connect_timeout",
+    "connect_retries",
+    "suspend_max_memory",
+    "snapshot_loss_probability",
+    "bill_transient_states",
+    "same_region_rtt",
+    "latency_stretch",
+    "latency_base",
+    "default_hosts",
+    "default_host",
+];
+const REGION_KEYS: &[&str] = &["code", "hosts", "host", "rtt", "price_multiplier"];
+const HOST_KEYS: &[&str] = &["cpus", "memory"];
+const APP_KEYS: &[&str] = &[
+    "name",
+    "fly",
+    "fly_toml",
+    "machines",
+    "request",
+    "app_boot",
+    "idle_exit",
+    "rootfs",
+    "traffic",
+];
+const MACHINES_KEYS: &[&str] = &["count", "regions", "state"];
+const REQUEST_KEYS: &[&str] = &["service_time", "model"];
+const SLO_KEYS: &[&str] = &["availability", "latency_p99"];
+const PRICE_KEYS: &[&str] = &[
+    "shared_vcpu_month",
+    "performance_vcpu_month",
+    "ram_gb_month",
+    "rootfs_gb_month",
+    "volume_gb_month",
+];
+
+/// Quantiles of the standard normal used to fit lognormals from a median and a tail point.
+const Z90: f64 = 1.281_551_565_544_600_5;
+const Z95: f64 = 1.644_853_626_951_472_2;
+const Z99: f64 = 2.326_347_874_040_840_8;
+
+/// FNV-1a over the text and the overrides, as 16 hex digits.
+fn hash_of(text: &str, sets: &[String]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text
+        .bytes()
+        .chain(sets.iter().flat_map(|s| s.bytes().chain([0])))
+    {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Parses, applies overrides and validates. `file` names the text in messages; relative
+/// `fly_toml` paths resolve against its folder.
+pub fn from_text(text: &str, file: &str, sets: &[String]) -> Result<Loaded, ScenarioError> {
+    let mut p = Problems::new(file);
+    let mut root = match doc::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            p.error(&e.origin, "", format!("not valid TOML: {}", e.message));
+            return Err(ScenarioError { problems: p.list });
+        }
+    };
+    for arg in sets {
+        if let Err(msg) = doc::apply_set(&mut root, arg) {
+            p.error(&Origin::Set(arg.clone()), "", msg);
+        }
+    }
+    let base_dir = Path::new(file).parent().unwrap_or(Path::new("."));
+    let default_name = Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    let scenario =
+        Builder::new(&mut p, base_dir).scenario(&root, &default_name, hash_of(text, sets));
+    if p.has_errors() {
+        Err(ScenarioError { problems: p.list })
+    } else {
+        Ok(Loaded {
+            scenario,
+            notes: p.list,
+        })
+    }
+}
+
+/// Regions met while reading, with where each was first named.
+struct Builder<'p> {
+    p: &'p mut Problems,
+    base_dir: &'p Path,
+    regions: Vec<Region>,
+    default_hosts: u32,
+    default_host: HostSpec,
+}
+
+impl<'p> Builder<'p> {
+    fn new(p: &'p mut Problems, base_dir: &'p Path) -> Self {
+        Builder {
+            p,
+            base_dir,
+            regions: Vec::new(),
+            default_hosts: 4,
+            default_host: HostSpec {
+                cpus: 32,
+                memory_mb: 128 * 1024,
+            },
+        }
+    }
+
+    /// The index of region `code`, adding it with default hosts on first use.
+    fn region(&mut self, code: &str, origin: &Origin, path: &str) -> Option<RegionIdx> {
+        if let Some(i) = self.regions.iter().position(|r| r.code == code) {
+            return Some(i);
+        }
+        let Some(info) = regions::lookup(code) else {
+            let mut known: Vec<&str> = regions::table()
+                .iter()
+                .filter(|r| r.current)
+                .map(|r| r.code.as_str())
+                .collect();
+            known.sort_unstable();
+            self.p.error(
+                origin,
+                path,
+                format!(
+                    "unknown region {code:?}; expected one of Fly's codes: {}",
+                    known.join(", ")
+                ),
+            );
+            return None;
+        };
+        if !info.current {
+            self.p.warning(
+                origin,
+                path,
+                format!(
+                    "region {code:?} ({}) was deprecated by Fly on 2025-10-16",
+                    info.city
+                ),
+            );
+        }
+        let price_multiplier = regions::price_markup(code).unwrap_or_else(|| {
+            self.p.warning(
+                origin,
+                path,
+                format!("region {code:?} has no published price; iad prices are used"),
+            );
+            1.0
+        });
+        self.regions.push(Region {
+            code: code.to_string(),
+            hosts: vec![self.default_host; self.default_hosts as usize],
+            price_multiplier,
+        });
+        Some(self.regions.len() - 1)
+    }
+
+    fn scenario(&mut self, root: &Node, default_name: &str, hash: String) -> Scenario {
+        let mut t = TableReader::new(root, "", self.p);
+        let name = t
+            .opt_str(self.p, "name")
+            .unwrap_or_else(|| default_name.to_string());
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            self.p.error(
+                t.origin(),
+                "name",
+                format!("expected a name usable as a folder name, got {name:?}"),
+            );
+        }
+        let duration = match t.opt_duration(self.p, "duration") {
+            Some(d) if d > SimDuration::ZERO => d,
+            Some(_) => {
+                self.p
+                    .error(t.origin(), "duration", "must be longer than 0s");
+                SimDuration::from_secs(1)
+            }
+            None => {
+                if !t.has("duration") {
+                    self.p.error(
+                        t.origin(),
+                        "duration",
+                        "missing; expected the simulated span, e.g. duration = \"24h\"",
+                    );
+                }
+                SimDuration::from_secs(1)
+            }
+        };
+        let seed = t.opt_int(self.p, "seed", 0, i64::MAX).unwrap_or(1) as u64;
+        let replications = t.opt_int(self.p, "replications", 1, 100_000).unwrap_or(1) as u32;
+        let bucket = t
+            .opt_duration(self.p, "bucket")
+            .unwrap_or(SimDuration::from_secs(60));
+        if bucket < SimDuration::from_millis(1) {
+            self.p.error(t.origin(), "bucket", "must be at least 1ms");
+        } else if duration.0 / bucket.0.max(1) > 10_000_000 {
+            self.p.error(
+                t.origin(),
+                "bucket",
+                format!("{bucket} buckets over {duration} make more than 10 million rows; use a wider bucket"),
+            );
+        }
+
+        let (platform, stretch, base_ms) = match t.take("platform") {
+            Some(n) => self.platform(n),
+            None => self.platform(&empty_table()),
+        };
+        for (path, n) in t.opt_tables(self.p, "region") {
+            self.declared_region(n, &path);
+        }
+        let apps: Vec<App> = t
+            .opt_tables(self.p, "app")
+            .into_iter()
+            .filter_map(|(path, n)| self.app(n, &path))
+            .collect();
+        if apps.is_empty() && !self.p.has_errors() {
+            self.p.error(
+                t.origin(),
+                "app",
+                "no [[app]] defined; a scenario needs at least one app to simulate",
+            );
+        }
+        for (i, a) in apps.iter().enumerate() {
+            if apps[..i].iter().any(|b| b.name == a.name) {
+                self.p.error(
+                    t.origin(),
+                    "app",
+                    format!("two apps are named {:?}", a.name),
+                );
+            }
+        }
+        let slo = match t.take("slo") {
+            Some(n) => self.slo(n),
+            None => self.slo(&empty_table()),
+        };
+        let prices = match t.take("prices") {
+            Some(n) => self.prices(n),
+            None => self.prices(&empty_table()),
+        };
+        t.finish_strict(self.p, TOP_KEYS);
+
+        let rtt = self.rtt_matrix(root, stretch, base_ms, platform.same_region_rtt);
+        self.check_capacity(&apps);
+        Scenario {
+            name,
+            duration,
+            seed,
+            replications,
+            bucket,
+            platform,
+            regions: std::mem::take(&mut self.regions),
+            rtt,
+            apps,
+            slo,
+            prices,
+            hash,
+        }
+    }
+
+    fn platform(&mut self, n: &Node) -> (Platform, f64, f64) {
+        let p = &mut *self.p;
+        let mut t = TableReader::new(n, "platform", p);
+        let mut d = |t: &mut TableReader, key: &str, default: SimDuration| {
+            t.opt_duration(p, key).unwrap_or(default)
+        };
+        let autostop_interval = d(&mut t, "autostop_interval", SimDuration::from_secs(150));
+        let autostop_min_runtime = d(&mut t, "autostop_min_runtime", SimDuration::from_secs(330));
+        let max_queue_wait = d(&mut t, "max_queue_wait", SimDuration::ZERO);
+        let autostop_idle_window = d(&mut t, "autostop_idle_window", SimDuration::from_secs(120));
+        let stop_overhead = d(&mut t, "stop_overhead", SimDuration::from_secs(1));
+        let connect_timeout = d(&mut t, "connect_timeout", SimDuration::from_millis(8500));
+        let same_region_rtt = d(&mut t, "same_region_rtt", SimDuration::ZERO);
+        let latency_base = d(&mut t, "latency_base", SimDuration(3_900_000));
+        if autostop_interval == SimDuration::ZERO {
+            self.p.error(
+                t.origin(),
+                "platform.autostop_interval",
+                "must be longer than 0s",
+            );
+        }
+        let p = &mut *self.p;
+        let autostop_random_phase = t.opt_bool(p, "autostop_random_phase").unwrap_or(true);
+        let autostop_victim = choice(
+            p,
+            &mut t,
+            "autostop_victim",
+            AutostopVictim::LeastLoaded,
+            &[
+                ("least_loaded", AutostopVictim::LeastLoaded),
+                ("newest", AutostopVictim::Newest),
+                ("oldest", AutostopVictim::Oldest),
+            ],
+        );
+        let cross_region_spill = choice(
+            p,
+            &mut t,
+            "cross_region_spill",
+            Spill::Hard,
+            &[("hard", Spill::Hard), ("soft", Spill::Soft)],
+        );
+        let tiebreak = choice(
+            p,
+            &mut t,
+            "tiebreak",
+            TieBreak::Random,
+            &[
+                ("random", TieBreak::Random),
+                ("most_recently_started", TieBreak::MostRecentlyStarted),
+                ("least_recently_used", TieBreak::LeastRecentlyUsed),
+                ("round_robin", TieBreak::RoundRobin),
+            ],
+        );
+        let boot_time = t
+            .take("boot_time")
+            .and_then(|n| dist(p, "platform.boot_time", n));
+        let resume_time = t
+            .take("resume_time")
+            .and_then(|n| dist(p, "platform.resume_time", n));
+        let suspend_time = t
+            .take("suspend_time")
+            .and_then(|n| dist(p, "platform.suspend_time", n));
+        let connect_retries = t.opt_int(p, "connect_retries", 0, 100).unwrap_or(1) as u32;
+        let suspend_max_memory_mb = t.opt_memory_mb(p, "suspend_max_memory").unwrap_or(2048);
+        let snapshot_loss_probability = t
+            .opt_num(p, "snapshot_loss_probability", 0.0, 1.0)
+            .unwrap_or(0.0);
+        let bill_transient_states = t.opt_bool(p, "bill_transient_states").unwrap_or(false);
+        let stretch = t.opt_num(p, "latency_stretch", 0.0, 100.0).unwrap_or(1.36);
+        if let Some(h) = t.opt_int(p, "default_hosts", 1, 100_000) {
+            self.default_hosts = h as u32;
+        }
+        if let Some(n) = t.take("default_host") {
+            self.default_host = host_spec(self.p, n, "platform.default_host");
+        }
+        t.finish_strict(self.p, PLATFORM_KEYS);
+        let platform = Platform {
+            autostop_interval,
+            autostop_random_phase,
+            autostop_min_runtime,
+            autostop_victim,
+            autostop_idle_window,
+            cross_region_spill,
+            tiebreak,
+            max_queue_wait,
+            boot_time: boot_time.unwrap_or_else(|| lognormal(1.3, 1.6, Z90)),
+            resume_time: resume_time.unwrap_or(Dist::Constant(SimDuration::from_secs(1))),
+            suspend_time: suspend_time.unwrap_or(Dist::Constant(SimDuration::from_millis(500))),
+            stop_overhead,
+            connect_timeout,
+            connect_retries,
+            suspend_max_memory_mb,
+            snapshot_loss_probability,
+            bill_transient_states,
+            same_region_rtt,
+        };
+        (platform, stretch, latency_base.as_millis_f64())
+    }
+
+    fn declared_region(&mut self, n: &Node, path: &str) {
+        let mut t = TableReader::new(n, path, self.p);
+        let Some(code) = t.req_str(self.p, "code") else {
+            t.finish_strict(self.p, REGION_KEYS);
+            return;
+        };
+        let code_origin = n.get("code").map_or(n.origin.clone(), |c| c.origin.clone());
+        if self.regions.iter().any(|r| r.code == code) {
+            self.p.error(
+                &code_origin,
+                &t.key_path("code"),
+                format!("region {code:?} is declared twice"),
+            );
+        }
+        let Some(idx) = self.region(&code, &code_origin, &t.key_path("code")) else {
+            t.take("host");
+            t.take("rtt");
+            t.finish_strict(self.p, REGION_KEYS);
+            return;
+        };
+        let count = t
+            .opt_int(self.p, "hosts", 1, 100_000)
+            .unwrap_or(self.default_hosts as i64);
+        let spec = match t.take("host") {
+            Some(h) => host_spec(self.p, h, &t.key_path("host")),
+            None => self.default_host,
+        };
+        self.regions[idx].hosts = vec![spec; count as usize];
+        if let Some(m) = t.opt_num(self.p, "price_multiplier", 0.0, 100.0) {
+            self.regions[idx].price_multiplier = m;
+        }
+        // `rtt` is read once all regions are known (see rtt_matrix); check its shape here.
+        if let Some(r) = t.take("rtt") {
+            let _ = TableReader::new(r, &t.key_path("rtt"), self.p);
+        }
+        t.finish_strict(self.p, REGION_KEYS);
+    }
+
+    fn app(&mut self, n: &Node, path: &str) -> Option<App> {
+        let mut t = TableReader::new(n, path, self.p);
+        let name = t.req_str(self.p, "name").unwrap_or_default();
+        let fly = match (t.take("fly"), t.take("fly_toml")) {
+            (Some(_), Some(f)) => {
+                self.p.error(
+                    &f.origin,
+                    &t.key_path("fly_toml"),
+                    "give either fly_toml or an inline [app.fly], not both",
+                );
+                None
+            }
+            (Some(inline), None) => Some(fly::read(inline, &t.key_path("fly"), self.p)),
+            (None, Some(f)) => self.fly_file(f, &t.key_path("fly_toml")),
+            (None, None) => {
+                self.p.error(
+                    t.origin(),
+                    &t.key_path("fly"),
+                    "missing; give the app's fly.toml inline as [app.fly] or as fly_toml = \"path/to/fly.toml\"",
+                );
+                None
+            }
+        };
+        let fly = fly.unwrap_or_else(|| FlyApp {
+            app: None,
+            primary_region: None,
+            service: None,
+            vm: fly::preset("shared-cpu-1x").expect("built-in preset"),
+            swap_mb: 0,
+            kill_timeout: SimDuration::from_secs(5),
+        });
+        let service = fly.service.clone();
+        if service.is_none() && (t.has("fly") || t.has("fly_toml")) {
+            self.p.error(
+                t.origin(),
+                &t.key_path("fly"),
+                "the app has no [http_service] or [[services]]; flysim needs one to route requests to",
+            );
+        }
+        let primary = fly.primary_region.as_ref().and_then(|(code, origin)| {
+            self.region(code, origin, &format!("{path}.fly.primary_region"))
+        });
+
+        let mut machines = Vec::new();
+        for (mpath, m) in t.opt_tables(self.p, "machines") {
+            if let Some(g) = self.machine_group(m, &mpath, primary) {
+                machines.push(g);
+            }
+        }
+        if !t.has("machines") {
+            // As `fly deploy` does for a group with services: two Machines in the primary region.
+            if let Some(r) = primary {
+                machines.push(MachineGroup {
+                    per_region: vec![(r, 2)],
+                    started: true,
+                });
+            }
+        }
+        let primary_region = match primary.or_else(|| {
+            machines
+                .first()
+                .and_then(|g| g.per_region.first().map(|x| x.0))
+        }) {
+            Some(r) => r,
+            None => {
+                if fly.primary_region.is_none() {
+                    self.p.error(
+                        t.origin(),
+                        &format!("{path}.fly.primary_region"),
+                        "missing; set primary_region in the app's fly.toml or list regions in machines",
+                    );
+                }
+                0
+            }
+        };
+
+        let (service_time, service_model) = match t.take("request") {
+            Some(r) => self.request(r, &t.key_path("request")),
+            None => (
+                Dist::Constant(SimDuration::from_millis(50)),
+                ServiceModel::Independent,
+            ),
+        };
+        let app_boot = t
+            .take("app_boot")
+            .and_then(|b| dist(self.p, &t.key_path("app_boot"), b))
+            .unwrap_or(Dist::Constant(SimDuration::from_secs(3)));
+        let idle_exit = t.opt_duration(self.p, "idle_exit");
+        if idle_exit == Some(SimDuration::ZERO) {
+            self.p.error(
+                t.origin(),
+                &t.key_path("idle_exit"),
+                "must be longer than 0s (leave it out for apps that never exit)",
+            );
+        }
+        let rootfs_gb = match t.take("rootfs") {
+            None => 1.0,
+            Some(r) => match &r.value {
+                Value::Str(s) => units::parse_disk_gb(s),
+                _ => None,
+            }
+            .unwrap_or_else(|| {
+                self.p.error(
+                    &r.origin,
+                    &t.key_path("rootfs"),
+                    format!("expected a size such as \"1.2GB\", got {}", r.value),
+                );
+                1.0
+            }),
+        };
+        let traffic = t
+            .opt_tables(self.p, "traffic")
+            .into_iter()
+            .filter_map(|(tp, tn)| self.traffic(tn, &tp))
+            .collect();
+        let name_path = t.key_path("name");
+        let app_origin = t.origin().clone();
+        t.finish_strict(self.p, APP_KEYS);
+        if !name.is_empty()
+            && !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.p.error(
+                &app_origin,
+                &name_path,
+                format!("expected letters, digits, '-' or '_', got {name:?}"),
+            );
+        }
+        if let Some(fly_name) = fly.app.as_deref() {
+            let _ = fly_name; // the scenario's name wins; fly.toml's `app` only documents the source.
+        }
+        Some(App {
+            name,
+            primary_region,
+            service: service.unwrap_or(Service {
+                concurrency: ConcurrencyKind::Connections,
+                soft_limit: 20,
+                hard_limit: u32::MAX,
+                autostop: Autostop::Off,
+                autostart: true,
+                min_machines_running: 0,
+            }),
+            vm: fly.vm,
+            swap_mb: fly.swap_mb,
+            kill_timeout: fly.kill_timeout,
+            machines,
+            service_time,
+            service_model,
+            app_boot,
+            idle_exit,
+            rootfs_gb,
+            traffic,
+        })
+    }
+
+    /// Reads a fly.toml file named by `fly_toml`, relative to the scenario's folder.
+    fn fly_file(&mut self, n: &Node, path: &str) -> Option<FlyApp> {
+        let Value::Str(rel) = &n.value else {
+            self.p.error(
+                &n.origin,
+                path,
+                format!("expected a path to a fly.toml file, got {}", n.value),
+            );
+            return None;
+        };
+        let full = self.base_dir.join(rel);
+        let text = match std::fs::read_to_string(&full) {
+            Ok(t) => t,
+            Err(e) => {
+                self.p.error(
+                    &n.origin,
+                    path,
+                    format!("cannot read {}: {e}", full.display()),
+                );
+                return None;
+            }
+        };
+        let file = full.display().to_string();
+        let mut fp = Problems::new(&file);
+        let fly = match doc::parse(&text) {
+            Ok(root) => Some(fly::read(&root, "", &mut fp)),
+            Err(e) => {
+                fp.error(&e.origin, "", format!("not valid TOML: {}", e.message));
+                None
+            }
+        };
+        self.p.list.append(&mut fp.list);
+        fly
+    }
+
+    fn machine_group(
+        &mut self,
+        n: &Node,
+        path: &str,
+        primary: Option<RegionIdx>,
+    ) -> Option<MachineGroup> {
+        let mut t = TableReader::new(n, path, self.p);
+        let count = t.opt_int(self.p, "count", 0, 10_000);
+        if count.is_none() && !t.has("count") {
+            self.p.error(
+                t.origin(),
+                &t.key_path("count"),
+                "missing; expected how many Machines, e.g. count = 2",
+            );
+        }
+        let regions: Vec<RegionIdx> = match t.take("regions") {
+            None => primary.into_iter().collect(),
+            Some(r) => {
+                let Value::Array(items) = &r.value else {
+                    self.p.error(
+                        &r.origin,
+                        &t.key_path("regions"),
+                        format!("expected an array of region codes, got {}", r.value),
+                    );
+                    return None;
+                };
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let ipath = format!("{}[{i}]", t.key_path("regions"));
+                    match &item.value {
+                        Value::Str(code) => out.extend(self.region(code, &item.origin, &ipath)),
+                        other => self.p.error(
+                            &item.origin,
+                            &ipath,
+                            format!("expected a region code, got {other}"),
+                        ),
+                    }
+                }
+                if out.is_empty() && items.is_empty() {
+                    self.p.error(
+                        &r.origin,
+                        &t.key_path("regions"),
+                        "expected at least one region code",
+                    );
+                }
+                out
+            }
+        };
+        let started = match t.opt_str(self.p, "state").as_deref() {
+            None | Some("started") => true,
+            Some("stopped") => false,
+            Some(other) => {
+                self.p.error(
+                    t.origin(),
+                    &t.key_path("state"),
+                    format!("expected \"started\" or \"stopped\", got {other:?}"),
+                );
+                true
+            }
+        };
+        t.finish_strict(self.p, MACHINES_KEYS);
+        if regions.is_empty() {
+            if n.get("regions").is_none() {
+                self.p.error(
+                    &n.origin,
+                    &format!("{path}.regions"),
+                    "missing, and the app has no primary_region to default to",
+                );
+            }
+            return None;
+        }
+        // Like `fly scale count N --region a,b`: one Machine at a time, round robin in the
+        // order the regions are listed.
+        let count = count? as u32;
+        let mut per_region: Vec<(RegionIdx, u32)> = Vec::new();
+        for i in 0..count {
+            let r = regions[i as usize % regions.len()];
+            match per_region.iter_mut().find(|(x, _)| *x == r) {
+                Some(e) => e.1 += 1,
+                None => per_region.push((r, 1)),
+            }
+        }
+        Some(MachineGroup {
+            per_region,
+            started,
+        })
+    }
+
+    fn request(&mut self, n: &Node, path: &str) -> (Dist, ServiceModel) {
+        let mut t = TableReader::new(n, path, self.p);
+        let st = t
+            .take("service_time")
+            .and_then(|s| dist(self.p, &t.key_path("service_time"), s))
+            .unwrap_or(Dist::Constant(SimDuration::from_millis(50)));
+        let model = choice(
+            self.p,
+            &mut t,
+            "model",
+            ServiceModel::Independent,
+            &[
+                ("independent", ServiceModel::Independent),
+                ("processor_sharing", ServiceModel::ProcessorSharing),
+            ],
+        );
+        t.finish_strict(self.p, REQUEST_KEYS);
+        (st, model)
+    }
+
+    fn traffic(&mut self, n: &Node, path: &str) -> Option<Traffic> {
+        let mut t = TableReader::new(n, path, self.p);
+        let from = t.take("from");
+        let from = match from {
+            None => {
+                self.p.error(
+                    t.origin(),
+                    &t.key_path("from"),
+                    "missing; expected the clients' region code, e.g. from = \"ams\"",
+                );
+                None
+            }
+            Some(f) => match &f.value {
+                Value::Str(code) => self.region(code, &f.origin, &t.key_path("from")),
+                other => {
+                    self.p.error(
+                        &f.origin,
+                        &t.key_path("from"),
+                        format!("expected a region code, got {other}"),
+                    );
+                    None
+                }
+            },
+        };
+        let shape_name = t.req_str(self.p, "shape");
+        let p = &mut *self.p;
+        let rate = |t: &mut TableReader, p: &mut Problems, key: &str| -> Option<f64> {
+            let r = t.opt_num(p, key, 0.0, 1e9);
+            if r.is_none() && !t.has(key) {
+                p.error(
+                    t.origin(),
+                    &t.key_path(key),
+                    "missing; expected a rate in requests per second",
+                );
+            }
+            r
+        };
+        let mut start = t.opt_duration(p, "start").unwrap_or(SimDuration::ZERO);
+        let mut end = t.opt_duration(p, "end");
+        let (shape, keys): (Option<Shape>, &[&str]) = match shape_name.as_deref() {
+            Some("constant") => (
+                rate(&mut t, p, "rps").map(Shape::Constant),
+                &["from", "shape", "rps", "start", "end"],
+            ),
+            Some("poisson") => (
+                rate(&mut t, p, "rps").map(Shape::Poisson),
+                &["from", "shape", "rps", "start", "end"],
+            ),
+            Some("diurnal") => {
+                let mean = rate(&mut t, p, "mean_rps");
+                let peak = rate(&mut t, p, "peak_rps");
+                let peak_at = t
+                    .opt_duration(p, "peak_at")
+                    .unwrap_or(SimDuration(14 * NS_PER_H));
+                let shape = match (mean, peak) {
+                    (Some(m), Some(pk)) if pk < m || pk > 2.0 * m => {
+                        p.error(t.origin(), &t.key_path("peak_rps"), format!(
+                            "expected a peak between the mean ({m}) and twice the mean ({}), got {pk}; the daily curve is a cosine from 2·mean − peak to peak", 2.0 * m));
+                        None
+                    }
+                    (Some(mean), Some(peak)) => Some(Shape::Diurnal {
+                        mean,
+                        peak,
+                        peak_at,
+                    }),
+                    _ => None,
+                };
+                (
+                    shape,
+                    &[
+                        "from", "shape", "mean_rps", "peak_rps", "peak_at", "start", "end",
+                    ],
+                )
+            }
+            Some("burst") => {
+                let at = t.opt_duration(p, "at");
+                let len = t.opt_duration(p, "for");
+                for (key, v) in [("at", at), ("for", len)] {
+                    if v.is_none() && !t.has(key) {
+                        p.error(t.origin(), &t.key_path(key), format!("missing; a burst needs `at` and `for`, e.g. at = \"13h\", for = \"10m\""));
+                    }
+                }
+                if let (Some(a), Some(l)) = (at, len) {
+                    start = a;
+                    end = Some(a + l);
+                }
+                (
+                    rate(&mut t, p, "rps").map(Shape::Poisson),
+                    &["from", "shape", "rps", "at", "for"],
+                )
+            }
+            Some(other) => {
+                p.error(t.origin(), &t.key_path("shape"), format!(
+                    "unknown shape {other:?}; expected \"constant\", \"poisson\", \"diurnal\" or \"burst\" (trace replay comes with `shape = \"trace\"` in a later version)"));
+                (None, &[])
+            }
+            None => (None, &[]),
+        };
+        if let Some(e) = end {
+            if e <= start {
+                self.p.error(
+                    t.origin(),
+                    &t.key_path("end"),
+                    format!("must be after the start ({start}), got {e}"),
+                );
+            }
+        }
+        if !keys.is_empty() {
+            t.finish_strict(self.p, keys);
+        }
+        Some(Traffic {
+            from: from?,
+            shape: shape?,
+            start,
+            end,
+        })
+    }
+
+    fn slo(&mut self, n: &Node) -> Slo {
+        let mut t = TableReader::new(n, "slo", self.p);
+        let availability = t.opt_num(self.p, "availability", 0.0, 1.0).unwrap_or(0.999);
+        let latency_p99 = t
+            .opt_duration(self.p, "latency_p99")
+            .unwrap_or(SimDuration::from_secs(1));
+        t.finish_strict(self.p, SLO_KEYS);
+        Slo {
+            availability,
+            latency_p99,
+        }
+    }
+
+    fn prices(&mut self, n: &Node) -> Prices {
+        let mut t = TableReader::new(n, "prices", self.p);
+        let d = Prices::default();
+        let mut get = |key: &str, default: f64| t.opt_num(self.p, key, 0.0, 1e6).unwrap_or(default);
+        let prices = Prices {
+            shared_vcpu_month: get("shared_vcpu_month", d.shared_vcpu_month),
+            performance_vcpu_month: get("performance_vcpu_month", d.performance_vcpu_month),
+            ram_gb_month: get("ram_gb_month", d.ram_gb_month),
+            rootfs_gb_month: get("rootfs_gb_month", d.rootfs_gb_month),
+            volume_gb_month: get("volume_gb_month", d.volume_gb_month),
+        };
+        t.finish_strict(self.p, PRICE_KEYS);
+        prices
+    }
+
+    /// Round trips between every pair of regions in play: the model by default, `rtt` tables
+    /// in `[[region]]` where given (symmetric).
+    fn rtt_matrix(
+        &mut self,
+        root: &Node,
+        stretch: f64,
+        base_ms: f64,
+        same: SimDuration,
+    ) -> Vec<Vec<SimDuration>> {
+        let n = self.regions.len();
+        let mut m = vec![vec![same; n]; n];
+        for a in 0..n {
+            for b in 0..n {
+                if a != b {
+                    let (ra, rb) = (
+                        regions::lookup(&self.regions[a].code).expect("validated code"),
+                        regions::lookup(&self.regions[b].code).expect("validated code"),
+                    );
+                    m[a][b] = SimDuration::from_secs_f64(
+                        regions::model_rtt_ms(ra, rb, stretch, base_ms) / 1000.0,
+                    );
+                }
+            }
+        }
+        let Some(Value::Array(declared)) = root.get("region").map(|r| &r.value) else {
+            return m;
+        };
+        for (i, r) in declared.iter().enumerate() {
+            let (Some(Value::Str(code)), Some(rtt)) =
+                (r.get("code").map(|c| &c.value), r.get("rtt"))
+            else {
+                continue;
+            };
+            let Some(a) = self.regions.iter().position(|x| &x.code == code) else {
+                continue;
+            };
+            for (other, v) in rtt.entries() {
+                let path = format!("region[{i}].rtt.{other}");
+                let Some(d) = duration_of(self.p, &path, v) else {
+                    continue;
+                };
+                if regions::lookup(other).is_none() {
+                    self.p
+                        .error(&v.origin, &path, format!("unknown region {other:?}"));
+                } else if let Some(b) = self.regions.iter().position(|x| &x.code == other) {
+                    m[a][b] = d;
+                    m[b][a] = d;
+                }
+            }
+        }
+        m
+    }
+
+    /// Every Machine must fit on one host of its region.
+    fn check_capacity(&mut self, apps: &[App]) {
+        for (ai, app) in apps.iter().enumerate() {
+            for g in &app.machines {
+                for &(r, _) in &g.per_region {
+                    let Some(region) = self.regions.get(r) else {
+                        continue;
+                    };
+                    let fits = region
+                        .hosts
+                        .iter()
+                        .any(|h| h.cpus >= app.vm.cpus && h.memory_mb >= app.vm.memory_mb);
+                    if !fits {
+                        self.p.error(&Origin::Implied, &format!("app[{ai}].fly.vm"), format!(
+                            "a {} {}-vCPU {} MB Machine fits on no host of region {:?}; give the region bigger hosts ([[region]] host = {{ cpus = .., memory = \"..\" }})",
+                            app.vm.cpu_kind, app.vm.cpus, app.vm.memory_mb, region.code));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn empty_table() -> Node {
+    Node {
+        value: Value::Table(Vec::new()),
+        origin: Origin::Implied,
+    }
+}
+
+fn host_spec(p: &mut Problems, n: &Node, path: &str) -> HostSpec {
+    let mut t = TableReader::new(n, path, p);
+    let cpus = t.opt_int(p, "cpus", 1, 100_000).unwrap_or(32) as u32;
+    let memory_mb = t.opt_memory_mb(p, "memory").unwrap_or(128 * 1024);
+    t.finish_strict(p, HOST_KEYS);
+    HostSpec { cpus, memory_mb }
+}
+
+/// One of a fixed set of string values.
+fn choice<T: Copy>(
+    p: &mut Problems,
+    t: &mut TableReader,
+    key: &str,
+    default: T,
+    options: &[(&str, T)],
+) -> T {
+    match t.opt_str(p, key) {
+        None => default,
+        Some(s) => match options.iter().find(|(name, _)| *name == s) {
+            Some((_, v)) => *v,
+            None => {
+                let names: Vec<String> = options.iter().map(|(n, _)| format!("{n:?}")).collect();
+                let origin = t.take(key).map_or(t.origin().clone(), |n| n.origin.clone());
+                p.error(
+                    &origin,
+                    &t.key_path(key),
+                    format!("expected one of {}, got {s:?}", names.join(", ")),
+                );
+                default
+            }
+        },
+    }
+}
+
+fn lognormal(median_s: f64, tail_s: f64, z: f64) -> Dist {
+    Dist::LogNormal {
+        mu: median_s.ln(),
+        sigma: (tail_s / median_s).ln() / z,
+    }
+}
+
+const DIST_HELP: &str = "a duration such as \"40ms\", or a table { dist = \"constant\", value = .. } | { dist = \"exponential\", mean = .. } | { dist = \"lognormal\", median = .., p99 = .. (or p90, p95) } | { dist = \"uniform\", min = .., max = .. }";
+
+/// A random duration: a plain duration string (constant) or a `{ dist = ... }` table.
+pub fn dist(p: &mut Problems, path: &str, n: &Node) -> Option<Dist> {
+    match &n.value {
+        Value::Str(_) => return duration_of(p, path, n).map(Dist::Constant),
+        Value::Table(_) => {}
+        other => {
+            p.error(
+                &n.origin,
+                path,
+                format!("expected {DIST_HELP}, got {other}"),
+            );
+            return None;
+        }
+    }
+    let mut t = TableReader::new(n, path, p);
+    let kind = t.req_str(p, "dist");
+    let need = |t: &mut TableReader, p: &mut Problems, key: &str| -> Option<SimDuration> {
+        let v = t.opt_duration(p, key);
+        if v.is_none() && !t.has(key) {
+            p.error(t.origin(), &t.key_path(key), "missing; expected a duration");
+        }
+        v
+    };
+    let (d, keys): (Option<Dist>, &[&str]) = match kind.as_deref() {
+        Some("constant") => (
+            need(&mut t, p, "value").map(Dist::Constant),
+            &["dist", "value"],
+        ),
+        Some("exponential") => {
+            let mean = need(&mut t, p, "mean");
+            if mean == Some(SimDuration::ZERO) {
+                p.error(t.origin(), &t.key_path("mean"), "must be longer than 0s");
+            }
+            (mean.map(Dist::Exponential), &["dist", "mean"])
+        }
+        Some("lognormal") => {
+            let median = need(&mut t, p, "median");
+            let tails = [("p90", Z90), ("p95", Z95), ("p99", Z99)];
+            let mut given: Vec<(&str, f64, Option<SimDuration>)> = Vec::new();
+            for (k, z) in tails {
+                if t.has(k) {
+                    given.push((k, z, t.opt_duration(p, k)));
+                }
+            }
+            let d = match (median, given.as_slice()) {
+                (Some(m), [(key, z, Some(tail))]) => {
+                    if *tail <= m || m == SimDuration::ZERO {
+                        p.error(
+                            t.origin(),
+                            &t.key_path(key),
+                            format!("must be above the median ({m}), got {tail}"),
+                        );
+                        None
+                    } else {
+                        Some(lognormal(m.as_secs_f64(), tail.as_secs_f64(), *z))
+                    }
+                }
+                (_, []) => {
+                    p.error(
+                        t.origin(),
+                        path,
+                        "a lognormal needs a median and one tail point: p90, p95 or p99",
+                    );
+                    None
+                }
+                (_, [_, _, ..]) => {
+                    p.error(t.origin(), path, "give only one of p90, p95 and p99");
+                    None
+                }
+                _ => None,
+            };
+            (d, &["dist", "median", "p90", "p95", "p99"])
+        }
+        Some("uniform") => {
+            let (lo, hi) = (need(&mut t, p, "min"), need(&mut t, p, "max"));
+            let d = match (lo, hi) {
+                (Some(a), Some(b)) if b >= a => Some(Dist::Uniform(a, b)),
+                (Some(_), Some(_)) => {
+                    p.error(t.origin(), &t.key_path("max"), "must not be below min");
+                    None
+                }
+                _ => None,
+            };
+            (d, &["dist", "min", "max"])
+        }
+        Some(other) => {
+            p.error(t.origin(), &t.key_path("dist"), format!("unknown distribution {other:?}; expected \"constant\", \"exponential\", \"lognormal\" or \"uniform\""));
+            (None, &[])
+        }
+        None => (None, &[]),
+    };
+    if !keys.is_empty() {
+        t.finish_strict(p, keys);
+    }
+    d
+}
+
+impl Default for Prices {
+    /// Fly's published prices as a linear model. The iad table (fly-platform.md §6.1) fits
+    /// $0.689 per shared vCPU + $20.99 per performance vCPU + $5.006 per GB RAM per 30 days to
+    /// under 0.1 %; Fly's newer base prices shared-cpu-1x 256 MB at $2.194 (data/README.md), so
+    /// the whole table is scaled by 2.194 / 1.9405 (an inference: only that one price is
+    /// published under the newer base). Rootfs and volumes: $0.15 per GB per 30 days.
+    fn default() -> Self {
+        let old_shared_1x = 0.689 + 5.006 / 4.0;
+        let k = regions::BASE_SHARED_1X_PRICE / old_shared_1x;
+        Prices {
+            shared_vcpu_month: 0.689 * k,
+            performance_vcpu_month: 20.99 * k,
+            ram_gb_month: 5.006 * k,
+            rootfs_gb_month: 0.15,
+            volume_gb_month: 0.15,
+        }
+    }
+}
