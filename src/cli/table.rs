@@ -79,7 +79,8 @@ pub fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
         );
     }
     let row = |o: &mut String, label: &str, text: String| {
-        let _ = writeln!(o, "  {label:<13}{text}");
+        let width = 13.max(label.len() + 2);
+        let _ = writeln!(o, "  {label:<width$}{text}");
     };
     let r = "requests";
     row(
@@ -185,10 +186,12 @@ pub fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
                     &mut o,
                     &format!("app {name}"),
                     format!(
-                        "served {}   availability {}   p99 {} ms   ${} per 30 days",
+                        "served {}   availability {}   p99 {} ms   cold starts {} (mean wait {} ms)   ${} per 30 days",
                         group(num(a, "requests.served") as i64),
                         pct(num(a, "requests.availability")),
                         short(num(a, "latency_ms.p99")),
+                        group(num(a, "requests.cold_starts") as i64),
+                        short(num(a, "requests.cold_start_wait_ms_mean")),
                         short(num(a, "cost_usd.per_30_days")),
                     ),
                 );

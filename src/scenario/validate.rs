@@ -446,7 +446,12 @@ impl<'p> Builder<'p> {
                 );
                 None
             }
-            (Some(inline), None) => Some(fly::read(inline, &t.key_path("fly"), self.p)),
+            (Some(inline), None) => {
+                let first = self.p.list.len();
+                let fly = fly::read(inline, &t.key_path("fly"), self.p);
+                self.misplaced_app_keys(first);
+                Some(fly)
+            }
             (None, Some(f)) => self.fly_file(f, &t.key_path("fly_toml")),
             (None, None) => {
                 self.p.error(
@@ -588,6 +593,20 @@ impl<'p> Builder<'p> {
             rootfs_gb,
             traffic,
         })
+    }
+
+    /// In TOML, keys written after an `[app.fly...]` header belong to that table. A flysim app
+    /// key found there (`machines`, `traffic`...) was meant for `[[app]]`: say so, as an error.
+    fn misplaced_app_keys(&mut self, first: usize) {
+        for problem in &mut self.p.list[first..] {
+            let key = problem.path.rsplit('.').next().unwrap_or("");
+            if problem.severity == Severity::Ignored && APP_KEYS.contains(&key) && key != "fly" {
+                problem.severity = Severity::Error;
+                problem.message = format!(
+                    "`{key}` is a key of [[app]], but it sits inside a fly.toml table: TOML puts keys after a [app.fly...] header into that table; move it above [app.fly]"
+                );
+            }
+        }
     }
 
     /// Reads a fly.toml file named by `fly_toml`, relative to the scenario's folder.

@@ -1,0 +1,9 @@
+//! flysim's integration tests: one binary, one module per concern.
+
+mod bad_input;
+mod closed_form;
+mod common;
+mod determinism;
+mod micro;
+mod properties;
+mod scenarios;

@@ -1,0 +1,44 @@
+//! Every example scenario in `scenarios/` validates and runs.
+
+use std::path::{Path, PathBuf};
+
+fn toml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            toml_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_example_scenario_runs() {
+    let mut files = Vec::new();
+    toml_files(Path::new("scenarios"), &mut files);
+    files.sort();
+    assert!(
+        files.len() >= 3,
+        "expected the example scenarios, found {files:?}"
+    );
+    for f in &files {
+        let loaded =
+            flysim::scenario::load(f, &[]).unwrap_or_else(|e| panic!("{}:\n{e}", f.display()));
+        let sc = &loaded.scenario;
+        let rec = flysim::run::run_replication(sc, 0);
+        let offered = rec.summary["requests"]["offered"].as_u64().unwrap();
+        let served = rec.summary["requests"]["served"].as_u64().unwrap();
+        assert!(
+            offered > 0 && served > 0,
+            "{}: no traffic served",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn the_built_in_quickstart_is_the_file() {
+    let file = std::fs::read_to_string("scenarios/quickstart.toml").unwrap();
+    assert_eq!(file, flysim::scenario::QUICKSTART);
+}
