@@ -1,5 +1,43 @@
 //! flysim: a deterministic discrete-event simulator of the Fly.io Machines platform.
-#![warn(missing_docs)]
+//!
+//! A capacity planner describes a world (regions and their hosts), apps (their own fly.toml,
+//! how many Machines where, how long a request takes, how the app boots) and traffic; flysim
+//! plays it forward and reports availability, latency, cold starts and cost.
+//!
+//! # Concepts
+//! - **Host**: a server in a region with vCPUs and memory. Started and suspended Machines hold
+//!   their share; stopped ones do not. An app's Machines are spread over a region's hosts.
+//! - **Machine**: Fly's VM, with a lifecycle (see [`model::machine`]):
+//!   `stopped → starting → started → stopping → stopped`, or `started → suspending →
+//!   suspended → starting`. A cold start is VM boot plus the app's own boot; a resume skips
+//!   the app boot.
+//! - **Proxy**: routes each request from its clients' region to the closest Machine under its
+//!   soft limit, starts stopped Machines when all running ones are over it (autostart), leaves
+//!   the region only at the hard limit, and queues or fails (503) when everything is full
+//!   ([`model::proxy`]).
+//! - **Autostop**: a periodic pass per region stops or suspends excess idle Machines
+//!   ([`model::autostop`]); an app may also exit on its own after an idle time (`idle_exit`).
+//!
+//! # Time, order and randomness
+//! Time is an integer number of nanoseconds ([`engine::SimTime`]); no float ever drives the
+//! clock. Events at the same instant are handled in the order they were scheduled
+//! ([`engine::queue`]). Every source of randomness draws from its own named ChaCha8 stream
+//! derived from the master seed ([`engine::rng`]), so the same scenario and seed give
+//! byte-identical outputs, and adding one traffic source does not move another's arrivals.
+//!
+//! # Cost
+//! Cost is integrated exactly over the time each Machine spends in each state: started time at
+//! the region's CPU and RAM price, stopped and suspended time at the rootfs price
+//! ([`scenario::Prices`]). Nothing is sampled.
+//!
+//! # Where to start
+//! [`scenario`] reads and validates files; [`model::Sim`] runs one replication;
+//! [`metrics::summary`] turns it into `summary.json`, `timeseries.csv` and `machines.csv`;
+//! [`cli`] is the `flysim` command. Module dependencies point one way: `engine` ← `scenario`
+//! ← `model` ← `metrics::summary` ← `run`/`output` ← `cli`.
+#![warn(missing_docs, unreachable_pub)]
+// Units are written in brackets, e.g. `[ns]`, as the style guide asks; they are not links.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 pub mod cli;
 pub mod engine;

@@ -38,7 +38,7 @@ pub enum Command {
     /// Run a scenario (or its replications), print a summary, write outputs.
     #[command(after_help = "Examples:
   flysim run
-  flysim run scenarios/stop-vs-suspend.toml --set app.web.fly.http_service.auto_stop_machines=suspend
+  flysim run scenarios/quickstart.toml --set app.web.fly.http_service.auto_stop_machines=suspend
   flysim run my.toml --seed 3 --out out/x --set replications=10")]
     Run(RunArgs),
     /// Check scenario or fly.toml files and print every problem with its position.
@@ -59,7 +59,7 @@ pub struct RunArgs {
     /// Override a scenario value before validation, e.g. app.web.machines[0].count=3 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
-    /// Output folder [default: output/<scenario name>].
+    /// Output folder [default: output/NAME, NAME being the scenario's name].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Write no output files; print the summary only.

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 fn num(v: &Value, path: &str) -> f64 {
     path.split('.')
-        .fold(Some(v), |v, k| v.and_then(|x| x.get(k)))
+        .try_fold(v, |v, k| v.get(k))
         .and_then(Value::as_f64)
         .unwrap_or(0.0)
 }
@@ -57,7 +57,7 @@ fn pct(x: f64) -> String {
 }
 
 /// Renders the summary table.
-pub fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
+pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
     let mut o = String::new();
     let reps = s.get("replications").and_then(Value::as_u64).unwrap_or(1);
     let name = s.get("scenario").and_then(Value::as_str).unwrap_or("?");

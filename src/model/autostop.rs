@@ -126,10 +126,7 @@ mod tests {
     #[test]
     fn min_machines_running_and_min_runtime() {
         assert_eq!(choose_victim(&[m(0, 0, 0), m(1, 0, 0)], rule(2), NOW), None);
-        assert_eq!(
-            choose_victim(&[m(0, 0, 0), m(1, 0, 0)], rule(1), NOW).is_some(),
-            true
-        );
+        assert!(choose_victim(&[m(0, 0, 0), m(1, 0, 0)], rule(1), NOW).is_some());
         // Started 100 s ago: too young to stop.
         assert_eq!(choose_victim(&[m(0, 0, 900)], rule(0), NOW), None);
         // Ties on load: the most recently started goes.

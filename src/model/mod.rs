@@ -623,10 +623,8 @@ impl<'s> Sim<'s> {
                     self.became_idle(id);
                 }
             }
-            MState::Stopping | MState::Suspending => {
-                if m.in_service == 0 && !m.drained {
-                    self.drained(id);
-                }
+            MState::Stopping | MState::Suspending if m.in_service == 0 && !m.drained => {
+                self.drained(id);
             }
             _ => {}
         }

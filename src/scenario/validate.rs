@@ -831,7 +831,7 @@ impl<'p> Builder<'p> {
                 let len = t.opt_duration(p, "for");
                 for (key, v) in [("at", at), ("for", len)] {
                     if v.is_none() && !t.has(key) {
-                        p.error(t.origin(), &t.key_path(key), format!("missing; a burst needs `at` and `for`, e.g. at = \"13h\", for = \"10m\""));
+                        p.error(t.origin(), &t.key_path(key), "missing; a burst needs `at` and `for`, e.g. at = \"13h\", for = \"10m\"");
                     }
                 }
                 if let (Some(a), Some(l)) = (at, len) {
@@ -909,6 +909,7 @@ impl<'p> Builder<'p> {
     ) -> Vec<Vec<SimDuration>> {
         let n = self.regions.len();
         let mut m = vec![vec![same; n]; n];
+        #[allow(clippy::needless_range_loop)] // a and b index both the matrix and the regions
         for a in 0..n {
             for b in 0..n {
                 if a != b {
