@@ -11,7 +11,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use flysim::engine::{Engine, RngStreams, SimDuration, SimTime};
 use rand::RngExt;
 use rand_distr::Exp1;
@@ -37,7 +37,9 @@ fn hold_engine() -> u64 {
     }
     let mut sum = 0u64;
     for _ in 0..EVENTS {
-        let Some(HoldEvent::Tick(id)) = engine.next_until(SimTime::NEVER) else { break };
+        let Some(HoldEvent::Tick(id)) = engine.next_until(SimTime::NEVER) else {
+            break;
+        };
         sum = sum.wrapping_add(id as u64);
         engine.schedule_in(SimDuration(exp_us(&mut rng)), HoldEvent::Tick(id));
     }
@@ -53,7 +55,9 @@ fn hold_bare() -> u64 {
     let mut sum = 0u64;
     let mut now = 0;
     for _ in 0..EVENTS {
-        let Some(Reverse((t, id))) = heap.pop() else { break };
+        let Some(Reverse((t, id))) = heap.pop() else {
+            break;
+        };
         now = t;
         sum = sum.wrapping_add(id as u64);
         heap.push(Reverse((t + exp_us(&mut rng), id)));
@@ -71,9 +75,13 @@ fn hold(c: &mut Criterion) {
 }
 
 fn model(c: &mut Criterion) {
-    let sc = flysim::scenario::from_str(flysim::scenario::QUICKSTART, "quickstart.toml", &["duration=13h".into()])
-        .expect("quickstart validates")
-        .scenario;
+    let sc = flysim::scenario::from_str(
+        flysim::scenario::QUICKSTART,
+        "quickstart.toml",
+        &["duration=13h".into()],
+    )
+    .expect("quickstart validates")
+    .scenario;
     let requests = {
         let mut sim = flysim::model::Sim::new(&sc, 0);
         sim.run();

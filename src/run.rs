@@ -20,8 +20,24 @@ pub struct RunRecord {
 
 /// Runs replication `replication` of `sc` to its end.
 pub fn run_replication(sc: &Scenario, replication: u64) -> RunRecord {
+    run_replication_with_progress(sc, replication, &mut |_| {})
+}
+
+/// Runs replication `replication`, calling `progress` with the share of simulated time done
+/// (1,000 times over the run; for progress bars).
+pub fn run_replication_with_progress(
+    sc: &Scenario,
+    replication: u64,
+    progress: &mut dyn FnMut(f64),
+) -> RunRecord {
+    const STEPS: u64 = 1000;
     let mut sim = Sim::new(sc, replication);
+    for step in 1..STEPS {
+        sim.run_until(crate::engine::SimTime(sc.duration.0 / STEPS * step));
+        progress(step as f64 / STEPS as f64);
+    }
     sim.run();
+    progress(1.0);
     RunRecord {
         summary: summary::summary(&sim, replication),
         machines: summary::machines_csv(&sim),

@@ -135,21 +135,12 @@ fn run_cmd(args: RunArgs) -> Result<()> {
     });
     let mut records: Vec<RunRecord> = Vec::new();
     for rep in 0..sc.replications as u64 {
-        let mut sim = crate::model::Sim::new(sc, rep);
-        let steps = 1000u64;
-        for step in 1..=steps {
-            let until = crate::engine::SimTime(sc.duration.0 / steps * step);
-            sim.run_until(if step == steps { sim.end() } else { until });
+        let record = run::run_replication_with_progress(sc, rep, &mut |done| {
             if let Some(b) = &bar {
-                b.set_position(rep * steps + step);
+                b.set_position(rep * 1000 + (done * 1000.0) as u64);
             }
-        }
-        sim.run();
-        records.push(RunRecord {
-            summary: crate::metrics::summary::summary(&sim, rep),
-            machines: crate::metrics::summary::machines_csv(&sim),
-            timeseries: crate::metrics::summary::timeseries_csv(&sim),
         });
+        records.push(record);
     }
     if let Some(b) = bar {
         b.finish_and_clear();

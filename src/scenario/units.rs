@@ -69,9 +69,9 @@ fn scaled(number: &str, scale: u64) -> Option<u128> {
 pub const MEMORY_HELP: &str =
     "a memory size such as \"256mb\", \"1gb\", \"512m\", \"2g\" or a number of megabytes";
 
-/// Parses a memory size into MB (1 GB = 1024 MB, as Fly counts). Units are case-insensitive:
-/// mb/m/mib, gb/g/gib; a bare number is megabytes.
-pub fn parse_memory_mb(text: &str) -> Option<u64> {
+/// A size in MB from a number and a case-insensitive unit (mb/m/mib, gb/g/gib, tb/t/tib);
+/// `bare_unit_mb` is what a number without a unit means.
+fn size_in_mb(text: &str, bare_unit_mb: f64) -> Option<f64> {
     let s = text.trim().to_ascii_lowercase();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -79,30 +79,25 @@ pub fn parse_memory_mb(text: &str) -> Option<u64> {
     let (number, unit) = s.split_at(split);
     let value: f64 = number.parse().ok()?;
     let factor = match unit.trim() {
-        "" | "mb" | "m" | "mib" => 1.0,
+        "" => bare_unit_mb,
+        "mb" | "m" | "mib" => 1.0,
         "gb" | "g" | "gib" => 1024.0,
         "tb" | "t" | "tib" => 1024.0 * 1024.0,
         _ => return None,
     };
     let mb = value * factor;
-    (mb.is_finite() && mb >= 0.0 && mb.fract() == 0.0 && mb < 1e12).then_some(mb as u64)
+    (mb.is_finite() && mb >= 0.0).then_some(mb)
 }
 
-/// Parses a size in GB for disks ("1GB", "20gb", "1", "500mb" → 0.49 GB).
+/// Parses a memory size into MB (1 GB = 1024 MB, as Fly counts); a bare number is megabytes.
+pub fn parse_memory_mb(text: &str) -> Option<u64> {
+    let mb = size_in_mb(text, 1.0)?;
+    (mb.fract() == 0.0 && mb < 1e12).then_some(mb as u64)
+}
+
+/// Parses a disk size in GB ("1GB", "20gb", "500mb"); a bare number is gigabytes.
 pub fn parse_disk_gb(text: &str) -> Option<f64> {
-    let s = text.trim().to_ascii_lowercase();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let value: f64 = number.parse().ok()?;
-    let gb = match unit.trim() {
-        "" | "gb" | "g" | "gib" => value,
-        "mb" | "m" | "mib" => value / 1024.0,
-        "tb" | "t" | "tib" => value * 1024.0,
-        _ => return None,
-    };
-    (gb.is_finite() && gb >= 0.0).then_some(gb)
+    size_in_mb(text, 1024.0).map(|mb| mb / 1024.0)
 }
 
 #[cfg(test)]
