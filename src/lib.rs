@@ -46,3 +46,4 @@ pub mod model;
 pub mod output;
 pub mod run;
 pub mod scenario;
+pub mod sweep;

@@ -30,6 +30,8 @@ const EXAMPLES: &str = "Examples:
   flysim run                                   run the built-in quickstart scenario
   flysim run scenarios/two-regions.toml --seed 3
   flysim run my.toml --set app.web.machines[0].count=3 --set platform.max_queue_wait=10s
+  flysim run scenarios/quickstart.toml --set app.web.machines[0].count=1,2,3   a sweep
+  flysim sweep scenarios/sweeps/autostop-burst.toml --jobs 2
   flysim validate scenarios/*.toml             check files, run nothing";
 
 /// Subcommands.
@@ -41,6 +43,18 @@ pub enum Command {
   flysim run scenarios/quickstart.toml --set app.web.fly.http_service.auto_stop_machines=suspend
   flysim run my.toml --seed 3 --out out/x --set replications=10")]
     Run(RunArgs),
+    /// Run a parameter sweep: a grid of scenario values × replications, in parallel.
+    #[command(after_help = "Examples:
+  flysim sweep scenarios/sweeps/resilience.toml
+  flysim sweep my-sweep.toml --jobs 8 --out out/big
+  flysim sweep my-sweep.toml --shard 3/10 --out out/big/shard-3   (then: flysim merge out/big/shard-*)
+
+Rerunning the same command after an interruption resumes: finished runs are kept.")]
+    Sweep(SweepArgs),
+    /// Join the folders of a sharded sweep into the results of one run.
+    #[command(after_help = "Example:
+  flysim merge out/big/shard-* --out out/big/all")]
+    Merge(MergeArgs),
     /// Check scenario or fly.toml files and print every problem with its position.
     #[command(after_help = "Examples:
   flysim validate scenarios/quickstart.toml
@@ -70,6 +84,55 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+/// Arguments of `flysim sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// Sweep file (TOML).
+    pub sweep: PathBuf,
+    /// Worker threads [default: all cores]. Results are identical whatever the number.
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Run only shard K of N (1 ≤ K ≤ N), e.g. 3/10; join shards with `flysim merge`.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<(usize, usize)>,
+    /// Output folder [default: output/NAME, NAME being the sweep's name].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `flysim merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Shard output folders.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Folder for the merged results.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
+    let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 3/10")?;
+    let k: usize = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("K in {s:?} is not a whole number"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("N in {s:?} is not a whole number"))?;
+    if k == 0 || k > n {
+        return Err(format!("expected 1 ≤ K ≤ N, got {k}/{n}"));
+    }
+    Ok((k, n))
+}
+
 /// Arguments of `flysim validate`.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -87,6 +150,8 @@ pub struct UserError(pub String);
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => run_cmd(args),
+        Command::Sweep(args) => sweep_cmd(args),
+        Command::Merge(args) => merge_cmd(args),
         Command::Validate(args) => validate_cmd(args),
     }
 }
@@ -104,6 +169,19 @@ fn load_scenario(args: &RunArgs) -> Result<Loaded> {
 }
 
 fn run_cmd(args: RunArgs) -> Result<()> {
+    if crate::sweep::is_sweep(&args.sets) {
+        let path = args
+            .scenario
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("scenarios/quickstart.toml"));
+        let mut sets = args.sets.clone();
+        if let Some(seed) = args.seed {
+            sets.push(format!("seed={seed}"));
+        }
+        let sweep =
+            crate::sweep::from_run_args(&path, &sets).map_err(|e| UserError(e.to_string()))?;
+        return execute_sweep(&sweep, args.out, None, None, args.quiet);
+    }
     let loaded = load_scenario(&args)?;
     let sc = &loaded.scenario;
     if !args.quiet {
@@ -187,6 +265,92 @@ fn run_cmd(args: RunArgs) -> Result<()> {
         print!(
             "{}",
             table::render(&summary, elapsed.as_secs_f64(), written)
+        );
+    }
+    Ok(())
+}
+
+fn sweep_cmd(args: SweepArgs) -> Result<()> {
+    let sweep = crate::sweep::load(&args.sweep).map_err(|e| UserError(e.to_string()))?;
+    execute_sweep(&sweep, args.out, args.jobs, args.shard, args.quiet)
+}
+
+fn execute_sweep(
+    sweep: &crate::sweep::Sweep,
+    out: Option<PathBuf>,
+    jobs: Option<usize>,
+    shard: Option<(usize, usize)>,
+    quiet: bool,
+) -> Result<()> {
+    use crate::sweep::exec;
+    let dir = crate::sweep::out_dir(sweep, out);
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let shard = shard.unwrap_or((1, 1));
+    let started = Instant::now();
+    let opts = exec::RunOptions {
+        jobs,
+        shard,
+        progress: !quiet && std::io::stderr().is_terminal(),
+    };
+    let entries = exec::run(sweep, &dir, opts).map_err(|e| UserError(e.to_string()))?;
+    if shard.1 > 1 {
+        if !quiet {
+            println!(
+                "flysim {}: sweep {}, shard {}/{}: {} runs in {:.2} s, journaled in {}/{}; join the shards with `flysim merge`",
+                env!("CARGO_PKG_VERSION"),
+                sweep.name,
+                shard.0,
+                shard.1,
+                entries.len(),
+                started.elapsed().as_secs_f64(),
+                dir.display(),
+                exec::JOURNAL
+            );
+        }
+        return Ok(());
+    }
+    let manifest = exec::manifest(sweep, shard);
+    let (files, stats, cheapest) = exec::result_files(&manifest, &entries);
+    exec::write_results(&dir, &files).map_err(|e| UserError(e.to_string()))?;
+    if !quiet {
+        let axes: Vec<String> = sweep.axes.iter().map(|a| a.path.clone()).collect();
+        println!(
+            "flysim {}: sweep {}, {} points × {} replications = {} runs in {:.2} s ({} threads)",
+            env!("CARGO_PKG_VERSION"),
+            sweep.name,
+            sweep.points.len(),
+            sweep.replications,
+            sweep.total_runs(),
+            started.elapsed().as_secs_f64(),
+            jobs
+        );
+        print!("{}", table::render_sweep(&axes, &stats, cheapest, &dir));
+    }
+    Ok(())
+}
+
+fn merge_cmd(args: MergeArgs) -> Result<()> {
+    use crate::sweep::exec;
+    let (manifest, entries) =
+        exec::merge(&args.dirs, &args.out).map_err(|e| UserError(e.to_string()))?;
+    let (files, stats, cheapest) = exec::result_files(&manifest, &entries);
+    exec::write_results(&args.out, &files).map_err(|e| UserError(e.to_string()))?;
+    if !args.quiet {
+        let axes: Vec<String> = manifest["axes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["path"].as_str().map(String::from))
+            .collect();
+        println!(
+            "flysim {}: merged {} runs from {} folders",
+            env!("CARGO_PKG_VERSION"),
+            entries.len(),
+            args.dirs.len()
+        );
+        print!(
+            "{}",
+            table::render_sweep(&axes, &stats, cheapest, &args.out)
         );
     }
     Ok(())

@@ -210,3 +210,99 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
     }
     o
 }
+
+/// Renders a sweep's per-point table and its verdict.
+pub(crate) fn render_sweep(
+    axes: &[String],
+    stats: &[crate::sweep::exec::PointStats],
+    cheapest: Option<usize>,
+    dir: &Path,
+) -> String {
+    let mut o = String::new();
+    let mut header: Vec<String> = vec!["point".into()];
+    header.extend(axes.iter().cloned());
+    header.extend([
+        "availability %".into(),
+        "p99 ms".into(),
+        "$ / 30 days".into(),
+        "SLO".into(),
+    ]);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for s in stats {
+        let mut row = vec![s.point.to_string()];
+        row.extend(s.params.iter().cloned());
+        let ci = |h: f64, f: &dyn Fn(f64) -> String| {
+            if h > 0.0 {
+                format!(" ±{}", f(h))
+            } else {
+                String::new()
+            }
+        };
+        row.push(format!(
+            "{:.3}{}",
+            s.availability.0 * 100.0,
+            ci(s.availability.1, &|h| format!("{:.3}", h * 100.0))
+        ));
+        row.push(format!("{}{}", short(s.p99_ms.0), ci(s.p99_ms.1, &short)));
+        row.push(format!(
+            "{}{}",
+            short(s.cost_30d.0),
+            ci(s.cost_30d.1, &short)
+        ));
+        row.push(if s.meets_slo {
+            "met".into()
+        } else {
+            "-".into()
+        });
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |o: &mut String, cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(o, "  {}", parts.join("  ").trim_end());
+    };
+    line(&mut o, &header);
+    for r in &rows {
+        line(&mut o, r);
+    }
+    match cheapest.and_then(|c| stats.iter().find(|s| s.point == c)) {
+        Some(s) => {
+            let params: Vec<String> = axes
+                .iter()
+                .zip(&s.params)
+                .map(|(a, v)| format!("{a}={v}"))
+                .collect();
+            let _ = writeln!(
+                o,
+                "  cheapest point meeting the SLO with 95 % confidence: point {} ({}) at ${} per 30 days",
+                s.point,
+                params.join(", "),
+                short(s.cost_30d.0)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "  no point meets the SLO with 95 % confidence (availability lower bound and p99 upper bound)"
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "  output       {}/ (runs.csv, points.csv, sweep.json)",
+        dir.display()
+    );
+    o
+}

@@ -18,7 +18,7 @@ pub enum Origin {
         /// Column in characters, from 1.
         column: u32,
     },
-    /// From a `--set` argument (the whole argument is kept for messages).
+    /// From an override: `--set path=value` or a sweep axis; the text says which, for messages.
     Set(String),
     /// Nowhere: a table that exists only because a deeper key was set.
     Implied,
@@ -28,7 +28,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::File { line, column } => write!(f, "{line}:{column}"),
-            Origin::Set(arg) => write!(f, "--set {arg}"),
+            Origin::Set(label) => f.write_str(label),
             Origin::Implied => Ok(()),
         }
     }
@@ -240,11 +240,59 @@ impl Converter<'_> {
     }
 }
 
+/// Writes a value back as TOML text (inline form), so it can be given to [`apply_set`].
+pub fn to_toml(v: &Value) -> String {
+    match v {
+        Value::Str(s) => {
+            let mut out = String::from("\"");
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        Value::Int(i) => i.to_string(),
+        Value::Float(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.1}"),
+        Value::Float(x) => x.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Datetime(d) => d.clone(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(|n| to_toml(&n.value)).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::Table(entries) => {
+            let parts: Vec<String> = entries
+                .iter()
+                .map(|(k, n)| format!("{} = {}", toml_key(k), to_toml(&n.value)))
+                .collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
+    }
+}
+
+fn toml_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        k.to_string()
+    } else {
+        to_toml(&Value::Str(k.to_string()))
+    }
+}
+
 /// Parses the value half of a `--set path=value` argument: a TOML value when it is one
 /// (`3`, `true`, `"x"`, `[1, 2]`, `{ dist = "exponential", mean = "1s" }`), else a bare string
 /// (`30s`, `ams`).
-pub fn parse_set_value(text: &str, arg: &str) -> Node {
-    let origin = Origin::Set(arg.to_string());
+pub fn parse_set_value(text: &str, label: &str) -> Node {
+    let origin = Origin::Set(label.to_string());
     let wrapped = format!("v = {text}");
     let value = match parse(&wrapped) {
         Ok(node) => node.get("v").map(|n| n.value.clone()),
@@ -317,14 +365,15 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
 /// A key that names an array of tables followed by a name selects the element with that
 /// `name` (or `code`, for regions): `app.web.machines[0].count` is `count` of the first entry of
 /// `machines` in the `[[app]]` whose name is `web`. Missing tables are created; a missing array
-/// element or named element is an error.
-pub fn apply_set(root: &mut Node, arg: &str) -> Result<(), String> {
-    let (path, value) = arg.split_once('=').ok_or_else(|| {
-        format!("--set {arg:?}: expected path=value, e.g. app.web.machines[0].count=3")
-    })?;
+/// element or named element is an error. `label` names the override in messages
+/// (`--set path=value`, or a sweep axis).
+pub fn apply_set(root: &mut Node, arg: &str, label: &str) -> Result<(), String> {
+    let (path, value) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("{label}: expected path=value, e.g. app.web.machines[0].count=3"))?;
     let path = path.trim();
-    let steps = parse_path(path).map_err(|e| format!("--set {arg:?}: {e}"))?;
-    let new = parse_set_value(value.trim(), arg);
+    let steps = parse_path(path).map_err(|e| format!("{label}: {e}"))?;
+    let new = parse_set_value(value.trim(), label);
     let mut node = root;
     let mut i = 0;
     while i < steps.len() {
@@ -341,9 +390,7 @@ pub fn apply_set(root: &mut Node, arg: &str) -> Result<(), String> {
                                  Some(Value::Str(s)) if s == key)
                     });
                     let Some(pos) = pos else {
-                        return Err(format!(
-                            "--set {arg:?}: no element named {key:?} in this array"
-                        ));
+                        return Err(format!("{label}: no element named {key:?} in this array"));
                     };
                     if last {
                         items[pos] = new;
@@ -355,7 +402,7 @@ pub fn apply_set(root: &mut Node, arg: &str) -> Result<(), String> {
                 }
                 if !matches!(node.value, Value::Table(_)) {
                     return Err(format!(
-                        "--set {arg:?}: cannot set {key:?} inside {}",
+                        "{label}: cannot set {key:?} inside {}",
                         node.value.type_name()
                     ));
                 }
@@ -384,13 +431,13 @@ pub fn apply_set(root: &mut Node, arg: &str) -> Result<(), String> {
             Step::Index(idx) => {
                 let Value::Array(items) = &mut node.value else {
                     return Err(format!(
-                        "--set {arg:?}: index [{idx}] used on a value that is not an array"
+                        "{label}: index [{idx}] used on a value that is not an array"
                     ));
                 };
                 let len = items.len();
                 let Some(item) = items.get_mut(*idx) else {
                     return Err(format!(
-                        "--set {arg:?}: index [{idx}] is out of range (the array has {len})"
+                        "{label}: index [{idx}] is out of range (the array has {len})"
                     ));
                 };
                 if last {
@@ -434,9 +481,60 @@ mod tests {
     }
 
     #[test]
+    fn values_round_trip_through_toml_text() {
+        let root = parse("a = \"q\\\"x\"\nb = [1, 2.5, true]\nc = { dist = \"exponential\", mean = \"1s\" }\nd = 3.0\n").unwrap();
+        for (_, n) in root.entries() {
+            let back = parse_set_value(&to_toml(&n.value), "t");
+            assert_eq!(
+                back.value,
+                {
+                    let mut m = n.clone();
+                    retag(&mut m);
+                    strip(&m.value)
+                },
+                "{}",
+                to_toml(&n.value)
+            );
+        }
+    }
+
+    /// The value with every origin dropped, for comparisons.
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|n| Node {
+                        value: strip(&n.value),
+                        origin: Origin::Set("t".into()),
+                    })
+                    .collect(),
+            ),
+            Value::Table(t) => Value::Table(
+                t.iter()
+                    .map(|(k, n)| {
+                        (
+                            k.clone(),
+                            Node {
+                                value: strip(&n.value),
+                                origin: Origin::Set("t".into()),
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    #[test]
     fn set_selects_named_array_elements() {
         let mut root = parse(DOC).unwrap();
-        apply_set(&mut root, "app.web.machines[0].count=3").unwrap();
+        apply_set(
+            &mut root,
+            "app.web.machines[0].count=3",
+            "--set app.web.machines[0].count=3",
+        )
+        .unwrap();
         let Value::Array(apps) = &root.get("app").unwrap().value else {
             panic!()
         };
@@ -446,7 +544,12 @@ mod tests {
         let count = m[0].get("count").unwrap();
         assert_eq!(count.value, Value::Int(3));
         assert!(matches!(count.origin, Origin::Set(_)));
-        apply_set(&mut root, "platform.max_queue_wait=30s").unwrap();
+        apply_set(
+            &mut root,
+            "platform.max_queue_wait=30s",
+            "--set platform.max_queue_wait=30s",
+        )
+        .unwrap();
         assert_eq!(
             root.get("platform")
                 .unwrap()
@@ -455,8 +558,22 @@ mod tests {
                 .value,
             Value::Str("30s".into())
         );
-        assert!(apply_set(&mut root, "app.api.app_boot=1s").is_err());
-        assert!(apply_set(&mut root, "app.web.machines[4].count=1").is_err());
-        assert!(apply_set(&mut root, "nonsense").is_err());
+        assert!(
+            apply_set(
+                &mut root,
+                "app.api.app_boot=1s",
+                "--set app.api.app_boot=1s"
+            )
+            .is_err()
+        );
+        assert!(
+            apply_set(
+                &mut root,
+                "app.web.machines[4].count=1",
+                "--set app.web.machines[4].count=1"
+            )
+            .is_err()
+        );
+        assert!(apply_set(&mut root, "nonsense", "--set nonsense").is_err());
     }
 }

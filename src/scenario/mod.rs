@@ -421,10 +421,17 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Loaded, ScenarioError> {
             message: format!("cannot read the file: {e}"),
         }],
     })?;
-    validate::from_text(&text, &name, sets)
+    validate::from_text(&text, &name, &cli_sets(sets))
+}
+
+/// `--set` arguments labelled for messages.
+fn cli_sets(sets: &[String]) -> Vec<(String, String)> {
+    sets.iter()
+        .map(|s| (s.clone(), format!("--set {s}")))
+        .collect()
 }
 
 /// Reads and validates scenario text; `file` names it in messages.
 pub fn from_str(text: &str, file: &str, sets: &[String]) -> Result<Loaded, ScenarioError> {
-    validate::from_text(text, file, sets)
+    validate::from_text(text, file, &cli_sets(sets))
 }

@@ -93,8 +93,13 @@ fn hash_of(text: &str, sets: &[String]) -> String {
 }
 
 /// Parses, applies overrides and validates. `file` names the text in messages; relative
-/// `fly_toml` paths resolve against its folder.
-pub fn from_text(text: &str, file: &str, sets: &[String]) -> Result<Loaded, ScenarioError> {
+/// `fly_toml` paths resolve against its folder. Each override is `(path=value, label)`, the
+/// label naming it in messages.
+pub fn from_text(
+    text: &str,
+    file: &str,
+    sets: &[(String, String)],
+) -> Result<Loaded, ScenarioError> {
     let mut p = Problems::new(file);
     let mut root = match doc::parse(text) {
         Ok(root) => root,
@@ -103,9 +108,9 @@ pub fn from_text(text: &str, file: &str, sets: &[String]) -> Result<Loaded, Scen
             return Err(ScenarioError { problems: p.list });
         }
     };
-    for arg in sets {
-        if let Err(msg) = doc::apply_set(&mut root, arg) {
-            p.error(&Origin::Set(arg.clone()), "", msg);
+    for (arg, label) in sets {
+        if let Err(msg) = doc::apply_set(&mut root, arg, label) {
+            p.error(&Origin::Set(label.clone()), "", msg);
         }
     }
     let base_dir = Path::new(file).parent().unwrap_or(Path::new("."));
@@ -113,8 +118,9 @@ pub fn from_text(text: &str, file: &str, sets: &[String]) -> Result<Loaded, Scen
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
+    let args: Vec<String> = sets.iter().map(|(a, _)| a.clone()).collect();
     let scenario =
-        Builder::new(&mut p, base_dir).scenario(&root, &default_name, hash_of(text, sets));
+        Builder::new(&mut p, base_dir).scenario(&root, &default_name, hash_of(text, &args));
     if p.has_errors() {
         Err(ScenarioError { problems: p.list })
     } else {

@@ -7,3 +7,4 @@ mod determinism;
 mod micro;
 mod properties;
 mod scenarios;
+mod sweep;

@@ -23,6 +23,9 @@ fn every_example_scenario_runs() {
         "expected the example scenarios, found {files:?}"
     );
     for f in &files {
+        if f.starts_with("scenarios/sweeps") {
+            continue; // run by `every_example_sweep_runs`
+        }
         let loaded =
             flysim::scenario::load(f, &[]).unwrap_or_else(|e| panic!("{}:\n{e}", f.display()));
         let sc = &loaded.scenario;
@@ -41,4 +44,27 @@ fn every_example_scenario_runs() {
 fn the_built_in_quickstart_is_the_file() {
     let file = std::fs::read_to_string("scenarios/quickstart.toml").unwrap();
     assert_eq!(file, flysim::scenario::QUICKSTART);
+}
+
+#[test]
+fn every_example_sweep_runs() {
+    let mut files = Vec::new();
+    toml_files(Path::new("scenarios/sweeps"), &mut files);
+    files.sort();
+    assert!(files.len() >= 2);
+    let tmp = tempfile::tempdir().unwrap();
+    for f in &files {
+        let s = flysim::sweep::load(f).unwrap_or_else(|e| panic!("{}:\n{e}", f.display()));
+        let dir = tmp.path().join(&s.name);
+        let opts = flysim::sweep::exec::RunOptions {
+            jobs: 2,
+            shard: (1, 1),
+            progress: false,
+        };
+        let entries = flysim::sweep::exec::run(&s, &dir, opts).unwrap();
+        assert_eq!(entries.len(), s.total_runs());
+        let (_, stats, _) =
+            flysim::sweep::exec::result_files(&flysim::sweep::exec::manifest(&s, (1, 1)), &entries);
+        assert_eq!(stats.len(), s.points.len());
+    }
 }

@@ -1,0 +1,507 @@
+//! Running a sweep: in parallel, journaled, resumable, shardable; then the result files.
+//!
+//! Each finished run is appended at once to `runs.jsonl` in the output folder (one JSON line,
+//! flushed), so an interrupted sweep loses nothing: rerunning the same command skips the runs
+//! already in the journal. `sweep-manifest.json` records the sweep's hash; a changed sweep is
+//! refused rather than mixed with old results. With `--shard K/N` a process runs the runs
+//! whose index `i = point × replications + replication` has `i mod N = K − 1`; `flysim merge`
+//! joins shard folders. The result files (`runs.csv`, `points.csv`, `sweep.json`) are derived
+//! from the journal sorted by run index, so they are byte-identical whatever the number of
+//! threads, shards or interruptions.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use serde_json::{Map, Value, json};
+
+use super::Sweep;
+use crate::metrics::stats::mean_ci95;
+use crate::output::csv_bytes;
+use crate::run::{flatten, run_replication};
+
+/// Journal of finished runs.
+pub const JOURNAL: &str = "runs.jsonl";
+/// What the folder holds results of.
+pub const MANIFEST: &str = "sweep-manifest.json";
+
+/// A failure to run or merge a sweep.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepRunError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The folder holds results of something else.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+fn io<T>(path: &Path, r: std::io::Result<T>) -> Result<T, SweepRunError> {
+    r.map_err(|source| SweepRunError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// How to run.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// Worker threads.
+    pub jobs: usize,
+    /// This process's shard `(k, n)`, 1-based; `(1, 1)` for all runs.
+    pub shard: (usize, usize),
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// One finished run, as journaled.
+#[derive(Clone, Debug)]
+pub struct RunEntry {
+    /// Grid point.
+    pub point: usize,
+    /// Replication.
+    pub replication: usize,
+    /// The run's summary document.
+    pub summary: Value,
+}
+
+/// The manifest: what the folder's results are of, enough to write the result files.
+pub fn manifest(sweep: &Sweep, shard: (usize, usize)) -> Value {
+    json!({
+        "flysim_version": env!("CARGO_PKG_VERSION"),
+        "name": sweep.name,
+        "hash": sweep.hash,
+        "replications": sweep.replications,
+        "total_runs": sweep.total_runs(),
+        "shard": format!("{}/{}", shard.0, shard.1),
+        "axes": sweep.axes.iter().map(|a| json!({ "path": a.path, "values": a.values })).collect::<Vec<_>>(),
+        "points": sweep.points.iter().map(|(values, sc)| json!({
+            "params": values,
+            "seed": sc.seed,
+            "slo_availability": sc.slo.availability,
+            "slo_latency_p99_ms": sc.slo.latency_p99.as_millis_f64(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn read_json(path: &Path) -> Result<Value, SweepRunError> {
+    let bytes = io(path, fs::read(path))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        SweepRunError::Mismatch(format!("{}: not a sweep manifest: {e}", path.display()))
+    })
+}
+
+/// Reads a journal, dropping a torn last line (a crash mid-write) and truncating it away.
+pub fn read_journal(path: &Path) -> Result<Vec<RunEntry>, SweepRunError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let file = io(path, File::open(path))?;
+    let mut entries = Vec::new();
+    let mut good_len = 0u64;
+    let mut reader = BufReader::new(file);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = io(path, reader.read_line(&mut line))?;
+        if n == 0 {
+            break;
+        }
+        let complete = line.ends_with('\n');
+        let parsed: Option<RunEntry> = serde_json::from_str::<Value>(line.trim_end())
+            .ok()
+            .and_then(|v| {
+                Some(RunEntry {
+                    point: v.get("point")?.as_u64()? as usize,
+                    replication: v.get("replication")?.as_u64()? as usize,
+                    summary: v.get("summary")?.clone(),
+                })
+            });
+        match parsed {
+            Some(e) if complete => {
+                entries.push(e);
+                good_len += n as u64;
+            }
+            _ => break,
+        }
+    }
+    let len = io(path, fs::metadata(path))?.len();
+    if good_len < len {
+        let f = io(path, OpenOptions::new().write(true).open(path))?;
+        io(path, f.set_len(good_len))?;
+    }
+    Ok(entries)
+}
+
+/// Runs the sweep's runs of this shard that the folder does not hold yet. Returns every
+/// entry of this shard, sorted by run index.
+pub fn run(sweep: &Sweep, dir: &Path, opts: RunOptions) -> Result<Vec<RunEntry>, SweepRunError> {
+    io(dir, fs::create_dir_all(dir))?;
+    let manifest_path = dir.join(MANIFEST);
+    let mine = manifest(sweep, opts.shard);
+    if manifest_path.exists() {
+        let old = read_json(&manifest_path)?;
+        if old.get("hash") != mine.get("hash") {
+            return Err(SweepRunError::Mismatch(format!(
+                "{} holds results of a different sweep (the sweep file, its base scenario or the overrides changed since); \
+                 remove the folder or give another --out to start afresh",
+                dir.display()
+            )));
+        }
+        if old.get("shard") != mine.get("shard") {
+            return Err(SweepRunError::Mismatch(format!(
+                "{} holds shard {} of this sweep, not {}; give each shard its own --out",
+                dir.display(),
+                old["shard"].as_str().unwrap_or("?"),
+                mine["shard"].as_str().unwrap_or("?")
+            )));
+        }
+    } else {
+        write_atomic(&manifest_path, &crate::output::json_bytes(&mine))?;
+    }
+    let journal_path = dir.join(JOURNAL);
+    let mut done = read_journal(&journal_path)?;
+    let reps = sweep.replications as usize;
+    let (k, n) = opts.shard;
+    let is_done: std::collections::BTreeSet<(usize, usize)> =
+        done.iter().map(|e| (e.point, e.replication)).collect();
+    let pending: Vec<(usize, usize)> = (0..sweep.total_runs())
+        .filter(|i| i % n == k - 1)
+        .map(|i| (i / reps, i % reps))
+        .filter(|pr| !is_done.contains(pr))
+        .collect();
+    let journal = Mutex::new(io(
+        &journal_path,
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&journal_path),
+    )?);
+    let bar = opts.progress.then(|| {
+        let b = indicatif::ProgressBar::new((pending.len() + is_done.len()) as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:40}] {pos}/{len} runs, ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        b.set_message(sweep.name.clone());
+        b.set_position(is_done.len() as u64);
+        b
+    });
+    // A test hook: stop the process after this many runs, as a kill would.
+    let stop_after: Option<usize> = std::env::var("FLYSIM_STOP_AFTER_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()
+        .map_err(|e| {
+            SweepRunError::Mismatch(format!("cannot start {} worker threads: {e}", opts.jobs))
+        })?;
+    let new: Result<Vec<RunEntry>, SweepRunError> = pool.install(|| {
+        pending
+            .par_iter()
+            .map(|&(point, replication)| {
+                let summary = run_replication(&sweep.points[point].1, replication as u64).summary;
+                let line =
+                    json!({ "point": point, "replication": replication, "summary": summary });
+                {
+                    let mut j = journal.lock().expect("journal lock");
+                    let mut bytes = serde_json::to_vec(&line).expect("JSON values serialise");
+                    bytes.push(b'\n');
+                    io(&journal_path, j.write_all(&bytes).and_then(|_| j.flush()))?;
+                    let count = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    if stop_after == Some(count) {
+                        std::process::exit(75);
+                    }
+                }
+                if let Some(b) = &bar {
+                    b.inc(1);
+                }
+                Ok(RunEntry {
+                    point,
+                    replication,
+                    summary,
+                })
+            })
+            .collect()
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    done.extend(new?);
+    done.sort_by_key(|e| (e.point, e.replication));
+    Ok(done)
+}
+
+/// Joins shard folders into `out`: checks they hold the same sweep and together every run
+/// exactly once, then writes the result files as one unsharded run would.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Value, Vec<RunEntry>), SweepRunError> {
+    let mut manifest: Option<Value> = None;
+    let mut all: BTreeMap<(usize, usize), RunEntry> = BTreeMap::new();
+    for d in dirs {
+        let m = read_json(&d.join(MANIFEST))?;
+        if let Some(first) = &manifest {
+            if first.get("hash") != m.get("hash") {
+                return Err(SweepRunError::Mismatch(format!(
+                    "{} holds another sweep than {}",
+                    d.display(),
+                    dirs[0].display()
+                )));
+            }
+        } else {
+            manifest = Some(m);
+        }
+        for e in read_journal(&d.join(JOURNAL))? {
+            let key = (e.point, e.replication);
+            if let Some(prev) = all.get(&key) {
+                if prev.summary != e.summary {
+                    return Err(SweepRunError::Mismatch(format!(
+                        "run {key:?} appears twice with different results ({}); were the shards made by different flysim versions?",
+                        d.display()
+                    )));
+                }
+            }
+            all.insert(key, e);
+        }
+    }
+    let mut manifest =
+        manifest.ok_or_else(|| SweepRunError::Mismatch("no folder to merge".into()))?;
+    let points = manifest["points"].as_array().map_or(0, |p| p.len());
+    let reps = manifest["replications"].as_u64().unwrap_or(1) as usize;
+    let missing: Vec<String> = (0..points * reps)
+        .map(|i| (i / reps, i % reps))
+        .filter(|k| !all.contains_key(k))
+        .take(5)
+        .map(|(p, r)| format!("point {p} replication {r}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(SweepRunError::Mismatch(format!(
+            "the folders do not hold every run; missing {} (run the missing shards, or rerun them to resume)",
+            missing.join(", ")
+        )));
+    }
+    manifest["shard"] = json!("1/1");
+    io(out, fs::create_dir_all(out))?;
+    write_atomic(&out.join(MANIFEST), &crate::output::json_bytes(&manifest))?;
+    let entries: Vec<RunEntry> = all.into_values().collect();
+    let mut journal = Vec::new();
+    for e in &entries {
+        serde_json::to_writer(
+            &mut journal,
+            &json!({ "point": e.point, "replication": e.replication, "summary": e.summary }),
+        )
+        .expect("JSON values serialise");
+        journal.push(b'\n');
+    }
+    write_atomic(&out.join(JOURNAL), &journal)?;
+    Ok((manifest, entries))
+}
+
+/// Writes a file under a temporary name, then renames it into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepRunError> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    io(&tmp, fs::write(&tmp, bytes))?;
+    io(path, fs::rename(&tmp, path))
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Per-point statistics of the metrics that decide a verdict.
+#[derive(Clone, Debug)]
+pub struct PointStats {
+    /// Grid point.
+    pub point: usize,
+    /// Axis values.
+    pub params: Vec<String>,
+    /// Availability mean and 95 % half-width.
+    pub availability: (f64, f64),
+    /// p99 latency [ms] mean and half-width.
+    pub p99_ms: (f64, f64),
+    /// Cost per 30 days [USD] mean and half-width.
+    pub cost_30d: (f64, f64),
+    /// Whether the SLO is met with confidence: availability's lower bound and p99's upper
+    /// bound within the targets.
+    pub meets_slo: bool,
+}
+
+/// The result files of a complete sweep: `runs.csv`, `points.csv`, `sweep.json`; and the
+/// per-point statistics for the printed table.
+pub fn result_files(
+    manifest: &Value,
+    entries: &[RunEntry],
+) -> (Vec<(String, Vec<u8>)>, Vec<PointStats>, Option<usize>) {
+    let axes: Vec<String> = manifest["axes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["path"].as_str().map(String::from))
+        .collect();
+    let points = manifest["points"].as_array().cloned().unwrap_or_default();
+    let params = |p: usize| -> Vec<String> {
+        points
+            .get(p)
+            .and_then(|x| x["params"].as_array())
+            .map(|a| a.iter().map(cell).collect())
+            .unwrap_or_default()
+    };
+    let flat: Vec<Vec<(String, Value)>> = entries.iter().map(|e| flatten(&e.summary)).collect();
+    let keys: Vec<String> = flat
+        .first()
+        .map(|f| {
+            f.iter()
+                .map(|(k, _)| k.clone())
+                .filter(|k| k != "seed" && k != "replication")
+                .collect()
+        })
+        .unwrap_or_default();
+    let lookup = |f: &[(String, Value)], k: &str| {
+        f.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Value::Null)
+    };
+
+    // runs.csv
+    let mut header: Vec<String> = vec!["point".into(), "replication".into(), "seed".into()];
+    header.extend(axes.iter().map(|a| format!("param.{a}")));
+    header.extend(keys.iter().cloned());
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .zip(&flat)
+        .map(|(e, f)| {
+            let mut row = vec![
+                e.point.to_string(),
+                e.replication.to_string(),
+                cell(&lookup(f, "seed")),
+            ];
+            row.extend(params(e.point));
+            row.extend(keys.iter().map(|k| cell(&lookup(f, k))));
+            row
+        })
+        .collect();
+    let runs_csv = csv_bytes(&header, &rows);
+
+    // points.csv: mean and CI of every numeric metric.
+    let numeric: Vec<&String> = keys
+        .iter()
+        .filter(|k| flat.first().is_some_and(|f| lookup(f, k).is_number()))
+        .collect();
+    let mut pheader: Vec<String> = vec!["point".into()];
+    pheader.extend(axes.iter().map(|a| format!("param.{a}")));
+    pheader.push("replications".into());
+    for k in &numeric {
+        pheader.push(format!("{k}.mean"));
+        pheader.push(format!("{k}.ci95"));
+    }
+    let mut by_point: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        by_point.entry(e.point).or_default().push(i);
+    }
+    let stat = |idx: &[usize], k: &str| -> (f64, f64) {
+        let xs: Vec<f64> = idx
+            .iter()
+            .filter_map(|&i| lookup(&flat[i], k).as_f64())
+            .collect();
+        mean_ci95(&xs)
+    };
+    let r6 = |x: f64| {
+        if x.is_finite() {
+            (x * 1e6).round() / 1e6
+        } else {
+            0.0
+        }
+    };
+    let mut prows = Vec::new();
+    let mut stats = Vec::new();
+    for (&p, idx) in &by_point {
+        let mut row = vec![p.to_string()];
+        row.extend(params(p));
+        row.push(idx.len().to_string());
+        for k in &numeric {
+            let (m, h) = stat(idx, k);
+            row.push(json!(r6(m)).to_string());
+            row.push(json!(r6(h)).to_string());
+        }
+        prows.push(row);
+        let pm = &points[p];
+        let availability = stat(idx, "requests.availability");
+        let p99_ms = stat(idx, "latency_ms.p99");
+        let cost_30d = stat(idx, "cost_usd.per_30_days");
+        let meets_slo = availability.0 - availability.1
+            >= pm["slo_availability"].as_f64().unwrap_or(0.0)
+            && p99_ms.0 + p99_ms.1 <= pm["slo_latency_p99_ms"].as_f64().unwrap_or(f64::INFINITY);
+        stats.push(PointStats {
+            point: p,
+            params: params(p),
+            availability,
+            p99_ms,
+            cost_30d,
+            meets_slo,
+        });
+    }
+    let points_csv = csv_bytes(&pheader, &prows);
+    let cheapest = stats
+        .iter()
+        .filter(|s| s.meets_slo)
+        .min_by(|a, b| {
+            a.cost_30d
+                .0
+                .total_cmp(&b.cost_30d.0)
+                .then(a.point.cmp(&b.point))
+        })
+        .map(|s| s.point);
+    let pair = |(m, h): (f64, f64)| json!({ "mean": r6(m), "ci95": r6(h) });
+    let sweep_json = json!({
+        "name": manifest["name"],
+        "hash": manifest["hash"],
+        "replications": manifest["replications"],
+        "axes": manifest["axes"],
+        "points": stats.iter().map(|s| {
+            let params: Map<String, Value> = axes.iter().cloned().zip(s.params.iter().map(|v| json!(v))).collect();
+            json!({
+                "point": s.point,
+                "params": params,
+                "availability": pair(s.availability),
+                "latency_p99_ms": pair(s.p99_ms),
+                "cost_usd_per_30_days": pair(s.cost_30d),
+                "meets_slo": s.meets_slo,
+            })
+        }).collect::<Vec<_>>(),
+        "cheapest_meeting_slo": cheapest,
+    });
+    let files = vec![
+        ("runs.csv".to_string(), runs_csv),
+        ("points.csv".to_string(), points_csv),
+        (
+            "sweep.json".to_string(),
+            crate::output::json_bytes(&sweep_json),
+        ),
+    ];
+    (files, stats, cheapest)
+}
+
+/// Writes the result files into `dir`, each atomically.
+pub fn write_results(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), SweepRunError> {
+    for (name, bytes) in files {
+        write_atomic(&dir.join(name), bytes)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,475 @@
+//! Sweeps: a base scenario, axes over any of its values, replications; expanded into runs.
+//!
+//! A sweep file names a base scenario and axes by the same paths as `--set`. Axes combine as
+//! a grid (cartesian product, the first axis varying slowest) or zipped (the i-th values
+//! together). Every expanded scenario goes through the full validation before anything runs.
+//! Replication `r` uses the same random streams at every point (common random numbers), so
+//! differences between points come from the configuration, not from noise.
+//!
+//! Depends on `scenario`; running lives in [`exec`].
+
+pub mod exec;
+
+use std::path::{Path, PathBuf};
+
+use crate::scenario::doc::{self, Node, Origin, Value};
+use crate::scenario::reader::{Problem, Problems, Severity, TableReader};
+use crate::scenario::{self, Scenario};
+
+/// One axis: a scenario path and the values it takes (as TOML text for `apply_set`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// Path, as for `--set`.
+    pub path: String,
+    /// Values, as TOML text.
+    pub values: Vec<String>,
+}
+
+/// How axes combine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Combine {
+    /// Every combination.
+    Grid,
+    /// The i-th value of every axis together.
+    Zip,
+}
+
+/// A validated sweep: every point's scenario, ready to run.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    /// Name; default output folder `output/<name>/`.
+    pub name: String,
+    /// Axes, in declared order.
+    pub axes: Vec<Axis>,
+    /// How they combine.
+    pub combine: Combine,
+    /// Replications per point.
+    pub replications: u32,
+    /// Grid points: the value (TOML text) of each axis, and the validated scenario.
+    pub points: Vec<(Vec<String>, Scenario)>,
+    /// Hash of everything that determines the results (for resume checks).
+    pub hash: String,
+}
+
+impl Sweep {
+    /// Runs in all: points × replications.
+    pub fn total_runs(&self) -> usize {
+        self.points.len() * self.replications as usize
+    }
+}
+
+/// A sweep that did not validate.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{}", render(.problems))]
+pub struct SweepError {
+    /// Every problem found.
+    pub problems: Vec<Problem>,
+}
+
+fn render(problems: &[Problem]) -> String {
+    let errors: Vec<String> = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .map(|p| p.to_string())
+        .collect();
+    format!(
+        "{}\n{} error{} found; nothing was run",
+        errors.join("\n"),
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    )
+}
+
+const SWEEP_KEYS: &[&str] = &["name", "scenario", "replications", "combine", "set", "axis"];
+const AXIS_KEYS: &[&str] = &["path", "values", "range"];
+const RANGE_KEYS: &[&str] = &["from", "to", "step"];
+
+/// Most runs one sweep may expand to.
+const MAX_RUNS: usize = 10_000_000;
+
+/// Reads and validates a sweep file (and every scenario it expands to).
+pub fn load(path: &Path) -> Result<Sweep, SweepError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| SweepError {
+        problems: vec![Problem {
+            severity: Severity::Error,
+            file: file.clone(),
+            origin: Origin::Implied,
+            path: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }],
+    })?;
+    let mut p = Problems::new(&file);
+    let root = match doc::parse(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            p.error(&e.origin, "", format!("not valid TOML: {}", e.message));
+            return Err(SweepError { problems: p.list });
+        }
+    };
+    let mut t = TableReader::new(&root, "", &mut p);
+    let name = t.opt_str(&mut p, "name");
+    let scenario_rel = t.req_str(&mut p, "scenario");
+    let replications = t
+        .opt_int(&mut p, "replications", 1, 100_000)
+        .map(|r| r as u32);
+    let combine = match t.opt_str(&mut p, "combine").as_deref() {
+        None | Some("grid") => Combine::Grid,
+        Some("zip") => Combine::Zip,
+        Some(other) => {
+            p.error(
+                t.origin(),
+                "combine",
+                format!("expected \"grid\" or \"zip\", got {other:?}"),
+            );
+            Combine::Grid
+        }
+    };
+    let fixed = t.opt_str_list(&mut p, "set").unwrap_or_default();
+    let mut axes = Vec::new();
+    let axis_nodes = t.opt_tables(&mut p, "axis");
+    for (apath, n) in &axis_nodes {
+        if let Some(a) = read_axis(n, apath, &mut p) {
+            axes.push((a, n.origin.clone(), apath.clone()));
+        }
+    }
+    t.finish_strict(&mut p, SWEEP_KEYS);
+    if axis_nodes.is_empty() && !p.has_errors() {
+        p.error(
+            &root.origin,
+            "axis",
+            "no [[axis]]; a sweep needs at least one axis (path + values or range)",
+        );
+    }
+    if combine == Combine::Zip {
+        if let Some((first, _, _)) = axes.first() {
+            let n = first.values.len();
+            for (a, origin, apath) in &axes {
+                if a.values.len() != n {
+                    p.error(
+                        origin,
+                        apath,
+                        format!(
+                            "zipped axes need the same number of values: {} has {}, {} has {n}",
+                            a.path,
+                            a.values.len(),
+                            first.path
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    let default_name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sweep".into());
+    let base_path = scenario_rel.map(|rel| path.parent().unwrap_or(Path::new(".")).join(rel));
+    let axes_only: Vec<Axis> = axes.iter().map(|(a, _, _)| a.clone()).collect();
+    let labels: Vec<String> = axes
+        .iter()
+        .map(|(_, _, apath)| format!("{file}: {apath}"))
+        .collect();
+    if p.has_errors() {
+        return Err(SweepError { problems: p.list });
+    }
+    let base_path = base_path.expect("checked: scenario present when no errors");
+    let fixed: Vec<(String, String)> = fixed
+        .iter()
+        .map(|s| (s.clone(), format!("{file}: set {s}")))
+        .collect();
+    expand(
+        &base_path,
+        name.unwrap_or(default_name),
+        axes_only,
+        &labels,
+        combine,
+        &fixed,
+        replications,
+        p.list,
+        &text,
+    )
+}
+
+fn read_axis(n: &Node, path: &str, p: &mut Problems) -> Option<Axis> {
+    let mut t = TableReader::new(n, path, p);
+    let apath = t.req_str(p, "path");
+    let values = match (t.take("values"), t.take("range")) {
+        (Some(_), Some(r)) => {
+            p.error(
+                &r.origin,
+                &t.key_path("range"),
+                "give either values or range, not both",
+            );
+            None
+        }
+        (Some(v), None) => match &v.value {
+            Value::Array(items) if items.is_empty() => {
+                p.error(
+                    &v.origin,
+                    &t.key_path("values"),
+                    "empty axis; give at least one value",
+                );
+                None
+            }
+            Value::Array(items) => Some(items.iter().map(|n| doc::to_toml(&n.value)).collect()),
+            other => {
+                p.error(
+                    &v.origin,
+                    &t.key_path("values"),
+                    format!("expected an array of values, got {other}"),
+                );
+                None
+            }
+        },
+        (None, Some(r)) => read_range(r, &t.key_path("range"), p),
+        (None, None) => {
+            p.error(
+                t.origin(),
+                path,
+                "missing values or range, e.g. values = [1, 2, 3] or range = { from = 1, to = 5 }",
+            );
+            None
+        }
+    };
+    t.finish_strict(p, AXIS_KEYS);
+    Some(Axis {
+        path: apath?,
+        values: values?,
+    })
+}
+
+/// An integer range, inclusive, stepped by index: from, from + step, ... ≤ to.
+fn read_range(n: &Node, path: &str, p: &mut Problems) -> Option<Vec<String>> {
+    let mut t = TableReader::new(n, path, p);
+    let from = t.opt_int(p, "from", i64::MIN, i64::MAX);
+    let to = t.opt_int(p, "to", i64::MIN, i64::MAX);
+    let step = t.opt_int(p, "step", 1, i64::MAX).unwrap_or(1);
+    for (k, v) in [("from", from), ("to", to)] {
+        if v.is_none() && !t.has(k) {
+            p.error(t.origin(), &t.key_path(k), "missing; expected an integer");
+        }
+    }
+    t.finish_strict(p, RANGE_KEYS);
+    let (from, to) = (from?, to?);
+    if to < from {
+        p.error(
+            &n.origin,
+            path,
+            format!("empty range: to ({to}) is below from ({from})"),
+        );
+        return None;
+    }
+    let count = ((to - from) / step + 1) as usize;
+    if count > 100_000 {
+        p.error(
+            &n.origin,
+            path,
+            format!("{count} values; at most 100000 per axis"),
+        );
+        return None;
+    }
+    Some(
+        (0..count as i64)
+            .map(|i| (from + i * step).to_string())
+            .collect(),
+    )
+}
+
+/// Expands axes into points and validates each point's scenario.
+#[allow(clippy::too_many_arguments)]
+pub fn expand(
+    base: &Path,
+    name: String,
+    axes: Vec<Axis>,
+    labels: &[String],
+    combine: Combine,
+    fixed: &[(String, String)],
+    replications: Option<u32>,
+    mut problems: Vec<Problem>,
+    sweep_text: &str,
+) -> Result<Sweep, SweepError> {
+    let base_name = base.display().to_string();
+    let base_text = std::fs::read_to_string(base).map_err(|e| SweepError {
+        problems: vec![Problem {
+            severity: Severity::Error,
+            file: base_name.clone(),
+            origin: Origin::Implied,
+            path: String::new(),
+            message: format!("cannot read the base scenario: {e}"),
+        }],
+    })?;
+    let combos: Vec<Vec<usize>> = match combine {
+        Combine::Zip => (0..axes.first().map_or(0, |a| a.values.len()))
+            .map(|i| vec![i; axes.len()])
+            .collect(),
+        Combine::Grid => {
+            let total: usize = axes.iter().map(|a| a.values.len()).product();
+            if total > MAX_RUNS {
+                problems.push(Problem {
+                    severity: Severity::Error,
+                    file: base_name,
+                    origin: Origin::Implied,
+                    path: String::new(),
+                    message: format!("the grid has {total} points; at most {MAX_RUNS}"),
+                });
+                return Err(SweepError { problems });
+            }
+            let mut combos = vec![vec![]];
+            for a in &axes {
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| (0..a.values.len()).map(move |i| [c.clone(), vec![i]].concat()))
+                    .collect();
+            }
+            combos
+        }
+    };
+    let mut points = Vec::new();
+    let mut seen_errors = std::collections::BTreeSet::new();
+    for combo in combos {
+        let mut sets = fixed.to_vec();
+        let mut values = Vec::new();
+        for ((a, label), &i) in axes.iter().zip(labels).zip(&combo) {
+            let v = &a.values[i];
+            sets.push((format!("{}={v}", a.path), format!("{label} value {v}")));
+            values.push(v.clone());
+        }
+        match scenario::validate::from_text(&base_text, &base_name, &sets) {
+            Ok(l) => points.push((values, l.scenario)),
+            Err(e) => {
+                // The same problem at many points is reported once.
+                for prob in e.problems {
+                    if seen_errors.insert(prob.to_string()) {
+                        problems.push(prob);
+                    }
+                }
+            }
+        }
+    }
+    if problems.iter().any(|p| p.severity == Severity::Error) {
+        return Err(SweepError { problems });
+    }
+    let replications =
+        replications.unwrap_or_else(|| points.first().map_or(1, |(_, s)| s.replications));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in sweep_text
+        .bytes()
+        .chain(base_text.bytes())
+        .chain(replications.to_le_bytes())
+    {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    for (_, s) in &points {
+        for b in s.hash.bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    Ok(Sweep {
+        name,
+        axes,
+        combine,
+        replications,
+        points,
+        hash: format!("{h:016x}"),
+    })
+}
+
+/// Splits a `--set` value at top-level commas (not inside quotes, brackets or braces):
+/// `a,b,c` → three values; `["ams","ewr"]` stays one.
+pub fn split_values(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut cur = String::new();
+    for c in value.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                out.push(std::mem::take(&mut cur).trim().to_string());
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur.trim().to_string());
+    out
+}
+
+/// A sweep from `flysim run SCENARIO --set path=a,b,c`: every `--set` with several values
+/// becomes a grid axis, the others fixed overrides.
+pub fn from_run_args(scenario_path: &Path, sets: &[String]) -> Result<Sweep, SweepError> {
+    let mut fixed = Vec::new();
+    let mut axes = Vec::new();
+    let mut labels = Vec::new();
+    for s in sets {
+        let (path, value) = s.split_once('=').unwrap_or((s, ""));
+        let values = split_values(value);
+        if values.len() > 1 {
+            axes.push(Axis {
+                path: path.trim().to_string(),
+                values,
+            });
+            labels.push(format!("--set {s}"));
+        } else {
+            fixed.push((s.clone(), format!("--set {s}")));
+        }
+    }
+    let text = format!("{}\n{}", scenario_path.display(), sets.join("\n"));
+    let name = std::fs::read_to_string(scenario_path)
+        .ok()
+        .and_then(|t| {
+            scenario::validate::from_text(&t, &scenario_path.display().to_string(), &[]).ok()
+        })
+        .map(|l| format!("{}-sweep", l.scenario.name))
+        .unwrap_or_else(|| "sweep".into());
+    expand(
+        scenario_path,
+        name,
+        axes,
+        &labels,
+        Combine::Grid,
+        &fixed,
+        None,
+        Vec::new(),
+        &text,
+    )
+}
+
+/// Whether `--set` arguments ask for a sweep (some value lists several values).
+pub fn is_sweep(sets: &[String]) -> bool {
+    sets.iter().any(|s| {
+        s.split_once('=')
+            .is_some_and(|(_, v)| split_values(v).len() > 1)
+    })
+}
+
+/// Resolves where a sweep's files go.
+pub fn out_dir(sweep: &Sweep, out: Option<PathBuf>) -> PathBuf {
+    out.unwrap_or_else(|| Path::new("output").join(&sweep.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_split_at_top_level_commas_only() {
+        assert_eq!(split_values("1,2,3"), vec!["1", "2", "3"]);
+        assert_eq!(split_values("[\"ams\",\"ewr\"]"), vec!["[\"ams\",\"ewr\"]"]);
+        assert_eq!(split_values("stop, suspend"), vec!["stop", "suspend"]);
+        assert_eq!(split_values("\"a,b\",c"), vec!["\"a,b\"", "c"]);
+        assert_eq!(split_values("30s"), vec!["30s"]);
+        assert!(is_sweep(&["app.web.machines[0].count=1,2".into()]));
+        assert!(!is_sweep(&[
+            "app.web.machines[0].regions=[\"ams\",\"ewr\"]".into()
+        ]));
+    }
+}
