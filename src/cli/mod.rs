@@ -310,8 +310,8 @@ fn execute_sweep(
         return Ok(());
     }
     let manifest = exec::manifest(sweep, shard);
-    let (files, stats, cheapest) = exec::result_files(&manifest, &entries);
-    exec::write_results(&dir, &files).map_err(|e| UserError(e.to_string()))?;
+    let res = exec::result_files(&manifest, &entries);
+    exec::write_results(&dir, &res.files).map_err(|e| UserError(e.to_string()))?;
     if !quiet {
         let axes: Vec<String> = sweep.axes.iter().map(|a| a.path.clone()).collect();
         println!(
@@ -324,7 +324,10 @@ fn execute_sweep(
             started.elapsed().as_secs_f64(),
             jobs
         );
-        print!("{}", table::render_sweep(&axes, &stats, cheapest, &dir));
+        print!(
+            "{}",
+            table::render_sweep(&axes, &res.stats, res.cheapest, &dir)
+        );
     }
     Ok(())
 }
@@ -333,8 +336,8 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
     use crate::sweep::exec;
     let (manifest, entries) =
         exec::merge(&args.dirs, &args.out).map_err(|e| UserError(e.to_string()))?;
-    let (files, stats, cheapest) = exec::result_files(&manifest, &entries);
-    exec::write_results(&args.out, &files).map_err(|e| UserError(e.to_string()))?;
+    let res = exec::result_files(&manifest, &entries);
+    exec::write_results(&args.out, &res.files).map_err(|e| UserError(e.to_string()))?;
     if !args.quiet {
         let axes: Vec<String> = manifest["axes"]
             .as_array()

@@ -495,7 +495,11 @@ pub fn result_files(
             crate::output::json_bytes(&sweep_json),
         ),
     ];
-    (files, stats, cheapest)
+    SweepResults {
+        files,
+        stats,
+        cheapest,
+    }
 }
 
 /// Writes the result files into `dir`, each atomically.

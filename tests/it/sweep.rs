@@ -49,8 +49,8 @@ fn one_or_two_threads_and_shards_give_identical_bytes() {
         )
         .unwrap();
         assert_eq!(entries.len(), 12);
-        let (files, _, _) = exec::result_files(&exec::manifest(&s, (1, 1)), &entries);
-        exec::write_results(&dir, &files).unwrap();
+        let res = exec::result_files(&exec::manifest(&s, (1, 1)), &entries);
+        exec::write_results(&dir, &res.files).unwrap();
         outputs.push(results(&dir));
     }
     assert_eq!(outputs[0], outputs[1], "--jobs 1 and --jobs 2 differ");
