@@ -353,7 +353,7 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
         );
         print!(
             "{}",
-            table::render_sweep(&axes, &stats, cheapest, &args.out)
+            table::render_sweep(&axes, &res.stats, res.cheapest, &args.out)
         );
     }
     Ok(())

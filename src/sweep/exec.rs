@@ -342,12 +342,19 @@ pub struct PointStats {
     pub meets_slo: bool,
 }
 
-/// The result files of a complete sweep: `runs.csv`, `points.csv`, `sweep.json`; and the
-/// per-point statistics for the printed table.
-pub fn result_files(
-    manifest: &Value,
-    entries: &[RunEntry],
-) -> (Vec<(String, Vec<u8>)>, Vec<PointStats>, Option<usize>) {
+/// What a complete sweep produced.
+#[derive(Clone, Debug)]
+pub struct SweepResults {
+    /// `runs.csv`, `points.csv`, `sweep.json`: `(name, bytes)`.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Per-point statistics, by point.
+    pub stats: Vec<PointStats>,
+    /// The cheapest point meeting the SLO with confidence.
+    pub cheapest: Option<usize>,
+}
+
+/// The result files of a complete sweep and the per-point statistics for the printed table.
+pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
     let axes: Vec<String> = manifest["axes"]
         .as_array()
         .into_iter()

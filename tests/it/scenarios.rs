@@ -63,8 +63,8 @@ fn every_example_sweep_runs() {
         };
         let entries = flysim::sweep::exec::run(&s, &dir, opts).unwrap();
         assert_eq!(entries.len(), s.total_runs());
-        let (_, stats, _) =
+        let res =
             flysim::sweep::exec::result_files(&flysim::sweep::exec::manifest(&s, (1, 1)), &entries);
-        assert_eq!(stats.len(), s.points.len());
+        assert_eq!(res.stats.len(), s.points.len());
     }
 }
