@@ -123,6 +123,7 @@ fn cost_block(
         "total": r6(cost.total()),
         "compute": r6(cost.compute),
         "rootfs": r6(cost.rootfs),
+        "volumes": r6(cost.volumes),
         "per_30_days": r6(cost.total() * SECONDS_PER_BILLING_MONTH / duration_s),
         "per_million_requests": r6(if served == 0 { 0.0 } else { cost.total() / served as f64 * 1e6 }),
     });
@@ -159,10 +160,10 @@ pub fn summary(sim: &Sim, replication: u64) -> Value {
             target.rootfs += c.rootfs;
         }
     }
-    let total_cost = CostSplit {
-        compute: app_costs.iter().map(|c| c.compute).sum(),
-        rootfs: app_costs.iter().map(|c| c.rootfs).sum(),
-    };
+    let mut total_cost = CostSplit::default();
+    for c in &app_costs {
+        total_cost.add(c);
+    }
     let mut by_region = Map::new();
     for (r, c) in sc.regions.iter().zip(&region_costs) {
         by_region.insert(r.code.clone(), json!(r6(c.total())));
@@ -224,6 +225,7 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
     let mut header: Vec<String> = [
         "machine",
         "app",
+        "group",
         "region",
         "host",
         "cpu_kind",
@@ -247,6 +249,7 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         "served",
         "cost_compute_usd",
         "cost_rootfs_usd",
+        "cost_volume_usd",
     ] {
         header.push(h.into());
     }
@@ -255,14 +258,16 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         .iter()
         .map(|m| {
             let app = &sc.apps[m.app as usize];
+            let vm = app.groups[m.group as usize].vm;
             let mut row = vec![
                 format!("{}:{}", app.name, m.ordinal),
                 app.name.clone(),
+                app.groups[m.group as usize].name.clone(),
                 sc.regions[m.region as usize].code.clone(),
                 m.host.to_string(),
-                app.vm.cpu_kind.to_string(),
-                app.vm.cpus.to_string(),
-                app.vm.memory_mb.to_string(),
+                vm.cpu_kind.to_string(),
+                vm.cpus.to_string(),
+                vm.memory_mb.to_string(),
                 m.state.name().to_string(),
             ];
             for t in m.time_in_until(end) {
@@ -282,6 +287,7 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
             row.push(m.served.to_string());
             row.push(format!("{}", r6(c.compute)));
             row.push(format!("{}", r6(c.rootfs)));
+            row.push(format!("{}", r6(c.volumes)));
             row
         })
         .collect();

@@ -158,6 +158,10 @@ pub struct Machine {
     pub host: u32,
     /// Number within its app (`web:0`, `web:1`, ...).
     pub ordinal: u32,
+    /// Process group (index into the app's groups).
+    pub group: u16,
+    /// Whether its group takes the app's requests (false: a worker).
+    pub serves: bool,
     /// Lifecycle state.
     pub state: MState,
     /// When the current state began.
@@ -228,6 +232,8 @@ impl Machine {
             region,
             host,
             ordinal,
+            group: 0,
+            serves: true,
             state,
             since: SimTime::ZERO,
             generation: 0,

@@ -133,10 +133,12 @@ struct AppRt {
     queue: VecDeque<Queued>,
     /// Round-robin cursor per region.
     rr: Vec<u32>,
-    /// Price of one started Machine [USD/s] per region.
-    started_rate: Vec<f64>,
+    /// Price of one started Machine [USD/s] per group and region.
+    started_rate: Vec<Vec<f64>>,
     /// Price of one stopped or suspended Machine's rootfs [USD/s].
     rootfs_rate: f64,
+    /// Price of one Machine's volume [USD/s] per group (0 without a volume), in any state.
+    volume_rate: Vec<f64>,
 }
 
 /// One lifecycle transition, kept when tracing is on (tests check them against the graph).
@@ -206,9 +208,14 @@ impl<'s> Sim<'s> {
         let mut apps = Vec::new();
         let mut region_states = vec![[0u32; STATES]; nregions];
         for (ai, app) in sc.apps.iter().enumerate() {
+            // Machines of the served groups, by region: the ones the proxy routes to.
             let mut by_region = vec![Vec::new(); nregions];
+            // All of this app's Machines by region, for spreading over hosts.
+            let mut all_by_region: Vec<Vec<u32>> = vec![Vec::new(); nregions];
             let mut ordinal = 0;
             for g in &app.machines {
+                let vm = app.groups[g.group].vm;
+                let serves = app.served_groups.contains(&g.group);
                 for &(r, count) in &g.per_region {
                     for _ in 0..count {
                         // Spread: the host with the fewest of this app's Machines, then the
@@ -216,7 +223,7 @@ impl<'s> Sim<'s> {
                         let host = *region_hosts[r]
                             .iter()
                             .min_by_key(|&&h| {
-                                let on_host = by_region[r]
+                                let on_host = all_by_region[r]
                                     .iter()
                                     .filter(|&&m: &&u32| machines_host(&machines, m) == h)
                                     .count();
@@ -231,20 +238,25 @@ impl<'s> Sim<'s> {
                         };
                         let hs = &mut hosts[host as usize];
                         if state == MState::Started {
-                            if hs.used_cpus + app.vm.cpus <= hs.cpus
-                                && hs.used_mb + app.vm.memory_mb <= hs.memory_mb
+                            if hs.used_cpus + vm.cpus <= hs.cpus
+                                && hs.used_mb + vm.memory_mb <= hs.memory_mb
                             {
-                                hs.used_cpus += app.vm.cpus;
-                                hs.used_mb += app.vm.memory_mb;
+                                hs.used_cpus += vm.cpus;
+                                hs.used_mb += vm.memory_mb;
                             } else {
                                 state = MState::Stopped;
                             }
                         }
                         let id = machines.len() as u32;
                         let mut m = Machine::new(ai as u16, r as u16, host, ordinal, state);
+                        m.group = g.group as u16;
+                        m.serves = serves;
                         m.holds_host = state == MState::Started;
                         machines.push(m);
-                        by_region[r].push(id);
+                        if serves {
+                            by_region[r].push(id);
+                        }
+                        all_by_region[r].push(id);
                         region_states[r][state as usize] += 1;
                         ordinal += 1;
                     }
@@ -265,12 +277,22 @@ impl<'s> Sim<'s> {
                 order,
                 queue: VecDeque::new(),
                 rr: vec![0; nregions],
-                started_rate: sc
-                    .regions
+                started_rate: app
+                    .groups
                     .iter()
-                    .map(|r| sc.prices.started_per_sec(&app.vm, r.price_multiplier))
+                    .map(|g| {
+                        sc.regions
+                            .iter()
+                            .map(|r| sc.prices.started_per_sec(g, r.price_multiplier))
+                            .collect()
+                    })
                     .collect(),
                 rootfs_rate: sc.prices.rootfs_per_sec(app.rootfs_gb),
+                volume_rate: app
+                    .groups
+                    .iter()
+                    .map(|g| sc.prices.volume_per_sec(g.volume_gb.unwrap_or(0.0)))
+                    .collect(),
             });
         }
         let end = SimTime(sc.duration.0);
@@ -662,7 +684,7 @@ impl<'s> Sim<'s> {
 
     fn ps_rate(&self, id: u32) -> f64 {
         let m = &self.machines[id as usize];
-        let cpus = self.sc.apps[m.app as usize].vm.cpus as f64;
+        let cpus = self.vm_of(id).cpus as f64;
         if m.in_service == 0 {
             0.0
         } else {
@@ -750,16 +772,17 @@ impl<'s> Sim<'s> {
     fn begin_start(&mut self, id: u32, by_proxy: bool) -> bool {
         let now = self.now();
         let app = &self.sc.apps[self.machines[id as usize].app as usize];
+        let vm = self.vm_of(id);
         let m = &self.machines[id as usize];
         let resume = m.state == MState::Suspended;
         if !m.holds_host {
             let h = &mut self.hosts[m.host as usize];
-            if h.used_cpus + app.vm.cpus > h.cpus || h.used_mb + app.vm.memory_mb > h.memory_mb {
+            if h.used_cpus + vm.cpus > h.cpus || h.used_mb + vm.memory_mb > h.memory_mb {
                 self.machines[id as usize].failed_starts += 1;
                 return false;
             }
-            h.used_cpus += app.vm.cpus;
-            h.used_mb += app.vm.memory_mb;
+            h.used_cpus += vm.cpus;
+            h.used_mb += vm.memory_mb;
         }
         let p = &self.sc.platform;
         let lost_snapshot = resume
@@ -894,13 +917,13 @@ impl<'s> Sim<'s> {
             }
             DrainTo::Stop => {
                 self.transition(id, MState::Stopped);
-                let app = &self.sc.apps[self.machines[id as usize].app as usize];
+                let vm = self.vm_of(id);
                 let m = &mut self.machines[id as usize];
                 m.stops += 1;
                 m.holds_host = false;
                 let h = &mut self.hosts[m.host as usize];
-                h.used_cpus -= app.vm.cpus;
-                h.used_mb -= app.vm.memory_mb;
+                h.used_cpus -= vm.cpus;
+                h.used_mb -= vm.memory_mb;
             }
         }
         // Requests sent to it while it stopped wake it again (the proxy's "recently stopped" path).
@@ -976,6 +999,9 @@ impl<'s> Sim<'s> {
     fn became_idle(&mut self, id: u32) {
         let now = self.now();
         let m = &mut self.machines[id as usize];
+        if !m.serves {
+            return; // workers run their own loop; only proxied requests make a Machine busy
+        }
         m.idle_since = now;
         if let Some(t) = self.sc.apps[m.app as usize].idle_exit {
             if !m.idle_check_armed {
@@ -1039,7 +1065,8 @@ impl<'s> Sim<'s> {
             idle_window: sc.platform.autostop_idle_window,
         };
         if let Some(victim) = autostop::choose_victim(&running, rule, now) {
-            let suspendable = a.vm.memory_mb <= sc.platform.suspend_max_memory_mb && a.swap_mb == 0;
+            let suspendable =
+                self.vm_of(victim).memory_mb <= sc.platform.suspend_max_memory_mb && a.swap_mb == 0;
             let to = if a.service.autostop == Autostop::Suspend && suspendable {
                 DrainTo::Suspend
             } else {
@@ -1072,10 +1099,16 @@ impl<'s> Sim<'s> {
         let mut c = CostSplit::default();
         for m in &self.machines {
             let c1 = self.machine_cost(m, now);
-            c.compute += c1.compute;
-            c.rootfs += c1.rootfs;
+            c.add(&c1);
         }
         c
+    }
+
+    /// The size of Machine `id`.
+    #[inline]
+    pub fn vm_of(&self, id: u32) -> crate::scenario::VmSize {
+        let m = &self.machines[id as usize];
+        self.sc.apps[m.app as usize].groups[m.group as usize].vm
     }
 
     /// One Machine's cost up to `now`: exact state times × per-second prices.
@@ -1089,8 +1122,9 @@ impl<'s> Sim<'s> {
                 secs(MState::Starting) + secs(MState::Stopping) + secs(MState::Suspending);
         }
         CostSplit {
-            compute: compute_secs * rt.started_rate[m.region as usize],
+            compute: compute_secs * rt.started_rate[m.group as usize][m.region as usize],
             rootfs: (secs(MState::Stopped) + secs(MState::Suspended)) * rt.rootfs_rate,
+            volumes: now.0 as f64 / 1e9 * rt.volume_rate[m.group as usize],
         }
     }
 
@@ -1125,12 +1159,21 @@ pub struct CostSplit {
     pub compute: f64,
     /// Stopped and suspended Machines' root filesystems.
     pub rootfs: f64,
+    /// Volumes, in any state.
+    pub volumes: f64,
 }
 
 impl CostSplit {
     /// Sum of the components.
     pub fn total(&self) -> f64 {
-        self.compute + self.rootfs
+        self.compute + self.rootfs + self.volumes
+    }
+
+    /// Adds another split into this one.
+    pub fn add(&mut self, o: &CostSplit) {
+        self.compute += o.compute;
+        self.rootfs += o.rootfs;
+        self.volumes += o.volumes;
     }
 }
 

@@ -52,7 +52,6 @@ impl Sim<'_> {
     fn classify(&mut self, app: usize, region: usize, avoid: Option<u32>) -> bool {
         let mut running = false;
         let svc = &self.sc.apps[app].service;
-        let vm = &self.sc.apps[app].vm;
         for s in &mut self.scratch {
             s.clear();
         }
@@ -73,6 +72,7 @@ impl Sim<'_> {
                     }
                 }
                 MState::Stopped | MState::Suspended if svc.autostart => {
+                    let vm = self.sc.apps[app].groups[m.group as usize].vm;
                     let h = &self.hosts[m.host as usize];
                     if m.holds_host
                         || (h.used_cpus + vm.cpus <= h.cpus

@@ -2,13 +2,19 @@
 //!
 //! Read leniently, as real fly.toml files carry many keys the simulator has no use for (build,
 //! env, statics, checks...): those are listed once as "ignored", never errors. Values that
-//! cannot be right (an unknown `auto_stop_machines`, a negative limit) are errors. Defaults
-//! follow Fly's documentation: concurrency `connections` with soft limit 20 and no hard limit,
-//! `auto_stop_machines = "off"`, `auto_start_machines = true`, `min_machines_running = 0`,
-//! `kill_timeout = 5s`, size `shared-cpu-1x` (256 MB).
+//! cannot be right (an unknown `auto_stop_machines`, a negative limit) are errors; values that
+//! are odd but that real files carry (a `processes` entry naming no group, `internal_port = 0`,
+//! a template placeholder such as `"{REGION}"`) are warnings that say why.
+//!
+//! Defaults follow Fly's documentation: one process group `app` when `[processes]` is absent;
+//! concurrency `connections` with soft limit 20 and no hard limit; `auto_stop_machines =
+//! "off"`, `auto_start_machines = true`, `min_machines_running = 0`; `kill_timeout = 5s`;
+//! size `shared-cpu-1x` (256 MB). Size keys resolve as flyctl's `toMachineGuest` does: the
+//! `size` preset first, then `memory`, then `cpus`, `cpu_kind`, `memory_mb`, `gpus`, `gpu_kind`
+//! (so `memory_mb` wins over `memory`).
 
 use super::doc::{Node, Origin, Value};
-use super::reader::{Problems, TableReader};
+use super::reader::{Problems, TableReader, join};
 use super::{Autostop, ConcurrencyKind, CpuKind, Service, VmSize};
 use crate::engine::SimDuration;
 
@@ -19,14 +25,51 @@ pub struct FlyApp {
     pub app: Option<String>,
     /// `primary_region`, with where it was written.
     pub primary_region: Option<(String, Origin)>,
-    /// The service requests go to (`[http_service]`, else the first `[[services]]`).
-    pub service: Option<Service>,
-    /// The Machine size.
-    pub vm: VmSize,
+    /// Process groups, in `[processes]` order (`app` when there is none).
+    pub groups: Vec<FlyGroup>,
+    /// Services: settings and the indices of the groups they cover; `[http_service]` first.
+    pub services: Vec<(Service, Vec<usize>)>,
     /// `swap_size_mb`.
     pub swap_mb: u64,
     /// `kill_timeout`.
     pub kill_timeout: SimDuration,
+}
+
+/// One process group as the fly.toml defines it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlyGroup {
+    /// Group name.
+    pub name: String,
+    /// Machine size.
+    pub vm: VmSize,
+    /// GPUs per Machine, and their kind.
+    pub gpus: Option<(u32, String)>,
+    /// The volume each Machine mounts, if any.
+    pub mount: Option<Mount>,
+    /// Restart policy, if set.
+    pub restart: Option<Restart>,
+}
+
+/// A `[[mounts]]` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mount {
+    /// Volume name.
+    pub source: String,
+    /// Size of each Machine's volume [GB] (`initial_size`, default 1).
+    pub size_gb: f64,
+    /// Daily snapshots kept [days] (`snapshot_retention`, default 5).
+    pub snapshot_retention_days: u32,
+}
+
+/// A `[[restart]]` policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Always restart.
+    Always,
+    /// Never restart.
+    Never,
+    /// Restart after a failure, at most this many times.
+    OnFailure(u32),
 }
 
 /// Fly's size presets: name → (cpu kind, vCPUs, base memory MB).
@@ -60,12 +103,36 @@ pub fn preset(name: &str) -> Option<VmSize> {
     })
 }
 
-const PRESETS: &str = "shared-cpu-1x/2x/4x/6x/8x or performance-1x/2x/4x/6x/8x/10x/12x/14x/16x";
+/// A Machine size with its GPUs (count and kind).
+type Sized = (VmSize, Option<(u32, String)>);
+
+/// GPU size names Fly accepts. Their CPU and memory are flysim's assumption (performance,
+/// 8 vCPUs, 32 GB) unless `cpus` and `memory` say otherwise; GPU time is priced by
+/// `[prices] gpu_hour`.
+pub const GPU_SIZES: &[&str] = &["a10", "l40s", "a100-40gb", "a100-80gb"];
+
+const PRESETS: &str = "shared-cpu-1x/2x/4x/6x/8x, performance-1x/2x/4x/6x/8x/10x/12x/14x/16x, or a GPU size (a10, l40s, a100-40gb, a100-80gb)";
+
+/// A string that is a template placeholder rather than a value (`"{REGION}"`, `"${APP}"`).
+pub fn is_placeholder(s: &str) -> bool {
+    s.contains('{') && s.contains('}')
+}
 
 /// Reads a fly.toml table (inline `[app.fly]` or a whole file) at key path `path`.
 pub fn read(node: &Node, path: &str, p: &mut Problems) -> FlyApp {
     let mut t = TableReader::new(node, path, p);
     let app = t.opt_str(p, "app");
+    if let Some(a) = &app {
+        if is_placeholder(a) {
+            p.warning(
+                t.origin(),
+                &t.key_path("app"),
+                format!("{a:?} looks like a template placeholder, not an app name"),
+            );
+        } else if a.is_empty() {
+            p.warning(t.origin(), &t.key_path("app"), "empty app name");
+        }
+    }
     let primary_region = t.take("primary_region").and_then(|n| match &n.value {
         Value::Str(s) => Some((s.clone(), n.origin.clone())),
         _ => {
@@ -83,49 +150,159 @@ pub fn read(node: &Node, path: &str, p: &mut Problems) -> FlyApp {
     };
     let swap_mb = t.opt_int(p, "swap_size_mb", 0, i64::MAX).unwrap_or(0) as u64;
 
-    let mut services = Vec::new();
-    if let Some(n) = t.take("http_service") {
-        services.push(read_service(n, &t.key_path("http_service"), p));
-    }
-    for (spath, n) in t.opt_tables(p, "services") {
-        services.push(read_service(n, &spath, p));
-    }
-    if services.len() > 1 {
-        p.warning(
-            t.origin(),
-            path,
-            format!(
-                "{} services defined; flysim routes the app's traffic to the first ([http_service] if present)",
-                services.len()
+    // Process groups.
+    let mut names: Vec<String> = Vec::new();
+    if let Some(n) = t.take("processes") {
+        match &n.value {
+            Value::Table(entries) => names.extend(entries.iter().map(|(k, _)| k.clone())),
+            Value::Array(items) if items.is_empty() => {} // legacy `processes = []`: none
+            other => p.error(
+                &n.origin,
+                &t.key_path("processes"),
+                format!("expected a [processes] table of group = command, got {other}"),
             ),
-        );
-    }
-    let service = services.into_iter().next();
-
-    let mut vms = Vec::new();
-    for key in ["vm", "compute", "computes"] {
-        for (vpath, n) in t.opt_tables(p, key) {
-            vms.push(read_vm(n, &vpath, p));
         }
     }
-    if vms.len() > 1 {
-        p.warning(
-            t.origin(),
-            path,
-            "several [[vm]] sections; flysim sizes every Machine by the first",
-        );
+    let declared = !names.is_empty();
+    if !declared {
+        names.push("app".into());
     }
-    let vm = vms.into_iter().next().unwrap_or(VmSize {
+    let groups_of =
+        |list: Option<Vec<String>>, origin: &Origin, at: &str, p: &mut Problems| -> Vec<usize> {
+            match list {
+                None => (0..names.len()).collect(),
+                Some(list) if list.is_empty() => (0..names.len()).collect(),
+                Some(list) => {
+                    let mut out = Vec::new();
+                    for raw in list {
+                        let name = raw.trim();
+                        match names.iter().position(|g| g == name) {
+                            Some(i) => out.push(i),
+                            None => p.warning(
+                                origin,
+                                &join(at, "processes"),
+                                format!(
+                                    "{name:?} names no process group (groups: {}); ignored",
+                                    names.join(", ")
+                                ),
+                            ),
+                        }
+                    }
+                    out
+                }
+            }
+        };
+
+    let mut services = Vec::new();
+    let mut service_nodes: Vec<(String, &Node)> = Vec::new();
+    if let Some(n) = t.take("http_service") {
+        service_nodes.push((t.key_path("http_service"), n));
+    }
+    service_nodes.extend(t.opt_tables(p, "services"));
+    for (spath, n) in service_nodes {
+        let (service, processes) = read_service(n, &spath, p);
+        if declared && processes.is_none() {
+            p.warning(&n.origin, &spath, format!(
+                "no `processes` although [processes] defines groups; flyctl rejects this; flysim applies it to every group ({})", names.join(", ")));
+        }
+        let covered = groups_of(processes, &n.origin, &spath, p);
+        services.push((service, covered));
+    }
+
+    let default_vm = VmSize {
         cpu_kind: CpuKind::Shared,
         cpus: 1,
         memory_mb: 256,
-    });
+    };
+    let mut vm_of: Vec<Option<Sized>> = vec![None; names.len()];
+    let mut vm_tables = Vec::new();
+    for key in ["vm", "compute", "computes"] {
+        vm_tables.extend(t.opt_tables(p, key));
+    }
+    let mut catch_all: Option<Sized> = None;
+    for (vpath, n) in &vm_tables {
+        let (vm, gpus, processes) = read_vm(n, vpath, p);
+        match processes {
+            None => {
+                if catch_all.is_some() {
+                    p.warning(
+                        &n.origin,
+                        vpath,
+                        "a second [[vm]] without `processes`; the first one applies",
+                    );
+                } else {
+                    catch_all = Some((vm, gpus));
+                }
+            }
+            Some(list) => {
+                for g in groups_of(Some(list), &n.origin, vpath, p) {
+                    if vm_of[g].is_some() {
+                        p.warning(
+                            &n.origin,
+                            vpath,
+                            format!(
+                                "group {:?} already has a [[vm]]; the first one applies",
+                                names[g]
+                            ),
+                        );
+                    } else {
+                        vm_of[g] = Some((vm, gpus.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    let mut mount_of: Vec<Option<Mount>> = vec![None; names.len()];
+    for (mpath, n) in t.opt_tables(p, "mounts") {
+        let (mount, processes) = read_mount(n, &mpath, p);
+        for g in groups_of(processes, &n.origin, &mpath, p) {
+            if mount_of[g].is_some() {
+                p.warning(
+                    &n.origin,
+                    &mpath,
+                    format!(
+                        "group {:?} already mounts a volume; Fly allows one mount per group",
+                        names[g]
+                    ),
+                );
+            } else {
+                mount_of[g] = Some(mount.clone());
+            }
+        }
+    }
+    let mut restart_of: Vec<Option<Restart>> = vec![None; names.len()];
+    for (rpath, n) in t.opt_tables(p, "restart") {
+        let (restart, processes) = read_restart(n, &rpath, p);
+        if let Some(r) = restart {
+            for g in groups_of(processes, &n.origin, &rpath, p) {
+                restart_of[g] = Some(r);
+            }
+        }
+    }
     t.finish_lenient(p);
+    let groups = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let (vm, gpus) = vm_of[i]
+                .clone()
+                .or_else(|| catch_all.clone())
+                .unwrap_or((default_vm, None));
+            FlyGroup {
+                name,
+                vm,
+                gpus,
+                mount: mount_of[i].clone(),
+                restart: restart_of[i],
+            }
+        })
+        .collect();
     FlyApp {
         app,
         primary_region,
-        service,
-        vm,
+        groups,
+        services,
         swap_mb,
         kill_timeout,
     }
@@ -158,7 +335,8 @@ fn kill_timeout(n: &Node, path: &str, p: &mut Problems) -> SimDuration {
     }
 }
 
-fn read_service(node: &Node, path: &str, p: &mut Problems) -> Service {
+/// A service's settings and its `processes` list.
+fn read_service(node: &Node, path: &str, p: &mut Problems) -> (Service, Option<Vec<String>>) {
     let mut t = TableReader::new(node, path, p);
     let autostop = match t.take("auto_stop_machines") {
         None => Autostop::Off,
@@ -187,22 +365,48 @@ fn read_service(node: &Node, path: &str, p: &mut Problems) -> Service {
         Some(n) => read_concurrency(n, &t.key_path("concurrency"), p),
     };
     if soft_limit > hard_limit {
-        p.warning(
-            t.origin(),
-            &t.key_path("concurrency"),
-            format!("soft_limit {soft_limit} is above hard_limit {hard_limit}; using {hard_limit} for both"),
-        );
+        p.warning(t.origin(), &t.key_path("concurrency"), format!(
+            "soft_limit {soft_limit} is above hard_limit {hard_limit}; using {hard_limit} for both"));
         soft_limit = hard_limit;
     }
-    t.finish_lenient(p);
-    Service {
-        concurrency,
-        soft_limit,
-        hard_limit,
-        autostop,
-        autostart,
-        min_machines_running,
+    if let Some(n) = t.take("internal_port") {
+        match n.value {
+            Value::Int(0) => p.warning(
+                &n.origin,
+                &t.key_path("internal_port"),
+                "internal_port 0 cannot receive traffic; flysim routes to the service anyway",
+            ),
+            Value::Int(x) if (1..=65535).contains(&x) => {}
+            _ => p.warning(
+                &n.origin,
+                &t.key_path("internal_port"),
+                format!("expected a port from 1 to 65535, got {}", n.value),
+            ),
+        }
     }
+    if let Some(n) = t.take("protocol") {
+        match &n.value {
+            Value::Str(s) if s == "tcp" || s == "udp" => {}
+            other => p.warning(
+                &n.origin,
+                &t.key_path("protocol"),
+                format!("expected \"tcp\" or \"udp\", got {other}; read as tcp"),
+            ),
+        }
+    }
+    let processes = t.opt_str_list(p, "processes");
+    t.finish_lenient(p);
+    (
+        Service {
+            concurrency,
+            soft_limit,
+            hard_limit,
+            autostop,
+            autostart,
+            min_machines_running,
+        },
+        processes,
+    )
 }
 
 /// `concurrency`: a table `{ type, soft_limit, hard_limit }` or the legacy string
@@ -245,22 +449,40 @@ fn read_concurrency(n: &Node, path: &str, p: &mut Problems) -> (ConcurrencyKind,
     (kind, soft.unwrap_or(20), hard.unwrap_or(u32::MAX))
 }
 
-fn read_vm(node: &Node, path: &str, p: &mut Problems) -> VmSize {
+/// A `[[vm]]` table: size, GPUs and its `processes` list.
+fn read_vm(
+    node: &Node,
+    path: &str,
+    p: &mut Problems,
+) -> (VmSize, Option<(u32, String)>, Option<Vec<String>>) {
     let mut t = TableReader::new(node, path, p);
     let mut vm = VmSize {
         cpu_kind: CpuKind::Shared,
         cpus: 1,
         memory_mb: 256,
     };
+    let mut gpus: Option<(u32, String)> = None;
     if let Some(size) = t.opt_str(p, "size") {
-        match preset(&size) {
-            Some(v) => vm = v,
-            None => p.error(
+        if let Some(v) = preset(&size) {
+            vm = v;
+        } else if GPU_SIZES.contains(&size.as_str()) {
+            vm = VmSize {
+                cpu_kind: CpuKind::Performance,
+                cpus: 8,
+                memory_mb: 32 * 1024,
+            };
+            gpus = Some((1, size.clone()));
+        } else {
+            p.error(
                 t.origin(),
                 &t.key_path("size"),
                 format!("unknown size preset {size:?}; expected {PRESETS}"),
-            ),
+            );
         }
+    }
+    let memory = t.opt_memory_mb(p, "memory");
+    if let Some(m) = memory {
+        vm.memory_mb = m;
     }
     match t.opt_str(p, "cpu_kind").as_deref() {
         None => {}
@@ -275,7 +497,6 @@ fn read_vm(node: &Node, path: &str, p: &mut Problems) -> VmSize {
     if let Some(c) = t.opt_int(p, "cpus", 1, 64) {
         vm.cpus = c as u32;
     }
-    let memory = t.opt_memory_mb(p, "memory");
     let memory_mb = t.opt_int(p, "memory_mb", 1, i64::MAX).map(|m| m as u64);
     if let (Some(a), Some(b)) = (memory, memory_mb) {
         if a != b {
@@ -288,15 +509,119 @@ fn read_vm(node: &Node, path: &str, p: &mut Problems) -> VmSize {
             );
         }
     }
-    if let Some(m) = memory_mb.or(memory) {
-        if m == 0 {
-            p.error(t.origin(), &t.key_path("memory"), "memory must be above 0");
-        } else {
-            vm.memory_mb = m;
-        }
+    if let Some(m) = memory_mb {
+        vm.memory_mb = m;
     }
+    if vm.memory_mb == 0 {
+        p.error(t.origin(), &t.key_path("memory"), "memory cannot be zero");
+        vm.memory_mb = 256;
+    }
+    let count = t.opt_int(p, "gpus", 0, 64).map(|g| g as u32);
+    let kind = t.opt_str(p, "gpu_kind");
+    match (count, kind) {
+        (Some(0), _) => gpus = None,
+        (Some(n), Some(k)) => gpus = Some((n, k)),
+        (Some(n), None) => gpus = Some((n, gpus.map_or_else(|| "a100-40gb".to_string(), |g| g.1))),
+        (None, Some(k)) => gpus = Some((gpus.map_or(1, |g| g.0), k)),
+        (None, None) => {}
+    }
+    let processes = t.opt_str_list(p, "processes");
     t.finish_lenient(p);
-    vm
+    (vm, gpus, processes)
+}
+
+/// A `[[mounts]]` table and its `processes` list.
+fn read_mount(node: &Node, path: &str, p: &mut Problems) -> (Mount, Option<Vec<String>>) {
+    let mut t = TableReader::new(node, path, p);
+    let source = t.opt_str(p, "source").unwrap_or_default();
+    if source.is_empty() {
+        p.warning(
+            t.origin(),
+            &t.key_path("source"),
+            "a mount needs a volume name (`source`)",
+        );
+    }
+    let destination = t.opt_str(p, "destination");
+    if destination.as_deref() == Some("/") {
+        p.warning(
+            t.origin(),
+            &t.key_path("destination"),
+            "Fly does not allow mounting a volume at /",
+        );
+    }
+    let size_gb = match t.take("initial_size") {
+        None => 1.0,
+        Some(n) => {
+            let v = match &n.value {
+                Value::Int(i) if *i >= 0 => Some(*i as f64),
+                Value::Str(s) => super::units::parse_disk_gb(s),
+                _ => None,
+            };
+            match v {
+                Some(gb) if gb > 0.0 => gb,
+                _ => {
+                    p.error(
+                        &n.origin,
+                        &t.key_path("initial_size"),
+                        format!(
+                            "expected a size such as \"10gb\" or a number of GB, got {}",
+                            n.value
+                        ),
+                    );
+                    1.0
+                }
+            }
+        }
+    };
+    let snapshot_retention_days = t.opt_int(p, "snapshot_retention", 1, 60).unwrap_or(5) as u32;
+    let processes = t.opt_str_list(p, "processes");
+    t.finish_lenient(p);
+    (
+        Mount {
+            source,
+            size_gb,
+            snapshot_retention_days,
+        },
+        processes,
+    )
+}
+
+/// A `[[restart]]` table and its `processes` list.
+fn read_restart(
+    node: &Node,
+    path: &str,
+    p: &mut Problems,
+) -> (Option<Restart>, Option<Vec<String>>) {
+    let mut t = TableReader::new(node, path, p);
+    let retries = t
+        .opt_int(p, "retries", 0, 1000)
+        .or_else(|| t.opt_int(p, "max_retries", 0, 1000));
+    let policy = match t.opt_str(p, "policy").as_deref() {
+        Some("always") => Some(Restart::Always),
+        Some("never") | Some("no") => Some(Restart::Never),
+        Some("on-failure") | Some("on_failure") => {
+            Some(Restart::OnFailure(retries.unwrap_or(10) as u32))
+        }
+        Some(other) => {
+            p.error(
+                t.origin(),
+                &t.key_path("policy"),
+                format!("expected \"always\", \"never\" or \"on-failure\", got {other:?}"),
+            );
+            None
+        }
+        None => {
+            p.error(
+                t.origin(),
+                &t.key_path("policy"),
+                "missing; expected \"always\", \"never\" or \"on-failure\"",
+            );
+            None
+        }
+    };
+    let processes = t.opt_str_list(p, "processes");
+    t.finish_lenient(p);
+    (policy, processes)
 }
 
 #[cfg(test)]
@@ -310,31 +635,35 @@ mod tests {
         (read(&root, "", &mut p), p)
     }
 
+    fn service(a: &FlyApp) -> &Service {
+        &a.services[0].0
+    }
+
     #[test]
     fn defaults_follow_fly_docs() {
         let (app, p) = read_str("[http_service]\ninternal_port = 8080\n");
-        let s = app.service.unwrap();
-        assert_eq!(s.soft_limit, 20);
-        assert_eq!(s.hard_limit, u32::MAX);
-        assert_eq!(s.autostop, Autostop::Off);
-        assert!(s.autostart);
-        assert_eq!(app.vm.memory_mb, 256);
+        let s = service(&app);
+        assert_eq!(
+            (s.soft_limit, s.hard_limit, s.autostop, s.autostart),
+            (20, u32::MAX, Autostop::Off, true)
+        );
+        assert_eq!(app.groups.len(), 1);
+        assert_eq!(app.groups[0].name, "app");
+        assert_eq!(app.groups[0].vm.memory_mb, 256);
         assert_eq!(app.kill_timeout, SimDuration::from_secs(5));
-        assert!(!p.has_errors());
-        // internal_port has no effect in the model: listed as ignored.
-        assert_eq!(p.list.len(), 1);
+        assert!(!p.has_errors() && p.list.is_empty(), "{:?}", p.list);
     }
 
     #[test]
     fn autostop_spellings_and_legacy_concurrency() {
         let (a, _) = read_str("[http_service]\nauto_stop_machines = true\n");
-        assert_eq!(a.service.unwrap().autostop, Autostop::Stop);
+        assert_eq!(service(&a).autostop, Autostop::Stop);
         let (a, _) = read_str("[http_service]\nauto_stop_machines = \"suspend\"\n");
-        assert_eq!(a.service.unwrap().autostop, Autostop::Suspend);
+        assert_eq!(service(&a).autostop, Autostop::Suspend);
         let (_, p) = read_str("[http_service]\nauto_stop_machines = \"on\"\n");
         assert!(p.has_errors());
         let (a, _) = read_str("[[services]]\nconcurrency = \"20,25\"\n");
-        let s = a.service.unwrap();
+        let s = service(&a);
         assert_eq!(
             (s.concurrency, s.soft_limit, s.hard_limit),
             (ConcurrencyKind::Requests, 20, 25)
@@ -342,10 +671,10 @@ mod tests {
     }
 
     #[test]
-    fn vm_sizes() {
+    fn vm_sizes_resolve_as_flyctl_does() {
         let (a, _) = read_str("[[vm]]\nsize = \"performance-2x\"\n");
         assert_eq!(
-            a.vm,
+            a.groups[0].vm,
             VmSize {
                 cpu_kind: CpuKind::Performance,
                 cpus: 2,
@@ -353,9 +682,64 @@ mod tests {
             }
         );
         let (a, p) = read_str("[[vm]]\nmemory = '1gb'\nmemory_mb = 512\n");
-        assert_eq!(a.vm.memory_mb, 512);
+        assert_eq!(a.groups[0].vm.memory_mb, 512);
         assert!(p.list.iter().any(|x| x.message.contains("disagree")));
         let (a, _) = read_str("[[vm]]\nsize = \"shared-cpu-2x\"\nmemory = \"512m\"\n");
-        assert_eq!((a.vm.cpus, a.vm.memory_mb), (2, 512));
+        assert_eq!((a.groups[0].vm.cpus, a.groups[0].vm.memory_mb), (2, 512));
+        let (a, _) =
+            read_str("[[vm]]\nsize = 'a100-80gb'\nmemory = '416gb'\ncpus = 16\ngpus = 8\n");
+        assert_eq!(
+            a.groups[0].vm,
+            VmSize {
+                cpu_kind: CpuKind::Performance,
+                cpus: 16,
+                memory_mb: 416 * 1024
+            }
+        );
+        assert_eq!(a.groups[0].gpus, Some((8, "a100-80gb".to_string())));
+    }
+
+    #[test]
+    fn process_groups_scope_services_sizes_and_mounts() {
+        let text = "[processes]\nweb = 'a'\nworker = 'b'\n[http_service]\nprocesses = ['web ']\n[[vm]]\nsize = 'shared-cpu-2x'\nprocesses = ['worker']\n[[vm]]\nmemory = '1g'\n[mounts]\nsource = 'data'\ninitial_size = '3gb'\nprocesses = ['app', 'worker']\n";
+        let (a, p) = read_str(text);
+        let names: Vec<&str> = a.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["web", "worker"]);
+        assert_eq!(a.services[0].1, vec![0]);
+        assert_eq!(a.groups[0].vm.memory_mb, 1024);
+        assert_eq!(a.groups[1].vm.cpus, 2);
+        assert!(a.groups[0].mount.is_none());
+        assert_eq!(a.groups[1].mount.as_ref().unwrap().size_gb, 3.0);
+        // `app` names no group: a warning, not an error.
+        assert!(!p.has_errors());
+        assert!(
+            p.list
+                .iter()
+                .any(|x| x.message.contains("\"app\" names no process group")),
+            "{:?}",
+            p.list
+        );
+    }
+
+    #[test]
+    fn odd_values_are_warnings_that_say_why() {
+        let (_, p) =
+            read_str("app = '{APP_NAME}'\n[[services]]\nprotocol = ''\ninternal_port = 0\n");
+        assert!(!p.has_errors());
+        let text: Vec<String> = p.list.iter().map(|x| x.to_string()).collect();
+        assert!(
+            text.iter().any(|t| t.contains("template placeholder")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("internal_port 0 cannot receive traffic"))
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("expected \"tcp\" or \"udp\""))
+        );
+        let (a, _) = read_str("[[restart]]\npolicy = 'on-failure'\nretries = 3\n");
+        assert_eq!(a.groups[0].restart, Some(Restart::OnFailure(3)));
     }
 }

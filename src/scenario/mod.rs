@@ -255,10 +255,27 @@ pub struct VmSize {
     pub memory_mb: u64,
 }
 
-/// A group of Machines created together, like `fly scale count N --region a,b`.
+/// A process group of an app (`[processes]` in fly.toml; `app` when there is none).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    /// Name.
+    pub name: String,
+    /// Machine size.
+    pub vm: VmSize,
+    /// GPUs per Machine and their kind.
+    pub gpus: Option<(u32, String)>,
+    /// Size of the volume each Machine mounts [GB], if the group has `[[mounts]]`.
+    pub volume_gb: Option<f64>,
+    /// Restart policy from `[[restart]]`, if any.
+    pub restart: Option<fly::Restart>,
+}
+
+/// A set of Machines created together, like `fly scale count N --region a,b`.
 #[derive(Clone, Debug)]
 pub struct MachineGroup {
-    /// Machines per region, in region order of [`Scenario::regions`]... as `(region, count)`.
+    /// The process group they run (index into [`App::groups`]).
+    pub group: usize,
+    /// Machines per region, as `(region, count)`.
     pub per_region: Vec<(RegionIdx, u32)>,
     /// Whether they start in `started` (true) or `stopped`.
     pub started: bool,
@@ -271,10 +288,12 @@ pub struct App {
     pub name: String,
     /// `primary_region`: scope of `min_machines_running`.
     pub primary_region: RegionIdx,
-    /// The service requests are routed to.
+    /// The service requests are routed to (meaningful when `served_groups` is not empty).
     pub service: Service,
-    /// Machine size.
-    pub vm: VmSize,
+    /// Process groups that take the service's requests; empty for an app of workers only.
+    pub served_groups: Vec<usize>,
+    /// Process groups.
+    pub groups: Vec<Group>,
     /// Swap [MB]; any swap makes Machines ineligible for suspend.
     pub swap_mb: u64,
     /// Longest drain before a stop is forced.
@@ -337,7 +356,7 @@ pub struct Slo {
 }
 
 /// Prices [USD per 30 days] (the linear model of `docs/scenario-format.md`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Prices {
     /// Per shared vCPU while started.
     pub shared_vcpu_month: f64,
@@ -349,20 +368,38 @@ pub struct Prices {
     pub rootfs_gb_month: f64,
     /// Per GB of volume, in any state.
     pub volume_gb_month: f64,
+    /// Per GPU hour while started, by GPU kind [USD/h]; kinds not listed cost nothing.
+    pub gpu_hour: Vec<(String, f64)>,
 }
 
 /// Seconds in Fly's billing month (30 days).
 pub const SECONDS_PER_BILLING_MONTH: f64 = 30.0 * 86400.0;
 
 impl Prices {
-    /// Price of a started Machine of `vm` in a region with `multiplier` [USD/s].
-    pub fn started_per_sec(&self, vm: &VmSize, multiplier: f64) -> f64 {
+    /// Price of a started Machine of `group`'s size in a region with `multiplier` [USD/s]. GPU
+    /// time is not multiplied by the region's markup (none is published for GPUs).
+    pub fn started_per_sec(&self, group: &Group, multiplier: f64) -> f64 {
+        let vm = &group.vm;
         let cpu = match vm.cpu_kind {
             CpuKind::Shared => self.shared_vcpu_month,
             CpuKind::Performance => self.performance_vcpu_month,
         };
+        let gpu = group.gpus.as_ref().map_or(0.0, |(n, kind)| {
+            let hourly = self
+                .gpu_hour
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map_or(0.0, |(_, p)| *p);
+            *n as f64 * hourly / 3600.0
+        });
         (cpu * vm.cpus as f64 + self.ram_gb_month * vm.memory_mb as f64 / 1024.0) * multiplier
             / SECONDS_PER_BILLING_MONTH
+            + gpu
+    }
+
+    /// Price of a volume of `gb` [USD/s], whatever its Machine's state.
+    pub fn volume_per_sec(&self, gb: f64) -> f64 {
+        self.volume_gb_month * gb / SECONDS_PER_BILLING_MONTH
     }
 
     /// Price of a stopped or suspended Machine's rootfs [USD/s].

@@ -63,7 +63,7 @@ const APP_KEYS: &[&str] = &[
     "rootfs",
     "traffic",
 ];
-const MACHINES_KEYS: &[&str] = &["count", "regions", "state"];
+const MACHINES_KEYS: &[&str] = &["count", "regions", "state", "group"];
 const REQUEST_KEYS: &[&str] = &["service_time", "model"];
 const SLO_KEYS: &[&str] = &["availability", "latency_p99"];
 const PRICE_KEYS: &[&str] = &[
@@ -72,6 +72,7 @@ const PRICE_KEYS: &[&str] = &[
     "ram_gb_month",
     "rootfs_gb_month",
     "volume_gb_month",
+    "gpu_hour",
 ];
 
 /// Quantiles of the standard normal used to fit lognormals from a median and a tail point.
@@ -471,36 +472,80 @@ impl<'p> Builder<'p> {
         let fly = fly.unwrap_or_else(|| FlyApp {
             app: None,
             primary_region: None,
-            service: None,
-            vm: fly::preset("shared-cpu-1x").expect("built-in preset"),
+            groups: vec![fly::FlyGroup {
+                name: "app".into(),
+                vm: fly::preset("shared-cpu-1x").expect("built-in preset"),
+                gpus: None,
+                mount: None,
+                restart: None,
+            }],
+            services: Vec::new(),
             swap_mb: 0,
             kill_timeout: SimDuration::from_secs(5),
         });
-        let service = fly.service.clone();
-        if service.is_none() && (t.has("fly") || t.has("fly_toml")) {
-            self.p.error(
+        // Traffic goes to the first service ([http_service] if present).
+        if fly.services.len() > 1 {
+            self.p.warning(
                 t.origin(),
                 &t.key_path("fly"),
-                "the app has no [http_service] or [[services]]; flysim needs one to route requests to",
+                format!("{} services defined; flysim routes the app's traffic to the first ([http_service] if present)", fly.services.len()),
             );
         }
+        let (service, served_groups) = fly.services.first().cloned().unwrap_or((
+            Service {
+                concurrency: ConcurrencyKind::Connections,
+                soft_limit: 20,
+                hard_limit: u32::MAX,
+                autostop: Autostop::Off,
+                autostart: true,
+                min_machines_running: 0,
+            },
+            Vec::new(),
+        ));
+        let groups: Vec<Group> = fly
+            .groups
+            .iter()
+            .map(|g| Group {
+                name: g.name.clone(),
+                vm: g.vm,
+                gpus: g.gpus.clone(),
+                volume_gb: g.mount.as_ref().map(|m| m.size_gb),
+                restart: g.restart,
+            })
+            .collect();
         let primary = fly.primary_region.as_ref().and_then(|(code, origin)| {
-            self.region(code, origin, &format!("{path}.fly.primary_region"))
+            if fly::is_placeholder(code) {
+                self.p.warning(origin, &format!("{path}.fly.primary_region"), format!(
+                    "{code:?} looks like a template placeholder, not a region; give the Machines' regions in `machines`"));
+                None
+            } else {
+                self.region(code, origin, &format!("{path}.fly.primary_region"))
+            }
         });
-
+        let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+        let default_group = served_groups.first().copied().unwrap_or(0);
         let mut machines = Vec::new();
         for (mpath, m) in t.opt_tables(self.p, "machines") {
-            if let Some(g) = self.machine_group(m, &mpath, primary) {
+            if let Some(g) = self.machine_group(m, &mpath, primary, &group_names, default_group) {
                 machines.push(g);
             }
         }
         if !t.has("machines") {
-            // As `fly deploy` does for a group with services: two Machines in the primary region.
+            // As `fly deploy` creates them: per group, one Machine if it mounts a volume, else
+            // two for a group with services and one for a group without, in the primary region.
             if let Some(r) = primary {
-                machines.push(MachineGroup {
-                    per_region: vec![(r, 2)],
-                    started: true,
-                });
+                for (gi, g) in groups.iter().enumerate() {
+                    let count = if g.volume_gb.is_some() || !served_groups.contains(&gi) {
+                        1
+                    } else {
+                        2
+                    };
+                    machines.push(MachineGroup {
+                        group: gi,
+                        per_region: vec![(r, count)],
+                        started: true,
+                    });
+                }
             }
         }
         let primary_region = match primary.or_else(|| {
@@ -516,6 +561,8 @@ impl<'p> Builder<'p> {
                         &format!("{path}.fly.primary_region"),
                         "missing; set primary_region in the app's fly.toml or list regions in machines",
                     );
+                } else if !t.has("machines") {
+                    self.p.error(t.origin(), &t.key_path("machines"), "missing; primary_region is not usable, so say where the Machines run, e.g. machines = [{ count = 2, regions = [\"ams\"] }]");
                 }
                 0
             }
@@ -555,11 +602,18 @@ impl<'p> Builder<'p> {
                 1.0
             }),
         };
-        let traffic = t
+        let traffic: Vec<Traffic> = t
             .opt_tables(self.p, "traffic")
             .into_iter()
             .filter_map(|(tp, tn)| self.traffic(tn, &tp))
             .collect();
+        if !traffic.is_empty() && served_groups.is_empty() {
+            self.p.error(
+                t.origin(),
+                &t.key_path("traffic"),
+                "the app has traffic but its fly.toml has no [http_service] or [[services]] to receive it",
+            );
+        }
         let name_path = t.key_path("name");
         let app_origin = t.origin().clone();
         t.finish_strict(self.p, APP_KEYS);
@@ -574,21 +628,13 @@ impl<'p> Builder<'p> {
                 format!("expected letters, digits, '-' or '_', got {name:?}"),
             );
         }
-        if let Some(fly_name) = fly.app.as_deref() {
-            let _ = fly_name; // the scenario's name wins; fly.toml's `app` only documents the source.
-        }
+        // The scenario's app name wins; fly.toml's `app` only documents where it came from.
         Some(App {
             name,
             primary_region,
-            service: service.unwrap_or(Service {
-                concurrency: ConcurrencyKind::Connections,
-                soft_limit: 20,
-                hard_limit: u32::MAX,
-                autostop: Autostop::Off,
-                autostart: true,
-                min_machines_running: 0,
-            }),
-            vm: fly.vm,
+            service,
+            served_groups,
+            groups,
             swap_mb: fly.swap_mb,
             kill_timeout: fly.kill_timeout,
             machines,
@@ -655,8 +701,27 @@ impl<'p> Builder<'p> {
         n: &Node,
         path: &str,
         primary: Option<RegionIdx>,
+        group_names: &[String],
+        default_group: usize,
     ) -> Option<MachineGroup> {
         let mut t = TableReader::new(n, path, self.p);
+        let group = match t.opt_str(self.p, "group") {
+            None => default_group,
+            Some(g) => match group_names.iter().position(|x| *x == g) {
+                Some(i) => i,
+                None => {
+                    self.p.error(
+                        t.origin(),
+                        &t.key_path("group"),
+                        format!(
+                            "no process group {g:?} in the app's fly.toml (groups: {})",
+                            group_names.join(", ")
+                        ),
+                    );
+                    default_group
+                }
+            },
+        };
         let count = t.opt_int(self.p, "count", 0, 10_000);
         if count.is_none() && !t.has("count") {
             self.p.error(
@@ -733,6 +798,7 @@ impl<'p> Builder<'p> {
             }
         }
         Some(MachineGroup {
+            group,
             per_region,
             started,
         })
@@ -899,7 +965,18 @@ impl<'p> Builder<'p> {
             ram_gb_month: get("ram_gb_month", d.ram_gb_month),
             rootfs_gb_month: get("rootfs_gb_month", d.rootfs_gb_month),
             volume_gb_month: get("volume_gb_month", d.volume_gb_month),
+            gpu_hour: Vec::new(),
         };
+        let mut prices = prices;
+        if let Some(n) = t.take("gpu_hour") {
+            let mut g = TableReader::new(n, "prices.gpu_hour", self.p);
+            for (kind, _) in n.entries() {
+                if let Some(v) = g.opt_num(self.p, kind, 0.0, 1e6) {
+                    prices.gpu_hour.push((kind.clone(), v));
+                }
+            }
+            g.finish_strict(self.p, &[]);
+        }
         t.finish_strict(self.p, PRICE_KEYS);
         prices
     }
@@ -962,6 +1039,7 @@ impl<'p> Builder<'p> {
     fn check_capacity(&mut self, apps: &[App]) {
         for (ai, app) in apps.iter().enumerate() {
             for g in &app.machines {
+                let vm = app.groups[g.group].vm;
                 for &(r, _) in &g.per_region {
                     let Some(region) = self.regions.get(r) else {
                         continue;
@@ -969,11 +1047,11 @@ impl<'p> Builder<'p> {
                     let fits = region
                         .hosts
                         .iter()
-                        .any(|h| h.cpus >= app.vm.cpus && h.memory_mb >= app.vm.memory_mb);
+                        .any(|h| h.cpus >= vm.cpus && h.memory_mb >= vm.memory_mb);
                     if !fits {
                         self.p.error(&Origin::Implied, &format!("app[{ai}].fly.vm"), format!(
-                            "a {} {}-vCPU {} MB Machine fits on no host of region {:?}; give the region bigger hosts ([[region]] host = {{ cpus = .., memory = \"..\" }})",
-                            app.vm.cpu_kind, app.vm.cpus, app.vm.memory_mb, region.code));
+                            "a {} {}-vCPU {} MB Machine (group {:?}) fits on no host of region {:?}; give the region bigger hosts ([[region]] host = {{ cpus = .., memory = \"..\" }})",
+                            vm.cpu_kind, vm.cpus, vm.memory_mb, app.groups[g.group].name, region.code));
                     }
                 }
             }
@@ -1143,6 +1221,7 @@ impl Default for Prices {
             ram_gb_month: 5.006 * k,
             rootfs_gb_month: 0.15,
             volume_gb_month: 0.15,
+            gpu_hour: Vec::new(),
         }
     }
 }
