@@ -298,16 +298,16 @@ impl<'s> Sim<'s> {
         let end = SimTime(sc.duration.0);
         let mut sources = Vec::new();
         for (ai, app) in sc.apps.iter().enumerate() {
-            for (ti, t) in app.traffic.iter().enumerate() {
+            for t in &app.traffic {
                 let stop = t.end.map_or(end, |e| SimTime(e.0).min(end));
                 sources.push(Source::new(
                     ai as u16,
-                    t.from as u16,
-                    t.shape,
+                    &t.from,
+                    t.shape.clone(),
                     SimTime(t.start.0),
                     stop,
-                    streams.stream(&format!("traffic/{}/{ti}", app.name)),
-                    streams.stream(&format!("service/{}/{ti}", app.name)),
+                    streams.stream(&format!("traffic/{}", t.stream)),
+                    streams.stream(&format!("service/{}", t.stream)),
                 ));
             }
         }
@@ -489,7 +489,7 @@ impl<'s> Sim<'s> {
         let now = self.now();
         let src = &mut self.sources[s];
         let app = src.app as usize;
-        let client = src.from;
+        let client = src.client();
         let service_ns = sample_ns(&self.sc.apps[app].service_time, &mut src.service_rng);
         if let Some(t) = src.next(Some(now)) {
             self.last_arrival[s] = t;

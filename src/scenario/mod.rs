@@ -11,6 +11,7 @@ pub mod doc;
 pub mod fly;
 pub mod reader;
 pub mod regions;
+pub mod trace;
 pub mod units;
 pub mod validate;
 
@@ -315,7 +316,7 @@ pub struct App {
 }
 
 /// How a traffic source's rate varies.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Shape {
     /// Evenly spaced arrivals at this rate [1/s].
     Constant(f64),
@@ -331,19 +332,36 @@ pub enum Shape {
         /// Time of day of the peak.
         peak_at: SimDuration,
     },
+    /// Replay of recorded counts per interval.
+    Trace(std::sync::Arc<Replay>),
+}
+
+/// A trace ready to replay: the counts of one series, already scaled.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replay {
+    /// Interval length [ns].
+    pub interval_ns: u64,
+    /// Requests per interval (fractions become an extra request with that probability).
+    pub counts: Vec<f64>,
+    /// Intervals of the trace skipped before the replay starts.
+    pub offset: usize,
+    /// Whether the trace starts over when it ends.
+    pub looped: bool,
 }
 
 /// One source of requests.
 #[derive(Clone, Debug)]
 pub struct Traffic {
-    /// The clients' region.
-    pub from: RegionIdx,
+    /// The clients' region, or several with weights (each request draws one).
+    pub from: Vec<(RegionIdx, f64)>,
     /// Rate over time.
     pub shape: Shape,
     /// When the source starts sending.
     pub start: SimDuration,
     /// When it stops (`None`: end of run).
     pub end: Option<SimDuration>,
+    /// Name of its random streams (`<app>/<index>`, plus `.k` for the k-th series of a trace).
+    pub stream: String,
 }
 
 /// Service-level objective.

@@ -11,6 +11,7 @@ use super::doc::{self, Node, Origin, Value};
 use super::fly::{self, FlyApp};
 use super::reader::{Problems, TableReader, duration_of};
 use super::regions;
+use super::trace;
 use super::*;
 use crate::engine::time::NS_PER_H;
 
@@ -605,7 +606,8 @@ impl<'p> Builder<'p> {
         let traffic: Vec<Traffic> = t
             .opt_tables(self.p, "traffic")
             .into_iter()
-            .filter_map(|(tp, tn)| self.traffic(tn, &tp))
+            .enumerate()
+            .flat_map(|(i, (tp, tn))| self.traffic(tn, &tp, &name, i))
             .collect();
         if !traffic.is_empty() && served_groups.is_empty() {
             self.p.error(
@@ -824,31 +826,107 @@ impl<'p> Builder<'p> {
         (st, model)
     }
 
-    fn traffic(&mut self, n: &Node, path: &str) -> Option<Traffic> {
-        let mut t = TableReader::new(n, path, self.p);
-        let from = t.take("from");
-        let from = match from {
-            None => {
+    /// The clients' region(s): a code, or a list of codes with optional `weights`.
+    fn from_regions(
+        &mut self,
+        t: &mut TableReader,
+        required: bool,
+    ) -> Option<Vec<(RegionIdx, f64)>> {
+        let Some(f) = t.take("from") else {
+            if required {
                 self.p.error(
                     t.origin(),
                     &t.key_path("from"),
                     "missing; expected the clients' region code, e.g. from = \"ams\"",
                 );
-                None
             }
-            Some(f) => match &f.value {
-                Value::Str(code) => self.region(code, &f.origin, &t.key_path("from")),
+            return None;
+        };
+        let path = t.key_path("from");
+        let codes: Vec<(String, Origin)> = match &f.value {
+            Value::Str(code) => vec![(code.clone(), f.origin.clone())],
+            Value::Array(items) if !items.is_empty() => {
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match &item.value {
+                        Value::Str(c) => out.push((c.clone(), item.origin.clone())),
+                        other => self.p.error(
+                            &item.origin,
+                            &format!("{path}[{i}]"),
+                            format!("expected a region code, got {other}"),
+                        ),
+                    }
+                }
+                out
+            }
+            other => {
+                self.p.error(
+                    &f.origin,
+                    &path,
+                    format!("expected a region code or a list of codes, got {other}"),
+                );
+                return None;
+            }
+        };
+        let regions: Vec<Option<RegionIdx>> = codes
+            .iter()
+            .map(|(c, o)| self.region(c, o, &path))
+            .collect();
+        let weights = match t.take("weights") {
+            None => vec![1.0; regions.len()],
+            Some(w) => match &w.value {
+                Value::Array(items) if items.len() == regions.len() => {
+                    let ws: Vec<Option<f64>> = items
+                        .iter()
+                        .map(|x| match x.value {
+                            Value::Int(i) if i >= 0 => Some(i as f64),
+                            Value::Float(v) if v >= 0.0 && v.is_finite() => Some(v),
+                            _ => None,
+                        })
+                        .collect();
+                    if ws.iter().any(|x| x.is_none()) || ws.iter().flatten().sum::<f64>() <= 0.0 {
+                        self.p.error(
+                            &w.origin,
+                            &t.key_path("weights"),
+                            "expected non-negative numbers that are not all zero",
+                        );
+                        return None;
+                    }
+                    ws.into_iter().flatten().collect()
+                }
                 other => {
                     self.p.error(
-                        &f.origin,
-                        &t.key_path("from"),
-                        format!("expected a region code, got {other}"),
+                        &w.origin,
+                        &t.key_path("weights"),
+                        format!(
+                            "expected one number per region in `from` ({}), got {other}",
+                            regions.len()
+                        ),
                     );
-                    None
+                    return None;
                 }
             },
         };
+        if regions.iter().any(|r| r.is_none()) {
+            return None;
+        }
+        let total: f64 = weights.iter().sum();
+        Some(
+            regions
+                .into_iter()
+                .flatten()
+                .zip(weights.iter().map(|w| w / total))
+                .collect(),
+        )
+    }
+
+    fn traffic(&mut self, n: &Node, path: &str, app: &str, index: usize) -> Vec<Traffic> {
+        let mut t = TableReader::new(n, path, self.p);
         let shape_name = t.req_str(self.p, "shape");
+        if shape_name.as_deref() == Some("trace") {
+            return self.trace_traffic(t, app, index);
+        }
+        let from = self.from_regions(&mut t, true);
         let p = &mut *self.p;
         let rate = |t: &mut TableReader, p: &mut Problems, key: &str| -> Option<f64> {
             let r = t.opt_num(p, key, 0.0, 1e9);
@@ -866,11 +944,11 @@ impl<'p> Builder<'p> {
         let (shape, keys): (Option<Shape>, &[&str]) = match shape_name.as_deref() {
             Some("constant") => (
                 rate(&mut t, p, "rps").map(Shape::Constant),
-                &["from", "shape", "rps", "start", "end"],
+                &["from", "weights", "shape", "rps", "start", "end"],
             ),
             Some("poisson") => (
                 rate(&mut t, p, "rps").map(Shape::Poisson),
-                &["from", "shape", "rps", "start", "end"],
+                &["from", "weights", "shape", "rps", "start", "end"],
             ),
             Some("diurnal") => {
                 let mean = rate(&mut t, p, "mean_rps");
@@ -894,7 +972,8 @@ impl<'p> Builder<'p> {
                 (
                     shape,
                     &[
-                        "from", "shape", "mean_rps", "peak_rps", "peak_at", "start", "end",
+                        "from", "weights", "shape", "mean_rps", "peak_rps", "peak_at", "start",
+                        "end",
                     ],
                 )
             }
@@ -912,12 +991,12 @@ impl<'p> Builder<'p> {
                 }
                 (
                     rate(&mut t, p, "rps").map(Shape::Poisson),
-                    &["from", "shape", "rps", "at", "for"],
+                    &["from", "weights", "shape", "rps", "at", "for"],
                 )
             }
             Some(other) => {
                 p.error(t.origin(), &t.key_path("shape"), format!(
-                    "unknown shape {other:?}; expected \"constant\", \"poisson\", \"diurnal\" or \"burst\" (trace replay comes with `shape = \"trace\"` in a later version)"));
+                    "unknown shape {other:?}; expected \"constant\", \"poisson\", \"diurnal\", \"burst\" or \"trace\""));
                 (None, &[])
             }
             None => (None, &[]),
@@ -934,12 +1013,165 @@ impl<'p> Builder<'p> {
         if !keys.is_empty() {
             t.finish_strict(self.p, keys);
         }
-        Some(Traffic {
-            from: from?,
-            shape: shape?,
-            start,
-            end,
-        })
+        match (from, shape) {
+            (Some(from), Some(shape)) => vec![Traffic {
+                from,
+                shape,
+                start,
+                end,
+                stream: format!("{app}/{index}"),
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// `shape = "trace"`: a CSV trace or a saved Prometheus response, replayed with exact counts.
+    fn trace_traffic(&mut self, mut t: TableReader, app: &str, index: usize) -> Vec<Traffic> {
+        const KEYS: &[&str] = &[
+            "from",
+            "weights",
+            "shape",
+            "file",
+            "format",
+            "time_column",
+            "count_column",
+            "region_label",
+            "scale",
+            "start",
+            "end",
+            "offset",
+            "loop",
+        ];
+        let p = &mut *self.p;
+        let file = t.req_str(p, "file");
+        let format = t.opt_str(p, "format");
+        let prometheus = match format.as_deref() {
+            None => None,
+            Some("csv") => Some(false),
+            Some("prometheus") => Some(true),
+            Some(other) => {
+                p.error(
+                    t.origin(),
+                    &t.key_path("format"),
+                    format!("expected \"csv\" or \"prometheus\", got {other:?}"),
+                );
+                None
+            }
+        };
+        let time_column = t.opt_str(p, "time_column");
+        let count_column = t.opt_str(p, "count_column");
+        let label = t
+            .opt_str(p, "region_label")
+            .unwrap_or_else(|| "region".into());
+        let scale = t.opt_num(p, "scale", 0.0, 1e9).unwrap_or(1.0);
+        let start = t.opt_duration(p, "start").unwrap_or(SimDuration::ZERO);
+        let end = t.opt_duration(p, "end");
+        let offset = t.opt_duration(p, "offset").unwrap_or(SimDuration::ZERO);
+        let looped = t.opt_bool(p, "loop").unwrap_or(false);
+        let file_origin = t
+            .take("file")
+            .map_or(t.origin().clone(), |n| n.origin.clone());
+        let Some(file) = file else {
+            t.finish_strict(self.p, KEYS);
+            return Vec::new();
+        };
+        let full = self.base_dir.join(&file);
+        let data = match trace::read_file(
+            &full,
+            time_column.as_deref(),
+            count_column.as_deref(),
+            &label,
+            prometheus,
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                let shown = full.display().to_string();
+                let at = if e.line > 0 {
+                    format!("{shown}:{}", e.line)
+                } else {
+                    shown
+                };
+                self.p.error(
+                    &file_origin,
+                    &t.key_path("file"),
+                    format!("{at}: {}", e.message),
+                );
+                t.take("from");
+                t.take("weights");
+                t.finish_strict(self.p, KEYS);
+                return Vec::new();
+            }
+        };
+        let is_prometheus =
+            data.series.iter().any(|s| s.label.is_some()) || prometheus == Some(true);
+        let from = if is_prometheus && !t.has("from") {
+            None
+        } else {
+            self.from_regions(&mut t, !is_prometheus)
+        };
+        let skip = (offset.0 / data.interval_ns.max(1)) as usize;
+        let length = data.series.first().map_or(0, |s| s.counts.len());
+        if skip >= length {
+            self.p.error(
+                t.origin(),
+                &t.key_path("offset"),
+                format!("{offset} skips the whole trace ({length} intervals)"),
+            );
+        }
+        let mut out = Vec::new();
+        for (k, series) in data.series.iter().enumerate() {
+            // A Prometheus series replays from its own region unless `from` says otherwise.
+            let series_from = match (&from, &series.label) {
+                (Some(f), _) => Some(f.clone()),
+                (None, Some(code)) => self
+                    .region(
+                        code,
+                        &file_origin,
+                        &format!("{}: series {code}", t.key_path("file")),
+                    )
+                    .map(|r| vec![(r, 1.0)]),
+                (None, None) => {
+                    self.p.error(
+                        &file_origin,
+                        &t.key_path("from"),
+                        format!("series {k} has no {label:?} label; give `from`"),
+                    );
+                    None
+                }
+            };
+            let Some(series_from) = series_from else {
+                continue;
+            };
+            let replay = Replay {
+                interval_ns: data.interval_ns,
+                counts: series.counts.iter().map(|c| c * scale).collect(),
+                offset: skip,
+                looped,
+            };
+            let stream = if data.series.len() == 1 {
+                format!("{app}/{index}")
+            } else {
+                format!("{app}/{index}.{k}")
+            };
+            out.push(Traffic {
+                from: series_from,
+                shape: Shape::Trace(std::sync::Arc::new(replay)),
+                start,
+                end,
+                stream,
+            });
+        }
+        if let Some(e) = end {
+            if e <= start {
+                self.p.error(
+                    t.origin(),
+                    &t.key_path("end"),
+                    format!("must be after the start ({start}), got {e}"),
+                );
+            }
+        }
+        t.finish_strict(self.p, KEYS);
+        out
     }
 
     fn slo(&mut self, n: &Node) -> Slo {
