@@ -41,6 +41,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod import;
 pub mod metrics;
 pub mod model;
 pub mod output;

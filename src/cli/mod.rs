@@ -55,7 +55,12 @@ Rerunning the same command after an interruption resumes: finished runs are kept
     #[command(after_help = "Example:
   flysim merge out/big/shard-* --out out/big/all")]
     Merge(MergeArgs),
-    /// Check scenario or fly.toml files and print every problem with its position.
+    /// Print a starter scenario around a real fly.toml.
+    #[command(after_help = "Examples:
+  flysim import fly.toml > scenario.toml && flysim run scenario.toml
+  flysim import fly.toml --regions ams,ewr --rps 40")]
+    Import(ImportArgs),
+    /// Check scenario, sweep or fly.toml files and print every problem with its position.
     #[command(after_help = "Examples:
   flysim validate scenarios/quickstart.toml
   flysim validate fly.toml")]
@@ -133,6 +138,19 @@ fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
     Ok((k, n))
 }
 
+/// Arguments of `flysim import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The app's fly.toml.
+    pub fly_toml: PathBuf,
+    /// Regions to run Machines in, comma-separated [default: the fly.toml's primary_region].
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Mean requests per second of the starter traffic.
+    #[arg(long, default_value_t = 10.0)]
+    pub rps: f64,
+}
+
 /// Arguments of `flysim validate`.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -152,6 +170,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run(args) => run_cmd(args),
         Command::Sweep(args) => sweep_cmd(args),
         Command::Merge(args) => merge_cmd(args),
+        Command::Import(args) => import_cmd(args),
         Command::Validate(args) => validate_cmd(args),
     }
 }
@@ -359,6 +378,34 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
     Ok(())
 }
 
+fn import_cmd(args: ImportArgs) -> Result<()> {
+    if !(args.rps.is_finite() && args.rps > 0.0) {
+        return Err(UserError(format!("--rps: expected a rate above 0, got {}", args.rps)).into());
+    }
+    let regions = (!args.regions.is_empty()).then_some(args.regions.as_slice());
+    match crate::import::import(&args.fly_toml, regions, args.rps) {
+        Ok(imported) => {
+            for n in imported
+                .notes
+                .iter()
+                .filter(|n| n.severity == Severity::Warning)
+            {
+                eprintln!("{n}");
+            }
+            print!("{}", imported.text);
+            Ok(())
+        }
+        Err(problems) => {
+            let lines: Vec<String> = problems
+                .iter()
+                .filter(|p| p.severity == Severity::Error)
+                .map(|p| p.to_string())
+                .collect();
+            Err(UserError(lines.join("\n")).into())
+        }
+    }
+}
+
 fn validate_cmd(args: ValidateArgs) -> Result<()> {
     let mut errors = 0;
     for path in &args.files {
@@ -401,7 +448,17 @@ fn validate_one(
             message: format!("cannot read the file: {e}"),
         }]
     })?;
-    let is_scenario = scenario::doc::parse(&text)
+    let parsed = scenario::doc::parse(&text);
+    let is_sweep = parsed
+        .as_ref()
+        .is_ok_and(|root| root.get("axis").is_some() && root.get("scenario").is_some());
+    if is_sweep {
+        return crate::sweep::load(path)
+            .map(|_| Vec::new())
+            .map_err(|e| e.problems);
+    }
+    let is_scenario = parsed
+        .as_ref()
         .map(|root| {
             root.get("duration").is_some()
                 || matches!(
@@ -411,18 +468,33 @@ fn validate_one(
         })
         .unwrap_or(true);
     if is_scenario {
-        scenario::load(path, &[])
+        return scenario::load(path, &[])
             .map(|l| l.notes)
-            .map_err(|e| e.problems)
+            .map_err(|e| e.problems);
+    }
+    // A fly.toml on its own.
+    let mut p = scenario::reader::Problems::new(&name);
+    if let Ok(root) = parsed {
+        let fly = scenario::fly::read(&root, "", &mut p);
+        if let Some((code, origin)) = &fly.primary_region {
+            if scenario::regions::lookup(code).is_none() && !scenario::fly::is_placeholder(code) {
+                p.warning(
+                    origin,
+                    "primary_region",
+                    format!("{code:?} is not a Fly region code"),
+                );
+            } else if scenario::fly::is_placeholder(code) {
+                p.warning(
+                    origin,
+                    "primary_region",
+                    format!("{code:?} looks like a template placeholder, not a region"),
+                );
+            }
+        }
+    }
+    if p.has_errors() {
+        Err(p.list)
     } else {
-        let mut p = scenario::reader::Problems::new(&name);
-        if let Ok(root) = scenario::doc::parse(&text) {
-            scenario::fly::read(&root, "", &mut p);
-        }
-        if p.has_errors() {
-            Err(p.list)
-        } else {
-            Ok(p.list)
-        }
+        Ok(p.list)
     }
 }

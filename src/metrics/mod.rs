@@ -69,6 +69,8 @@ pub fn new_histogram() -> Histogram<u64> {
 pub struct RequestCounters {
     /// Requests that arrived.
     pub offered: u64,
+    /// Requests that arrived, by the clients' region (index: region).
+    pub offered_by_region: Vec<u64>,
     /// Requests answered by a Machine.
     pub served: u64,
     /// Failed requests by reason (index: `FailReason as usize`).
@@ -124,6 +126,12 @@ impl RequestCounters {
     /// Adds another app's counters into these (for run totals).
     pub fn add(&mut self, o: &RequestCounters) {
         self.offered += o.offered;
+        if self.offered_by_region.len() < o.offered_by_region.len() {
+            self.offered_by_region.resize(o.offered_by_region.len(), 0);
+        }
+        for (a, b) in self.offered_by_region.iter_mut().zip(&o.offered_by_region) {
+            *a += b;
+        }
         self.served += o.served;
         for i in 0..self.failed.len() {
             self.failed[i] += o.failed[i];
@@ -191,10 +199,14 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder for `apps` apps.
-    pub fn new(apps: usize, slo_latency: SimDuration) -> Self {
+    /// A recorder for `apps` apps and `regions` client regions.
+    pub fn new(apps: usize, regions: usize, slo_latency: SimDuration) -> Self {
+        let counters = RequestCounters {
+            offered_by_region: vec![0; regions],
+            ..RequestCounters::default()
+        };
         Recorder {
-            apps: vec![RequestCounters::default(); apps],
+            apps: vec![counters; apps],
             latency: (0..apps).map(|_| new_histogram()).collect(),
             slo_latency,
             bucket_latency: new_histogram(),
@@ -223,8 +235,10 @@ impl Recorder {
 
     /// A request arrived.
     #[inline]
-    pub fn arrived(&mut self, app: usize, now: SimTime) {
-        self.apps[app].offered += 1;
+    pub fn arrived(&mut self, app: usize, now: SimTime, client: u16) {
+        let c = &mut self.apps[app];
+        c.offered += 1;
+        c.offered_by_region[client as usize] += 1;
         self.bucket_counts[0] += 1;
         self.in_flight_change(app, now, true);
     }

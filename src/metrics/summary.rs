@@ -24,7 +24,11 @@ fn ms(ns: f64) -> f64 {
     r6(ns / 1e6)
 }
 
-fn requests_block(c: &RequestCounters, duration_s: f64) -> Value {
+fn requests_block(
+    c: &RequestCounters,
+    duration_s: f64,
+    regions: &[crate::scenario::Region],
+) -> Value {
     let failed = c.failed_total();
     let mut by_reason = Map::new();
     for r in FailReason::ALL {
@@ -48,6 +52,12 @@ fn requests_block(c: &RequestCounters, duration_s: f64) -> Value {
         "throughput_rps": r6(c.served as f64 / duration_s),
         "mean_response_ms": if c.served == 0 { 0.0 } else { ms(c.response_ns as f64 / c.served as f64) },
         "mean_sojourn_ms": if c.served + failed == 0 { 0.0 } else { ms(c.sojourn_ns as f64 / (c.served + failed) as f64) },
+        "offered_by_region": regions
+            .iter()
+            .zip(&c.offered_by_region)
+            .filter(|(_, n)| **n > 0)
+            .map(|(r, n)| (r.code.clone(), json!(n)))
+            .collect::<Map<String, Value>>(),
     })
 }
 
@@ -152,13 +162,8 @@ pub fn summary(sim: &Sim, replication: u64) -> Value {
     let mut app_costs = vec![CostSplit::default(); sc.apps.len()];
     for m in &sim.machines {
         let c = sim.machine_cost(m, end);
-        for target in [
-            &mut region_costs[m.region as usize],
-            &mut app_costs[m.app as usize],
-        ] {
-            target.compute += c.compute;
-            target.rootfs += c.rootfs;
-        }
+        region_costs[m.region as usize].add(&c);
+        app_costs[m.app as usize].add(&c);
     }
     let mut total_cost = CostSplit::default();
     for c in &app_costs {
@@ -177,7 +182,7 @@ pub fn summary(sim: &Sim, replication: u64) -> Value {
         apps.insert(
             app.name.clone(),
             json!({
-                "requests": requests_block(c, duration_s),
+                "requests": requests_block(c, duration_s, &sc.regions),
                 "queue_wait_ms": queue_block(c),
                 "latency_ms": latency_block(&sim.rec.latency[ai], c),
                 "machines": machines_block(sim, &ids, duration_ns),
@@ -203,7 +208,7 @@ pub fn summary(sim: &Sim, replication: u64) -> Value {
         "replication": replication,
         "duration_s": r6(duration_s),
         "events": sim.events,
-        "requests": requests_block(&total, duration_s),
+        "requests": requests_block(&total, duration_s, &sc.regions),
         "queue_wait_ms": queue_block(&total),
         "latency_ms": latency_block(&all_latency, &total),
         "machines": machines_block(sim, &all_ids, duration_ns),

@@ -322,7 +322,7 @@ impl<'s> Sim<'s> {
             sources,
             rng_route: streams.stream("proxy"),
             rng_boot: streams.stream("boot"),
-            rec: Recorder::new(sc.apps.len(), sc.slo.latency_p99),
+            rec: Recorder::new(sc.apps.len(), sc.regions.len(), sc.slo.latency_p99),
             bucket_start: SimTime::ZERO,
             region_states,
             region_area: vec![[0; STATES]; nregions],
@@ -496,7 +496,7 @@ impl<'s> Sim<'s> {
             self.engine
                 .schedule_at(t, Event::Arrival { source: s as u32 });
         }
-        self.rec.arrived(app, now);
+        self.rec.arrived(app, now, client);
         self.dispatch(app, now, service_ns, client, 0, 0, None);
     }
 

@@ -121,16 +121,19 @@ pub fn is_placeholder(s: &str) -> bool {
 /// Reads a fly.toml table (inline `[app.fly]` or a whole file) at key path `path`.
 pub fn read(node: &Node, path: &str, p: &mut Problems) -> FlyApp {
     let mut t = TableReader::new(node, path, p);
+    let app_origin = node
+        .get("app")
+        .map_or(node.origin.clone(), |n| n.origin.clone());
     let app = t.opt_str(p, "app");
     if let Some(a) = &app {
         if is_placeholder(a) {
             p.warning(
-                t.origin(),
+                &app_origin,
                 &t.key_path("app"),
                 format!("{a:?} looks like a template placeholder, not an app name"),
             );
         } else if a.is_empty() {
-            p.warning(t.origin(), &t.key_path("app"), "empty app name");
+            p.warning(&app_origin, &t.key_path("app"), "empty app name");
         }
     }
     let primary_region = t.take("primary_region").and_then(|n| match &n.value {

@@ -94,6 +94,9 @@ pub fn parse_iso8601(s: &str) -> Option<f64> {
     Some(days as f64 * 86_400.0 + (h * 3600 + mi * 60) as f64 + sec - offset_s)
 }
 
+/// A `(time [s], count, line)` sample.
+type Sample = (f64, f64, usize);
+
 /// Places `(time, count)` samples on a regular grid starting at the first time.
 fn grid(samples: &[(f64, f64, usize)]) -> Result<(u64, Vec<f64>), TraceError> {
     if samples.len() < 2 {
@@ -103,7 +106,7 @@ fn grid(samples: &[(f64, f64, usize)]) -> Result<(u64, Vec<f64>), TraceError> {
         ));
     }
     let interval = samples[1].0 - samples[0].0;
-    if !(interval > 0.0) {
+    if interval.is_nan() || interval <= 0.0 {
         return Err(err(
             samples[1].2,
             format!("times must increase; this row is {interval} s after the previous one"),
@@ -249,7 +252,7 @@ pub fn read_prometheus(text: &str, label: &str) -> Result<TraceData, TraceError>
     if result.is_empty() {
         return Err(err(0, "the response holds no series"));
     }
-    let mut parsed: Vec<(Option<String>, Vec<(f64, f64, usize)>)> = Vec::new();
+    let mut parsed: Vec<(Option<String>, Vec<Sample>)> = Vec::new();
     for (si, s) in result.iter().enumerate() {
         let name = s
             .get("metric")

@@ -827,7 +827,7 @@ impl<'p> Builder<'p> {
     }
 
     /// The clients' region(s): a code, or a list of codes with optional `weights`.
-    fn from_regions(
+    fn client_regions(
         &mut self,
         t: &mut TableReader,
         required: bool,
@@ -926,7 +926,7 @@ impl<'p> Builder<'p> {
         if shape_name.as_deref() == Some("trace") {
             return self.trace_traffic(t, app, index);
         }
-        let from = self.from_regions(&mut t, true);
+        let from = self.client_regions(&mut t, true);
         let p = &mut *self.p;
         let rate = |t: &mut TableReader, p: &mut Problems, key: &str| -> Option<f64> {
             let r = t.opt_num(p, key, 0.0, 1e9);
@@ -1107,7 +1107,7 @@ impl<'p> Builder<'p> {
         let from = if is_prometheus && !t.has("from") {
             None
         } else {
-            self.from_regions(&mut t, !is_prometheus)
+            self.client_regions(&mut t, !is_prometheus)
         };
         let skip = (offset.0 / data.interval_ns.max(1)) as usize;
         let length = data.series.first().map_or(0, |s| s.counts.len());

@@ -18,7 +18,7 @@ fn every_broken_scenario_gives_its_message_and_no_output() {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    assert!(files.len() >= 12, "expected a corpus of broken files");
+    assert!(files.len() >= 25, "expected a corpus of broken files");
     let tmp = tempfile::tempdir().unwrap();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
@@ -69,6 +69,57 @@ fn every_broken_scenario_gives_its_message_and_no_output() {
             v.status.code(),
             Some(1),
             "{}: validate exit code",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn every_broken_fly_toml_gives_its_message() {
+    let dir = Path::new("tests/fixtures/bad-fly");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10);
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let expected: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        let v = flysim().arg("validate").arg(f).output().unwrap();
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
+        assert_eq!(
+            v.status.code(),
+            Some(1),
+            "{}: validate exit code:\n{out}",
+            f.display()
+        );
+        for e in &expected {
+            assert!(
+                out.contains(e),
+                "{}: expected {e:?} in:\n{out}",
+                f.display()
+            );
+        }
+        assert!(!out.contains("panicked"), "{}", f.display());
+        // import refuses it too, with the same message.
+        let i = flysim().arg("import").arg(f).output().unwrap();
+        assert_eq!(
+            i.status.code(),
+            Some(1),
+            "{}: import exit code",
+            f.display()
+        );
+        assert!(
+            String::from_utf8_lossy(&i.stderr).contains(expected[0]),
+            "{}",
             f.display()
         );
     }

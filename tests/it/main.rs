@@ -6,5 +6,6 @@ mod common;
 mod determinism;
 mod micro;
 mod properties;
+mod real_inputs;
 mod scenarios;
 mod sweep;

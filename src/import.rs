@@ -1,0 +1,213 @@
+//! `flysim import`: a starter scenario around a real fly.toml.
+//!
+//! Machines are created as `fly deploy` would create them, per process group: one if the
+//! group mounts a volume, two for a group with services, one for a group without (its standby
+//! arrives with the resilience model). They go to `primary_region`, or to each region given
+//! with `--regions`. Traffic: a diurnal day averaging `--rps` requests per second, split
+//! evenly over those regions, when the app has a service. The scenario refers to the fly.toml
+//! by path, so the user's own file stays the input.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::scenario::doc;
+use crate::scenario::fly::{self, FlyApp};
+use crate::scenario::reader::{Problem, Problems, Severity};
+use crate::scenario::regions;
+
+/// The starter scenario's TOML text and the notes met while reading the fly.toml.
+pub struct Imported {
+    /// Scenario text.
+    pub text: String,
+    /// Warnings and ignored keys.
+    pub notes: Vec<Problem>,
+}
+
+fn toml_str(s: &str) -> String {
+    doc::to_toml(&doc::Value::Str(s.to_string()))
+}
+
+/// Builds a starter scenario for `fly_toml` (a path as the scenario should refer to it).
+pub fn import(
+    fly_toml: &Path,
+    region_codes: Option<&[String]>,
+    rps: f64,
+) -> Result<Imported, Vec<Problem>> {
+    let file = fly_toml.display().to_string();
+    let mut p = Problems::new(&file);
+    let text = std::fs::read_to_string(fly_toml).map_err(|e| {
+        p.error(
+            &doc::Origin::Implied,
+            "",
+            format!("cannot read the file: {e}"),
+        );
+        p.list.clone()
+    })?;
+    let root = doc::parse(&text).map_err(|e| {
+        let mut p = Problems::new(&file);
+        p.error(&e.origin, "", format!("not valid TOML: {}", e.message));
+        p.list
+    })?;
+    let fly = fly::read(&root, "", &mut p);
+    if p.has_errors() {
+        return Err(p.list);
+    }
+    let regions: Vec<String> = match region_codes {
+        Some(list) if !list.is_empty() => {
+            for code in list {
+                if regions::lookup(code).is_none() {
+                    p.error(
+                        &doc::Origin::Implied,
+                        "--regions",
+                        format!("unknown region {code:?}"),
+                    );
+                }
+            }
+            if p.has_errors() {
+                return Err(p.list);
+            }
+            list.to_vec()
+        }
+        _ => match &fly.primary_region {
+            Some((code, _)) if regions::lookup(code).is_some() => vec![code.clone()],
+            Some((code, origin)) => {
+                p.warning(origin, "primary_region", format!("{code:?} is not a Fly region; the starter scenario uses iad (change it, or give --regions)"));
+                vec!["iad".into()]
+            }
+            None => {
+                p.warning(
+                    &doc::Origin::Implied,
+                    "primary_region",
+                    "missing; the starter scenario uses iad (change it, or give --regions)",
+                );
+                vec!["iad".into()]
+            }
+        },
+    };
+    Ok(Imported {
+        text: render(&fly, fly_toml, &regions, rps),
+        notes: p.list,
+    })
+}
+
+fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String {
+    let name = fly
+        .app
+        .as_deref()
+        .filter(|a| {
+            !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .map(String::from)
+        .or_else(|| {
+            fly_toml.file_stem().map(|s| {
+                s.to_string_lossy()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect()
+            })
+        })
+        .filter(|s: &String| !s.is_empty())
+        .unwrap_or_else(|| "app".into());
+    let served: Vec<usize> = fly
+        .services
+        .first()
+        .map(|s| s.1.clone())
+        .unwrap_or_default();
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "# Starter scenario for {}, made by `flysim import`.",
+        fly_toml.display()
+    );
+    let _ = writeln!(
+        o,
+        "# Machines are laid out as `fly deploy` creates them; adjust counts, regions, request"
+    );
+    let _ = writeln!(
+        o,
+        "# times and traffic to your app, then `flysim run` this file."
+    );
+    let _ = writeln!(o, "name = {}", toml_str(&name));
+    let _ = writeln!(o, "duration = \"24h\"\nseed = 1\n");
+    let _ = writeln!(o, "[slo]\navailability = 0.999\nlatency_p99 = \"1s\"\n");
+    // Hosts big enough for the largest Machine (GPU apps need big ones).
+    let cpus = fly
+        .groups
+        .iter()
+        .map(|g| g.vm.cpus)
+        .max()
+        .unwrap_or(1)
+        .max(32);
+    let mem_gb = fly
+        .groups
+        .iter()
+        .map(|g| g.vm.memory_mb.div_ceil(1024))
+        .max()
+        .unwrap_or(1)
+        .max(128);
+    for r in regions {
+        let _ = writeln!(
+            o,
+            "[[region]]\ncode = {}\nhosts = 4\nhost = {{ cpus = {cpus}, memory = \"{mem_gb}gb\" }}\n",
+            toml_str(r)
+        );
+    }
+    let _ = writeln!(o, "[[app]]\nname = {}", toml_str(&name));
+    let _ = writeln!(
+        o,
+        "fly_toml = {}   # relative to this file: keep it beside the fly.toml, or fix the path",
+        toml_str(&fly_toml.display().to_string())
+    );
+    let region_list = regions
+        .iter()
+        .map(|r| toml_str(r))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(o, "machines = [");
+    for (gi, g) in fly.groups.iter().enumerate() {
+        let per_region = if g.mount.is_some() || !served.contains(&gi) {
+            1
+        } else {
+            2
+        };
+        let why = match (g.mount.is_some(), served.contains(&gi)) {
+            (true, _) => "mounts a volume: one Machine",
+            (false, true) => "serves requests: two Machines",
+            (false, false) => "a worker: one Machine",
+        };
+        let _ = writeln!(
+            o,
+            "  {{ group = {}, count = {}, regions = [{region_list}] }},   # {why} per region",
+            toml_str(&g.name),
+            per_region * regions.len() as u32
+        );
+    }
+    let _ = writeln!(o, "]");
+    let _ = writeln!(
+        o,
+        "request = {{ service_time = {{ dist = \"lognormal\", median = \"50ms\", p99 = \"500ms\" }} }}   # measure yours"
+    );
+    let _ = writeln!(
+        o,
+        "app_boot = \"3s\"   # time from VM boot to your app accepting requests\n"
+    );
+    if !served.is_empty() {
+        let share = rps / regions.len() as f64;
+        for r in regions {
+            let _ = writeln!(
+                o,
+                "[[app.traffic]]\nfrom = {}\nshape = \"diurnal\"\nmean_rps = {share}\npeak_rps = {}\n",
+                toml_str(r),
+                share * 1.6
+            );
+        }
+    }
+    o
+}
+
+/// Whether any note is an error (never, for an `Ok` import; kept for symmetry with validate).
+pub fn has_errors(notes: &[Problem]) -> bool {
+    notes.iter().any(|n| n.severity == Severity::Error)
+}
