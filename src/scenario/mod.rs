@@ -50,6 +50,8 @@ pub struct Scenario {
     pub apps: Vec<App>,
     /// Service-level objective used for SLO shares and verdicts.
     pub slo: Slo,
+    /// Host failures, outages and Machine crashes.
+    pub faults: Vec<Fault>,
     /// Price table.
     pub prices: Prices,
     /// FNV-1a hash of the scenario text and overrides, for the record.
@@ -97,6 +99,82 @@ pub struct Platform {
     pub bill_transient_states: bool,
     /// Round trip between a client and a Machine in the same region [default 0].
     pub same_region_rtt: SimDuration,
+    /// Time for the platform to notice a failed host: until then the proxy still routes to its
+    /// Machines, and standbys wait [default 60 s].
+    pub failure_detection: SimDuration,
+    /// Time a request sent to a Machine on a failed, undetected host takes to fail over
+    /// to another Machine [default 1 s].
+    pub dead_retry_delay: SimDuration,
+    /// Attempts the proxy makes before it gives up on a request [default 40].
+    pub failover_attempts: u32,
+    /// What a standby does when its watched Machine's host returns.
+    pub standby_on_host_return: StandbyReturn,
+    /// Chance that a host failure destroys each volume on it [default 0.02].
+    pub volume_loss_probability: f64,
+}
+
+/// What a standby does when the host of the Machine it watches comes back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StandbyReturn {
+    /// Both keep running (Fly does not stop standbys: the documented risk).
+    BothRun,
+    /// The standby stops once the watched Machine runs again.
+    StandbyStops,
+}
+
+/// When a host fails next: exponential (memoryless) or Weibull with a shape.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TimeToFailure {
+    /// Exponential with this mean.
+    Exponential(SimDuration),
+    /// Weibull with this shape and this scale [s].
+    Weibull {
+        /// Shape k (1: exponential; above 1: wear-out; below 1: infant mortality).
+        shape: f64,
+        /// Scale λ [s], set so the mean equals the given MTBF.
+        scale_s: f64,
+    },
+}
+
+/// What a scheduled outage takes down.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OutageTarget {
+    /// One host: region and index within it.
+    Host(RegionIdx, usize),
+    /// The host of an app's Machine: app and Machine ordinal.
+    MachineHost(usize, u32),
+    /// Every host of a region.
+    Region(RegionIdx),
+}
+
+/// A fault in the scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// Every host in scope fails at random and is repaired.
+    HostFailures {
+        /// Regions in scope (all when empty).
+        regions: Vec<RegionIdx>,
+        /// Time between a repair and the next failure.
+        ttf: TimeToFailure,
+        /// Repair time.
+        repair: Dist,
+    },
+    /// A scheduled outage.
+    Outage {
+        /// What goes down.
+        target: OutageTarget,
+        /// When.
+        at: SimDuration,
+        /// For how long.
+        duration: SimDuration,
+    },
+    /// Running Machines crash at random; their restart policy decides what follows.
+    MachineCrashes {
+        /// The app in scope (all when `None`).
+        app: Option<usize>,
+        /// Mean running time between crashes of one Machine.
+        mtbf: SimDuration,
+    },
 }
 
 /// Which Machine an autostop pass stops.
@@ -280,6 +358,9 @@ pub struct MachineGroup {
     pub per_region: Vec<(RegionIdx, u32)>,
     /// Whether they start in `started` (true) or `stopped`.
     pub started: bool,
+    /// Ordinals (`<app>:<n>`) of the Machines these stand by for: stopped, on another host,
+    /// started when a watched Machine's host fails. Empty: not standbys.
+    pub standby_for: Vec<u32>,
 }
 
 /// An app: its fly.toml-derived service and size, its Machines and its traffic.
