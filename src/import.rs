@@ -166,23 +166,38 @@ fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String
         .collect::<Vec<_>>()
         .join(", ");
     let _ = writeln!(o, "machines = [");
+    let mut ordinal = 0u32;
+    let mut standbys = Vec::new();
     for (gi, g) in fly.groups.iter().enumerate() {
-        let per_region = if g.mount.is_some() || !served.contains(&gi) {
-            1
-        } else {
-            2
-        };
-        let why = match (g.mount.is_some(), served.contains(&gi)) {
+        let serves = served.contains(&gi);
+        let per_region = if g.mount.is_some() || !serves { 1 } else { 2 };
+        let why = match (g.mount.is_some(), serves) {
             (true, _) => "mounts a volume: one Machine",
             (false, true) => "serves requests: two Machines",
-            (false, false) => "a worker: one Machine",
+            (false, false) => "a worker: one Machine (and a standby, below)",
         };
+        let count = per_region * regions.len() as u32;
         let _ = writeln!(
             o,
-            "  {{ group = {}, count = {}, regions = [{region_list}] }},   # {why} per region",
-            toml_str(&g.name),
-            per_region * regions.len() as u32
+            "  {{ group = {}, count = {count}, regions = [{region_list}] }},   # {why} per region",
+            toml_str(&g.name)
         );
+        if g.mount.is_none() && !serves {
+            // One standby per worker Machine, in that Machine's region (round robin order).
+            for i in 0..count {
+                let region = &regions[i as usize % regions.len()];
+                standbys.push(format!(
+                    "  {{ group = {}, count = 1, regions = [{}], standby_for = {} }},",
+                    toml_str(&g.name),
+                    toml_str(region),
+                    toml_str(&format!("{name}:{}", ordinal + i))
+                ));
+            }
+        }
+        ordinal += count;
+    }
+    for s in standbys {
+        let _ = writeln!(o, "{s}");
     }
     let _ = writeln!(o, "]");
     let _ = writeln!(

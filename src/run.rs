@@ -16,6 +16,8 @@ pub struct RunRecord {
     pub machines: (Vec<String>, Vec<Vec<String>>),
     /// `timeseries.csv` header and rows.
     pub timeseries: (Vec<String>, Vec<Vec<String>>),
+    /// `incidents.csv` header and rows.
+    pub incidents: (Vec<String>, Vec<Vec<String>>),
 }
 
 /// Runs replication `replication` of `sc` to its end.
@@ -42,6 +44,7 @@ pub fn run_replication_with_progress(
         summary: summary::summary(&sim, replication),
         machines: summary::machines_csv(&sim),
         timeseries: summary::timeseries_csv(&sim),
+        incidents: summary::incidents_csv(&sim),
     }
 }
 

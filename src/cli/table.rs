@@ -137,11 +137,12 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
         &mut o,
         "machines",
         format!(
-            "{} in all; on average {} started, {} stopped, {} suspended   starts {}   stops {}   suspends {}",
+            "{} in all; on average {} started, {} stopped, {} suspended, {} down   starts {}   stops {}   suspends {}",
             num(s, "machines.count"),
             short(num(s, "machines.time_avg.started")),
             short(num(s, "machines.time_avg.stopped")),
             short(num(s, "machines.time_avg.suspended")),
+            short(num(s, "machines.time_avg.down")),
             group(num(s, "machines.starts") as i64),
             group(num(s, "machines.stops") as i64),
             group(num(s, "machines.suspends") as i64),
@@ -151,15 +152,46 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
         &mut o,
         "cost",
         format!(
-            "${} (compute ${}, rootfs ${})   ${}{} per 30 days   ${} per million requests",
+            "${} (compute ${}, rootfs ${}, volumes ${})   ${}{} per 30 days   ${} per million requests",
             short(num(s, "cost_usd.total")),
             short(num(s, "cost_usd.compute")),
             short(num(s, "cost_usd.rootfs")),
+            short(num(s, "cost_usd.volumes")),
             short(num(s, "cost_usd.per_30_days")),
             ci(s, "cost_usd.per_30_days"),
             short(num(s, "cost_usd.per_million_requests")),
         ),
     );
+    if num(s, "incidents.count") > 0.0 {
+        row(
+            &mut o,
+            "host failures",
+            format!(
+                "{} (hosts down {} s in all)   Machines back after {} s on average   standby takeovers {} after {} s   requests failed on failed hosts {}   volumes lost {}",
+                short(num(s, "incidents.count")),
+                short(num(s, "incidents.host_down_s_total")),
+                short(num(s, "incidents.recovery_s_mean")),
+                short(num(s, "incidents.takeovers")),
+                short(num(s, "incidents.takeover_s_mean")),
+                group(num(s, "incidents.requests_failed_on_host") as i64),
+                short(num(s, "volumes.lost")),
+            ),
+        );
+    }
+    if let Some(workers) = s.get("workers").and_then(Value::as_object) {
+        let parts: Vec<String> = workers
+            .iter()
+            .map(|(k, w)| {
+                format!(
+                    "{k} {}",
+                    pct(w.get("availability").and_then(Value::as_f64).unwrap_or(0.0))
+                )
+            })
+            .collect();
+        if !parts.is_empty() {
+            row(&mut o, "workers up", parts.join("   "));
+        }
+    }
     let verdict = |b: bool| if b { "met" } else { "MISSED" };
     let met = |k: &str| {
         s.pointer(&format!("/slo/{k}"))

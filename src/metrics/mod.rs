@@ -30,17 +30,23 @@ pub enum FailReason {
     StartFailed = 4,
     /// Still running when its Machine's drain reached `kill_timeout`.
     Killed = 5,
+    /// In flight on a host that failed, or sent to one until every failover attempt was spent.
+    HostFailure = 6,
+    /// In flight on a Machine that crashed.
+    Crashed = 7,
 }
 
 impl FailReason {
     /// Every reason, in report order.
-    pub const ALL: [FailReason; 6] = [
+    pub const ALL: [FailReason; 8] = [
         FailReason::AtHardLimit,
         FailReason::QueueTimeout,
         FailReason::NoMachine,
         FailReason::StartTimeout,
         FailReason::StartFailed,
         FailReason::Killed,
+        FailReason::HostFailure,
+        FailReason::Crashed,
     ];
 
     /// The name used in outputs.
@@ -52,6 +58,8 @@ impl FailReason {
             FailReason::StartTimeout => "start_timeout",
             FailReason::StartFailed => "start_failed",
             FailReason::Killed => "killed",
+            FailReason::HostFailure => "host_failure",
+            FailReason::Crashed => "crashed",
         }
     }
 }
@@ -74,7 +82,7 @@ pub struct RequestCounters {
     /// Requests answered by a Machine.
     pub served: u64,
     /// Failed requests by reason (index: `FailReason as usize`).
-    pub failed: [u64; 6],
+    pub failed: [u64; 8],
     /// Served within the SLO latency.
     pub within_slo: u64,
     /// Requests that waited for a Machine to boot or resume.
@@ -209,7 +217,11 @@ impl Recorder {
             apps: vec![counters; apps],
             latency: (0..apps).map(|_| new_histogram()).collect(),
             slo_latency,
-            bucket_latency: new_histogram(),
+            // Per-bucket percentiles need less range and precision than the run's: latencies up
+            // to an hour, 2 significant digits. Its counts array is 30× smaller, so resetting
+            // it every bucket stays cheap.
+            bucket_latency: Histogram::new_with_bounds(1, 3_600_000_000, 2)
+                .expect("valid histogram bounds"),
             bucket_counts: [0; 4],
             bucket_area: 0,
             total_in_flight: 0,
@@ -272,7 +284,7 @@ impl Recorder {
         }
         let us = (latency / 1000).clamp(1, HIST_MAX_US);
         self.latency[app].saturating_record(us);
-        self.bucket_latency.saturating_record(us);
+        self.bucket_latency.saturating_record(us.min(3_600_000_000));
         self.bucket_counts[1] += 1;
         self.in_flight_change(app, now, false);
     }
@@ -363,7 +375,9 @@ impl Recorder {
             machines,
             cost_usd,
         });
-        self.bucket_latency.reset();
+        if !self.bucket_latency.is_empty() {
+            self.bucket_latency.reset();
+        }
         self.bucket_counts = [0; 4];
         self.bucket_area = 0;
     }

@@ -220,7 +220,129 @@ pub fn summary(sim: &Sim, replication: u64) -> Value {
             "latency_p99_met": p99_ms <= sc.slo.latency_p99.as_millis_f64(),
         },
         "apps": apps,
+        "workers": workers(sim),
+        "incidents": incidents_block(sim),
+        "volumes": {
+            "lost": sim.incidents.iter().map(|i| i.volumes_lost).sum::<u32>(),
+            "data_lost_hours": r6(sim.incidents.iter().map(|i| i.data_lost_hours).sum::<f64>()),
+        },
     })
+}
+
+/// Availability of every process group that takes no requests: the share of the run with at
+/// least one of its Machines started. Keyed by group name (`<app>.<group>` when two apps share
+/// a group name).
+fn workers(sim: &Sim) -> Value {
+    let sc = sim.scenario();
+    let mut out = Map::new();
+    for (ai, app) in sc.apps.iter().enumerate() {
+        for (gi, g) in app.groups.iter().enumerate() {
+            if app.served_groups.contains(&gi) {
+                continue;
+            }
+            let clash = sc
+                .apps
+                .iter()
+                .enumerate()
+                .any(|(aj, other)| aj != ai && other.groups.iter().any(|x| x.name == g.name));
+            let key = if clash {
+                format!("{}.{}", app.name, g.name)
+            } else {
+                g.name.clone()
+            };
+            out.insert(
+                key,
+                json!({ "app": app.name, "availability": r6(sim.group_availability(ai, gi)) }),
+            );
+        }
+    }
+    Value::Object(out)
+}
+
+fn incidents_block(sim: &Sim) -> Value {
+    let end = sim.end();
+    let n = sim.incidents.len();
+    let recovery: Vec<f64> = sim
+        .incidents
+        .iter()
+        .filter_map(|i| i.recovered.map(|r| (r - i.start).as_secs_f64()))
+        .collect();
+    let takeovers: Vec<f64> = sim
+        .incidents
+        .iter()
+        .filter_map(|i| i.takeover.map(|t| (t - i.start).as_secs_f64()))
+        .collect();
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            0.0
+        } else {
+            r6(v.iter().sum::<f64>() / v.len() as f64)
+        }
+    };
+    json!({
+        "count": n,
+        "host_down_s_total": r6(sim.incidents.iter().map(|i| (i.host_back.unwrap_or(end) - i.start).as_secs_f64()).sum::<f64>()),
+        "recovery_s_mean": mean(&recovery),
+        "takeovers": takeovers.len(),
+        "takeover_s_mean": mean(&takeovers),
+        "requests_failed_on_host": sim.incidents.iter().map(|i| i.requests_failed_on_host).sum::<u64>(),
+    })
+}
+
+/// `incidents.csv`: one row per host failure.
+pub fn incidents_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
+    let sc = sim.scenario();
+    let header: Vec<String> = [
+        "start_s",
+        "host",
+        "region",
+        "machines",
+        "detected_s",
+        "takeover_s",
+        "host_back_s",
+        "recovered_s",
+        "recovery_duration_s",
+        "requests_failed_on_host",
+        "requests_failed_during",
+        "volumes_lost",
+        "data_lost_hours",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let secs = |t: Option<SimTime>| t.map_or(String::new(), |t| format!("{}", r6(t.as_secs_f64())));
+    let rows = sim
+        .incidents
+        .iter()
+        .map(|i| {
+            let names: Vec<String> = i
+                .machines
+                .iter()
+                .map(|&m| {
+                    let m = &sim.machines[m as usize];
+                    format!("{}:{}", sc.apps[m.app as usize].name, m.ordinal)
+                })
+                .collect();
+            vec![
+                secs(Some(i.start)),
+                i.host.to_string(),
+                sc.regions[i.region as usize].code.clone(),
+                names.join(" "),
+                secs(i.detected),
+                secs(i.takeover),
+                secs(i.host_back),
+                secs(i.recovered),
+                i.recovered.map_or(String::new(), |r| {
+                    format!("{}", r6((r - i.start).as_secs_f64()))
+                }),
+                i.requests_failed_on_host.to_string(),
+                i.requests_failed_during.to_string(),
+                i.volumes_lost.to_string(),
+                format!("{}", r6(i.data_lost_hours)),
+            ]
+        })
+        .collect();
+    (header, rows)
 }
 
 /// `machines.csv`: header and one row per Machine.

@@ -11,7 +11,11 @@
 //! overhead; `suspending` drains the same way, then writes the snapshot. Stopped Machines
 //! release their host's CPU and memory; suspended ones keep them (Fly docs, suspend-resume).
 //!
-//! Timers (boot done, stop done, drain deadline) carry the Machine's generation `generation`, bumped
+//! Any state goes to `down` when the Machine's host fails; when the host returns, a Machine
+//! that was running boots again (`down → stopped → starting`), a suspended one stays
+//! suspended, a stopped one stopped; one whose volume was destroyed stays down.
+//!
+//! Timers (boot done, stop done, drain deadline) carry the Machine's `generation`, bumped
 //! on every transition: an event whose generation is stale is ignored (lazy cancellation).
 //! In-service requests carry the Machine's `epoch`, bumped when they are killed.
 
@@ -35,10 +39,12 @@ pub enum MState {
     Suspending = 4,
     /// Snapshot saved; holds host resources; billed for rootfs.
     Suspended = 5,
+    /// Its host is down: unreachable, not billed (but for its volume).
+    Down = 6,
 }
 
 /// Number of states.
-pub const STATES: usize = 6;
+pub const STATES: usize = 7;
 
 impl MState {
     /// Every state, in report order.
@@ -49,6 +55,7 @@ impl MState {
         MState::Stopping,
         MState::Suspending,
         MState::Suspended,
+        MState::Down,
     ];
 
     /// Name used in outputs.
@@ -60,6 +67,7 @@ impl MState {
             MState::Stopping => "stopping",
             MState::Suspending => "suspending",
             MState::Suspended => "suspended",
+            MState::Down => "down",
         }
     }
 
@@ -76,7 +84,9 @@ impl MState {
                 | (Stopping, Stopped)
                 | (Suspending, Suspended)
                 | (Suspended, Starting)
-        )
+                | (Down, Stopped)
+                | (Down, Suspended)
+        ) || (to == Down && self != Down)
     }
 }
 
@@ -222,6 +232,24 @@ pub struct Machine {
     pub served: u64,
     /// Whether it holds CPU and memory on its host.
     pub holds_host: bool,
+    /// Its state when its host failed.
+    pub before_down: MState,
+    /// Its volume was destroyed with its host: it never runs again.
+    pub volume_lost: bool,
+    /// A standby: stopped until a watched Machine's host fails; never autostarted.
+    pub is_standby: bool,
+    /// The incident it is recovering from (it runs again when it next becomes started).
+    pub recovering: Option<u32>,
+    /// The incident whose takeover it is (a standby starting for a failed host).
+    pub taking_over: Option<u32>,
+    /// Crashes.
+    pub crashes: u32,
+    /// Restarts after crashes in the current 5-minute restart window.
+    pub restarts_in_window: u32,
+    /// Start of the restart window.
+    pub restart_window_start: SimTime,
+    /// Restart once the running stop completes (a crash under a restart policy).
+    pub restart_after_stop: bool,
 }
 
 impl Machine {
@@ -264,6 +292,15 @@ impl Machine {
             failed_starts: 0,
             served: 0,
             holds_host: state != MState::Stopped,
+            before_down: state,
+            volume_lost: false,
+            is_standby: false,
+            recovering: None,
+            taking_over: None,
+            crashes: 0,
+            restarts_in_window: 0,
+            restart_window_start: SimTime::ZERO,
+            restart_after_stop: false,
         }
     }
 

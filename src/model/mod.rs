@@ -8,6 +8,7 @@
 //! Depends on `engine`, `scenario` (validated inputs) and `metrics`.
 
 pub mod autostop;
+pub mod faults;
 pub mod machine;
 pub mod proxy;
 pub mod traffic;
@@ -97,6 +98,57 @@ pub enum Event {
     },
     /// A time-series bucket ends.
     BucketEnd,
+    /// A random host-failure process fails its host.
+    RandomFailure {
+        /// Process index.
+        process: u32,
+    },
+    /// A random host failure is repaired.
+    RandomRepair {
+        /// Process index.
+        process: u32,
+    },
+    /// A scheduled outage begins.
+    OutageStart {
+        /// Index into the scenario's faults.
+        fault: u32,
+    },
+    /// A scheduled outage ends.
+    OutageEnd {
+        /// Index into the scenario's faults.
+        fault: u32,
+    },
+    /// The platform notices that a host failed.
+    FailureDetected {
+        /// Host.
+        host: u32,
+        /// Must equal the host's generation.
+        generation: u32,
+    },
+    /// A running Machine crashes.
+    Crash {
+        /// Machine id.
+        machine: u32,
+        /// Must equal the Machine's generation.
+        generation: u32,
+    },
+    /// A request that was sent to a failed host tries another Machine.
+    Retry {
+        /// App index.
+        app: u16,
+        /// Clients' region.
+        client: u16,
+        /// Attempts so far.
+        retries: u8,
+        /// Request flags.
+        flags: u8,
+        /// The Machine that failed it.
+        avoid: u32,
+        /// Arrival at the proxy [ns].
+        arrived: u64,
+        /// Service time [ns].
+        service_ns: u64,
+    },
 }
 
 /// A host's capacity and what its Machines hold.
@@ -112,6 +164,14 @@ pub struct Host {
     pub used_cpus: u32,
     /// Memory held [MB].
     pub used_mb: u64,
+    /// Outages in progress (the host is down while any lasts).
+    pub outages: u32,
+    /// Whether the platform has noticed the running outage.
+    pub detected: bool,
+    /// Bumped when the host fails or returns; stale detection events are ignored.
+    pub generation: u32,
+    /// The open incident, while down.
+    pub incident: Option<u32>,
 }
 
 /// A request waiting in an app's proxy queue.
@@ -178,6 +238,26 @@ pub struct Sim<'s> {
     scratch: [Vec<u32>; 5],
     /// Lifecycle transitions, when tracing.
     pub trace: Option<Vec<Transition>>,
+    /// Machine ids on each host.
+    machines_on_host: Vec<Vec<u32>>,
+    /// Standbys watching each Machine.
+    standbys_of: Vec<Vec<u32>>,
+    /// Random host-failure processes.
+    failure_processes: Vec<faults::FailureProcess>,
+    /// Hosts each scheduled outage takes down (by fault index; empty for other faults).
+    outage_hosts: Vec<Vec<u32>>,
+    /// Mean time between crashes per app, when crashes are modelled.
+    crash_mtbf: Vec<Option<SimDuration>>,
+    /// Crash stream per Machine (empty when no app crashes).
+    crash_rngs: Vec<StreamRng>,
+    /// Stream for fault side effects (volume loss).
+    rng_faults: StreamRng,
+    /// Host failures so far.
+    pub incidents: Vec<faults::Incident>,
+    /// Requests waiting to fail over from a failed host.
+    pub retrying: u64,
+    /// Per app and group: Machines started, time with at least one [ns], since when.
+    group_up: Vec<Vec<GroupUp>>,
     /// Events handled.
     pub events: u64,
 }
@@ -199,11 +279,17 @@ impl<'s> Sim<'s> {
                     memory_mb: h.memory_mb,
                     used_cpus: 0,
                     used_mb: 0,
+                    outages: 0,
+                    detected: false,
+                    generation: 0,
+                    incident: None,
                 });
             }
             region_hosts.push(ids);
         }
         let nregions = sc.regions.len();
+        let mut machines_on_host: Vec<Vec<u32>> = vec![Vec::new(); hosts.len()];
+        let mut standbys_of: Vec<Vec<u32>> = Vec::new();
         let mut machines = Vec::new();
         let mut apps = Vec::new();
         let mut region_states = vec![[0u32; STATES]; nregions];
@@ -212,54 +298,84 @@ impl<'s> Sim<'s> {
             let mut by_region = vec![Vec::new(); nregions];
             // All of this app's Machines by region, for spreading over hosts.
             let mut all_by_region: Vec<Vec<u32>> = vec![Vec::new(); nregions];
-            let mut ordinal = 0;
+            // Create every Machine (ordinal = creation order), then place them: first those
+            // that are not standbys, then standbys away from the hosts they watch.
+            let first = machines.len();
+            let mut plan: Vec<(usize, usize, bool, Vec<u32>)> = Vec::new(); // group, region, started, watches
             for g in &app.machines {
-                let vm = app.groups[g.group].vm;
-                let serves = app.served_groups.contains(&g.group);
                 for &(r, count) in &g.per_region {
                     for _ in 0..count {
-                        // Spread: the host with the fewest of this app's Machines, then the
-                        // most free memory, then the lowest index.
-                        let host = *region_hosts[r]
-                            .iter()
-                            .min_by_key(|&&h| {
-                                let on_host = all_by_region[r]
-                                    .iter()
-                                    .filter(|&&m: &&u32| machines_host(&machines, m) == h)
-                                    .count();
-                                let hs: &Host = &hosts[h as usize];
-                                (on_host, std::cmp::Reverse(hs.memory_mb - hs.used_mb), h)
-                            })
-                            .expect("validated: every region has hosts");
-                        let mut state = if g.started {
-                            MState::Started
-                        } else {
-                            MState::Stopped
-                        };
-                        let hs = &mut hosts[host as usize];
-                        if state == MState::Started {
-                            if hs.used_cpus + vm.cpus <= hs.cpus
-                                && hs.used_mb + vm.memory_mb <= hs.memory_mb
-                            {
-                                hs.used_cpus += vm.cpus;
-                                hs.used_mb += vm.memory_mb;
-                            } else {
-                                state = MState::Stopped;
-                            }
-                        }
-                        let id = machines.len() as u32;
-                        let mut m = Machine::new(ai as u16, r as u16, host, ordinal, state);
-                        m.group = g.group as u16;
-                        m.serves = serves;
-                        m.holds_host = state == MState::Started;
-                        machines.push(m);
-                        if serves {
-                            by_region[r].push(id);
-                        }
-                        all_by_region[r].push(id);
-                        region_states[r][state as usize] += 1;
-                        ordinal += 1;
+                        plan.push((g.group, r, g.started, g.standby_for.clone()));
                     }
+                }
+            }
+            let mut placement_order: Vec<usize> =
+                (0..plan.len()).filter(|&i| plan[i].3.is_empty()).collect();
+            placement_order.extend((0..plan.len()).filter(|&i| !plan[i].3.is_empty()));
+            let mut placed: Vec<Option<Machine>> = (0..plan.len()).map(|_| None).collect();
+            let mut host_of: Vec<u32> = vec![u32::MAX; plan.len()];
+            for &i in &placement_order {
+                let (group, r, started, watches) = &plan[i];
+                let (group, r) = (*group, *r);
+                let vm = app.groups[group].vm;
+                let avoid: Vec<u32> = watches
+                    .iter()
+                    .filter_map(|&w| host_of.get(w as usize).copied())
+                    .collect();
+                // Spread: the host with the fewest of this app's Machines, then the most free
+                // memory, then the lowest index; a standby never shares a watched Machine's host.
+                let host = *region_hosts[r]
+                    .iter()
+                    .filter(|h| !avoid.contains(h) || region_hosts[r].len() == 1)
+                    .min_by_key(|&&h| {
+                        let on_host = all_by_region[r]
+                            .iter()
+                            .filter(|&&j| host_of[j as usize] == h)
+                            .count();
+                        let hs: &Host = &hosts[h as usize];
+                        (on_host, std::cmp::Reverse(hs.memory_mb - hs.used_mb), h)
+                    })
+                    .expect("validated: every region has hosts");
+                host_of[i] = host;
+                let mut state = if *started {
+                    MState::Started
+                } else {
+                    MState::Stopped
+                };
+                let hs = &mut hosts[host as usize];
+                if state == MState::Started {
+                    if hs.used_cpus + vm.cpus <= hs.cpus
+                        && hs.used_mb + vm.memory_mb <= hs.memory_mb
+                    {
+                        hs.used_cpus += vm.cpus;
+                        hs.used_mb += vm.memory_mb;
+                    } else {
+                        state = MState::Stopped;
+                    }
+                }
+                let mut m = Machine::new(ai as u16, r as u16, host, i as u32, state);
+                m.group = group as u16;
+                m.serves = app.served_groups.contains(&group);
+                m.holds_host = state == MState::Started;
+                m.is_standby = !watches.is_empty();
+                all_by_region[r].push(i as u32);
+                placed[i] = Some(m);
+            }
+            for m in placed {
+                let m = m.expect("every Machine is placed");
+                let id = machines.len() as u32;
+                let r = m.region as usize;
+                if m.serves {
+                    by_region[r].push(id);
+                }
+                region_states[r][m.state as usize] += 1;
+                machines_on_host[m.host as usize].push(id);
+                machines.push(m);
+            }
+            standbys_of.resize(machines.len(), Vec::new());
+            for (i, (_, _, _, watches)) in plan.iter().enumerate() {
+                for &w in watches {
+                    standbys_of[first + w as usize].push((first + i) as u32);
                 }
             }
             let order = (0..nregions)
@@ -311,6 +427,86 @@ impl<'s> Sim<'s> {
                 ));
             }
         }
+        // Faults: random failure processes per host in scope, hosts of scheduled outages,
+        // crash streams per Machine.
+        let mut failure_processes = Vec::new();
+        let mut outage_hosts = Vec::new();
+        let mut crash_mtbf: Vec<Option<SimDuration>> = vec![None; sc.apps.len()];
+        for (fi, f) in sc.faults.iter().enumerate() {
+            let mut hs = Vec::new();
+            match f {
+                crate::scenario::Fault::HostFailures {
+                    regions,
+                    ttf,
+                    repair,
+                } => {
+                    for (h, host) in hosts.iter().enumerate() {
+                        if regions.is_empty() || regions.contains(&(host.region as usize)) {
+                            failure_processes.push(faults::FailureProcess {
+                                host: h as u32,
+                                ttf: *ttf,
+                                repair: *repair,
+                                rng: streams.stream(&format!("faults/{fi}/{h}")),
+                            });
+                        }
+                    }
+                }
+                crate::scenario::Fault::Outage { target, .. } => match target {
+                    crate::scenario::OutageTarget::Host(r, i) => hs.push(region_hosts[*r][*i]),
+                    crate::scenario::OutageTarget::Region(r) => hs.extend(&region_hosts[*r]),
+                    crate::scenario::OutageTarget::MachineHost(a, ordinal) => {
+                        if let Some(m) = machines
+                            .iter()
+                            .find(|m| m.app as usize == *a && m.ordinal == *ordinal)
+                        {
+                            hs.push(m.host);
+                        }
+                    }
+                },
+                crate::scenario::Fault::MachineCrashes { app, mtbf } => {
+                    for (ai, slot) in crash_mtbf.iter_mut().enumerate() {
+                        if app.is_none_or(|a| a == ai) {
+                            *slot = Some(*mtbf);
+                        }
+                    }
+                }
+            }
+            outage_hosts.push(hs);
+        }
+        let crash_rngs = if crash_mtbf.iter().any(|c| c.is_some()) {
+            machines
+                .iter()
+                .map(|m| {
+                    streams.stream(&format!(
+                        "crash/{}/{}",
+                        sc.apps[m.app as usize].name, m.ordinal
+                    ))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let group_up = sc
+            .apps
+            .iter()
+            .enumerate()
+            .map(|(ai, a)| {
+                (0..a.groups.len())
+                    .map(|g| GroupUp {
+                        running: machines
+                            .iter()
+                            .filter(|m| {
+                                m.app as usize == ai
+                                    && m.group as usize == g
+                                    && m.state == MState::Started
+                            })
+                            .count() as u32,
+                        up_ns: 0,
+                        since: SimTime::ZERO,
+                    })
+                    .collect()
+            })
+            .collect();
         let mut sim = Sim {
             sc,
             engine: Engine::with_capacity(1024),
@@ -330,6 +526,16 @@ impl<'s> Sim<'s> {
             scratch: Default::default(),
             trace: None,
             events: 0,
+            failure_processes,
+            outage_hosts,
+            crash_mtbf,
+            crash_rngs,
+            rng_faults: streams.stream("faults/effects"),
+            incidents: Vec::new(),
+            retrying: 0,
+            group_up,
+            machines_on_host,
+            standbys_of,
         };
         sim.seed_events(&streams);
         sim
@@ -372,6 +578,25 @@ impl<'s> Sim<'s> {
         for id in 0..self.machines.len() {
             if self.machines[id].state == MState::Started {
                 self.became_idle(id as u32);
+                self.schedule_crash(id as u32);
+            }
+        }
+        for process in 0..self.failure_processes.len() {
+            let first = self.failure_processes[process].next_failure();
+            self.engine.schedule_at(
+                SimTime::ZERO + first,
+                Event::RandomFailure {
+                    process: process as u32,
+                },
+            );
+        }
+        for (fi, f) in self.sc.faults.iter().enumerate() {
+            if let crate::scenario::Fault::Outage { at, duration, .. } = f {
+                let start = SimTime(at.0);
+                self.engine
+                    .schedule_at(start, Event::OutageStart { fault: fi as u32 });
+                self.engine
+                    .schedule_at(start + *duration, Event::OutageEnd { fault: fi as u32 });
             }
         }
         self.engine
@@ -412,6 +637,15 @@ impl<'s> Sim<'s> {
 
     fn finish(&mut self) {
         let now = self.end;
+        for app in &mut self.group_up {
+            for g in app {
+                if g.running > 0 {
+                    g.up_ns += now.0 - g.since.0;
+                }
+                g.since = now;
+            }
+        }
+        self.close_incidents();
         if self.bucket_start < now {
             self.close_bucket(now);
         }
@@ -454,7 +688,7 @@ impl<'s> Sim<'s> {
             } => {
                 let m = &self.machines[machine as usize];
                 if m.generation == generation && !m.drained {
-                    self.kill_in_service(machine);
+                    self.kill_in_service(machine, FailReason::Killed);
                     self.drained(machine);
                 }
             }
@@ -471,6 +705,45 @@ impl<'s> Sim<'s> {
             Event::QueueExpire { app } => self.on_queue_expire(app as usize),
             Event::AutostopPass { app, region } => {
                 self.on_autostop_pass(app as usize, region as usize)
+            }
+            Event::RandomFailure { process } => self.on_random_failure(process),
+            Event::RandomRepair { process } => self.on_random_repair(process),
+            Event::OutageStart { fault } => {
+                for h in self.outage_hosts[fault as usize].clone() {
+                    self.host_down(h);
+                }
+            }
+            Event::OutageEnd { fault } => {
+                for h in self.outage_hosts[fault as usize].clone() {
+                    self.host_up(h);
+                }
+            }
+            Event::FailureDetected { host, generation } => {
+                self.on_failure_detected(host, generation)
+            }
+            Event::Crash {
+                machine,
+                generation,
+            } => self.on_crash(machine, generation),
+            Event::Retry {
+                app,
+                client,
+                retries,
+                flags,
+                avoid,
+                arrived,
+                service_ns,
+            } => {
+                self.retrying -= 1;
+                self.dispatch(
+                    app as usize,
+                    SimTime(arrived),
+                    service_ns,
+                    client,
+                    retries,
+                    flags,
+                    Some(avoid),
+                );
             }
             Event::BucketEnd => {
                 let now = self.now();
@@ -514,6 +787,11 @@ impl<'s> Sim<'s> {
     ) {
         let now = self.now();
         match self.route(app, client, avoid) {
+            proxy::Route::Serve(m) | proxy::Route::Wait(m)
+                if self.machines[m as usize].state == MState::Down =>
+            {
+                self.dead_route(m, app, arrived, service_ns, client, retries, fl)
+            }
             proxy::Route::Serve(m) => self.begin_service(m, arrived, service_ns, client, fl),
             proxy::Route::Wait(m) => self.wait_on(m, arrived, service_ns, client, retries, fl),
             proxy::Route::Wake(m) => {
@@ -746,6 +1024,19 @@ impl<'s> Sim<'s> {
         self.settle_regions(now);
         self.region_states[region][from as usize] -= 1;
         self.region_states[region][to as usize] += 1;
+        if (from == MState::Started) != (to == MState::Started) {
+            let m = &self.machines[id as usize];
+            let g = &mut self.group_up[m.app as usize][m.group as usize];
+            if g.running > 0 {
+                g.up_ns += now.0 - g.since.0;
+            }
+            g.since = now;
+            if to == MState::Started {
+                g.running += 1;
+            } else {
+                g.running -= 1;
+            }
+        }
         if let Some(t) = &mut self.trace {
             t.push(Transition {
                 at: now,
@@ -834,6 +1125,7 @@ impl<'s> Sim<'s> {
         if self.machines[id as usize].load() == 0 {
             self.became_idle(id);
         }
+        self.on_started(id);
     }
 
     /// Begins stopping or suspending a started Machine: drain, then stop.
@@ -881,8 +1173,8 @@ impl<'s> Sim<'s> {
         );
     }
 
-    /// Fails every request still in service on `id` (drain deadline reached).
-    fn kill_in_service(&mut self, id: u32) {
+    /// Fails every request still in service on `id`; returns how many.
+    fn kill_in_service(&mut self, id: u32, reason: FailReason) -> u64 {
         let now = self.now();
         let m = &mut self.machines[id as usize];
         let app = m.app as usize;
@@ -903,9 +1195,11 @@ impl<'s> Sim<'s> {
         m.slots.clear();
         m.free_slots.clear();
         m.in_service = 0;
+        let n = arrivals.len() as u64;
         for a in arrivals {
-            self.rec.failed(app, now, SimTime(a), FailReason::Killed);
+            self.rec.failed(app, now, SimTime(a), reason);
         }
+        n
     }
 
     fn on_stop_done(&mut self, id: u32) {
@@ -926,8 +1220,11 @@ impl<'s> Sim<'s> {
                 h.used_mb -= vm.memory_mb;
             }
         }
-        // Requests sent to it while it stopped wake it again (the proxy's "recently stopped" path).
-        if !self.machines[id as usize].pending.is_empty() && !self.begin_start(id, true) {
+        // A crash under a restart policy boots it again; requests sent to it while it
+        // stopped wake it (the proxy's "recently stopped" path).
+        let restart = std::mem::take(&mut self.machines[id as usize].restart_after_stop);
+        let wanted = !self.machines[id as usize].pending.is_empty();
+        if (restart || wanted) && !self.begin_start(id, wanted) {
             self.fail_pending_after_start_failure(id);
         }
     }
@@ -1133,6 +1430,11 @@ impl<'s> Sim<'s> {
         self.end
     }
 
+    /// Share of the run during which group `group` of app `app` had a Machine started.
+    pub fn group_availability(&self, app: usize, group: usize) -> f64 {
+        self.group_up[app][group].up_ns as f64 / self.end.0.max(1) as f64
+    }
+
     /// Requests waiting in app `app`'s proxy queue.
     pub fn queue_len(&self, app: usize) -> usize {
         self.apps[app].queue.len()
@@ -1145,12 +1447,24 @@ impl<'s> Sim<'s> {
 }
 
 /// States shown per region in `timeseries.csv`.
-pub const STATE_COLUMNS: [MState; 4] = [
+pub const STATE_COLUMNS: [MState; 5] = [
     MState::Started,
     MState::Starting,
     MState::Stopped,
     MState::Suspended,
+    MState::Down,
 ];
+
+/// A process group's running Machines and the time it had at least one.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupUp {
+    /// Machines started now.
+    pub running: u32,
+    /// Time with at least one started [ns].
+    pub up_ns: u64,
+    /// When `running` last changed.
+    pub since: SimTime,
+}
 
 /// Cost by component [USD].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -1175,8 +1489,4 @@ impl CostSplit {
         self.rootfs += o.rootfs;
         self.volumes += o.volumes;
     }
-}
-
-fn machines_host(machines: &[Machine], id: u32) -> u32 {
-    machines[id as usize].host
 }

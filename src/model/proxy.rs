@@ -10,7 +10,9 @@
 //! 4. only then other regions, each tried the same way (with `cross_region_spill = "soft"`,
 //!    the older rule, other regions' Machines under soft come before step 3);
 //! 5. a Machine that is stopping is woken again when nothing else can take the request;
-//! 6. else the request waits in the proxy queue (`max_queue_wait` > 0) or fails: 503 when
+//! 6. a Machine on a failed host that the platform has not noticed yet still looks as it was:
+//!    a request sent there fails over after `dead_retry_delay` (see `faults`);
+//! 7. else the request waits in the proxy queue (`max_queue_wait` > 0) or fails: 503 when
 //!    Machines are at their hard limit, "no machine" when none can run.
 //!
 //! Among equally good Machines the choice is the `tiebreak` parameter.
@@ -61,17 +63,26 @@ impl Sim<'_> {
             }
             let m = &self.machines[id as usize];
             let load = m.load();
-            match m.state {
+            // Until the platform notices a failed host, the proxy still sees its Machines as
+            // they were.
+            let seen = match m.state {
+                MState::Down if !self.hosts[m.host as usize].detected => m.before_down,
+                s => s,
+            };
+            match seen {
                 MState::Started | MState::Starting => {
                     running = true;
-                    let starting = (m.state == MState::Starting) as usize;
+                    let starting = (seen == MState::Starting) as usize;
                     if load < svc.soft_limit {
                         self.scratch[UNDER_SOFT_STARTED + starting].push(id);
                     } else if load < svc.hard_limit {
                         self.scratch[UNDER_HARD_STARTED + starting].push(id);
                     }
                 }
-                MState::Stopped | MState::Suspended if svc.autostart => {
+                // Standbys wait for a host failure; Machines on a failed host cannot start.
+                MState::Stopped | MState::Suspended
+                    if svc.autostart && !m.is_standby && m.state != MState::Down =>
+                {
                     let vm = self.sc.apps[app].groups[m.group as usize].vm;
                     let h = &self.hosts[m.host as usize];
                     if m.holds_host

@@ -56,6 +56,10 @@ pub fn run_files(rec: &RunRecord, prefix: &str) -> Vec<(String, Vec<u8>)> {
             format!("{prefix}timeseries.csv"),
             csv_bytes(&rec.timeseries.0, &rec.timeseries.1),
         ),
+        (
+            format!("{prefix}incidents.csv"),
+            csv_bytes(&rec.incidents.0, &rec.incidents.1),
+        ),
     ]
 }
 

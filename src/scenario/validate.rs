@@ -326,25 +326,31 @@ impl<'p> Builder<'p> {
         let mut t = TableReader::new(n, path, self.p);
         let kind = t.req_str(self.p, "kind");
         let p = &mut *self.p;
-        let positive = |t: &mut TableReader, p: &mut Problems, key: &str, hint: &str| -> Option<SimDuration> {
-            let v = t.opt_duration(p, key);
-            match v {
-                Some(d) if d > SimDuration::ZERO => Some(d),
-                Some(_) => {
-                    p.error(t.origin(), &t.key_path(key), "must be longer than 0s");
-                    None
-                }
-                None => {
-                    if !t.has(key) {
-                        p.error(t.origin(), &t.key_path(key), format!("missing; {hint}"));
+        let positive =
+            |t: &mut TableReader, p: &mut Problems, key: &str, hint: &str| -> Option<SimDuration> {
+                let v = t.opt_duration(p, key);
+                match v {
+                    Some(d) if d > SimDuration::ZERO => Some(d),
+                    Some(_) => {
+                        p.error(t.origin(), &t.key_path(key), "must be longer than 0s");
+                        None
                     }
-                    None
+                    None => {
+                        if !t.has(key) {
+                            p.error(t.origin(), &t.key_path(key), format!("missing; {hint}"));
+                        }
+                        None
+                    }
                 }
-            }
-        };
+            };
         let fault = match kind.as_deref() {
             Some("host_failures") => {
-                let mtbf = positive(&mut t, p, "mtbf", "expected the mean time between failures of one host, e.g. mtbf = \"365d\"");
+                let mtbf = positive(
+                    &mut t,
+                    p,
+                    "mtbf",
+                    "expected the mean time between failures of one host, e.g. mtbf = \"365d\"",
+                );
                 let shape = t.opt_num(p, "weibull_shape", 0.05, 20.0);
                 let repair = match t.take("repair") {
                     Some(r) => dist(p, &t.key_path("repair"), r),
@@ -368,30 +374,60 @@ impl<'p> Builder<'p> {
                 let p = &mut *self.p;
                 t.finish_strict(p, &["kind", "mtbf", "weibull_shape", "repair", "regions"]);
                 let ttf = match (mtbf, shape) {
-                    (Some(m), Some(k)) => TimeToFailure::Weibull { shape: k, scale_s: m.as_secs_f64() / gamma(1.0 + 1.0 / k) },
+                    (Some(m), Some(k)) => TimeToFailure::Weibull {
+                        shape: k,
+                        scale_s: m.as_secs_f64() / gamma(1.0 + 1.0 / k),
+                    },
                     (Some(m), None) => TimeToFailure::Exponential(m),
                     _ => return None,
                 };
-                Fault::HostFailures { regions, ttf, repair: repair? }
+                Fault::HostFailures {
+                    regions,
+                    ttf,
+                    repair: repair?,
+                }
             }
             Some("host_down") | Some("region_down") => {
                 let at = t.opt_duration(p, "at");
-                let duration = positive(&mut t, p, "for", "expected how long the outage lasts, e.g. for = \"45m\"");
+                let duration = positive(
+                    &mut t,
+                    p,
+                    "for",
+                    "expected how long the outage lasts, e.g. for = \"45m\"",
+                );
                 if at.is_none() && !t.has("at") {
-                    p.error(t.origin(), &t.key_path("at"), "missing; expected when the outage starts, e.g. at = \"6h\"");
+                    p.error(
+                        t.origin(),
+                        &t.key_path("at"),
+                        "missing; expected when the outage starts, e.g. at = \"6h\"",
+                    );
                 }
-                let target = self.outage_target(&mut t, apps, kind.as_deref() == Some("region_down"));
+                let target =
+                    self.outage_target(&mut t, apps, kind.as_deref() == Some("region_down"));
                 t.finish_strict(self.p, &["kind", "at", "for", "host", "target", "region"]);
-                Fault::Outage { target: target?, at: at?, duration: duration? }
+                Fault::Outage {
+                    target: target?,
+                    at: at?,
+                    duration: duration?,
+                }
             }
             Some("machine_crashes") => {
-                let mtbf = positive(&mut t, p, "mtbf", "expected the mean running time between crashes of one Machine, e.g. mtbf = \"30d\"");
+                let mtbf = positive(
+                    &mut t,
+                    p,
+                    "mtbf",
+                    "expected the mean running time between crashes of one Machine, e.g. mtbf = \"30d\"",
+                );
                 let app = match t.opt_str(p, "app") {
                     None => None,
                     Some(name) => match apps.iter().position(|a| a.name == name) {
                         Some(i) => Some(i),
                         None => {
-                            p.error(t.origin(), &t.key_path("app"), format!("no app named {name:?}"));
+                            p.error(
+                                t.origin(),
+                                &t.key_path("app"),
+                                format!("no app named {name:?}"),
+                            );
                             return None;
                         }
                     },
@@ -410,33 +446,55 @@ impl<'p> Builder<'p> {
     }
 
     fn region_codes(&self) -> String {
-        self.regions.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")
+        self.regions
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// What a scheduled outage takes down: `host = "ams:2"`, `target = "web:0"` (the host of
     /// that Machine) or `region = "ams"`.
-    fn outage_target(&mut self, t: &mut TableReader, apps: &[App], region_only: bool) -> Option<OutageTarget> {
+    fn outage_target(
+        &mut self,
+        t: &mut TableReader,
+        apps: &[App],
+        region_only: bool,
+    ) -> Option<OutageTarget> {
         let host = t.opt_str(self.p, "host");
         let target = t.opt_str(self.p, "target");
         let region = t.opt_str(self.p, "region");
-        let given = [host.is_some(), target.is_some(), region.is_some()].iter().filter(|x| **x).count();
+        let given = [host.is_some(), target.is_some(), region.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count();
         if given != 1 || (region_only && region.is_none()) {
-            let expected = if region_only { "region = \"ams\"" } else { "one of host = \"ams:0\", target = \"web:0\" (its host) or region = \"ams\"" };
-            self.p.error(t.origin(), &t.path, format!("give {expected}"));
+            let expected = if region_only {
+                "region = \"ams\""
+            } else {
+                "one of host = \"ams:0\", target = \"web:0\" (its host) or region = \"ams\""
+            };
+            self.p
+                .error(t.origin(), &t.path, format!("give {expected}"));
             return None;
         }
         if let Some(code) = region {
             return match self.regions.iter().position(|r| r.code == code) {
                 Some(r) => Some(OutageTarget::Region(r)),
                 None => {
-                    let msg = format!("region {code:?} has no hosts in this scenario (regions in play: {})", self.region_codes());
+                    let msg = format!(
+                        "region {code:?} has no hosts in this scenario (regions in play: {})",
+                        self.region_codes()
+                    );
                     self.p.error(t.origin(), &t.key_path("region"), msg);
                     None
                 }
             };
         }
         if let Some(h) = host {
-            let parsed = h.split_once(':').and_then(|(c, i)| Some((c.to_string(), i.parse::<usize>().ok()?)));
+            let parsed = h
+                .split_once(':')
+                .and_then(|(c, i)| Some((c.to_string(), i.parse::<usize>().ok()?)));
             let found = parsed.as_ref().and_then(|(c, i)| {
                 let r = self.regions.iter().position(|r| &r.code == c)?;
                 (*i < self.regions[r].hosts.len()).then_some((r, *i))
@@ -444,8 +502,19 @@ impl<'p> Builder<'p> {
             return match found {
                 Some((r, i)) => Some(OutageTarget::Host(r, i)),
                 None => {
-                    let hosts: Vec<String> = self.regions.iter().map(|r| format!("{}:0..{}", r.code, r.hosts.len() - 1)).collect();
-                    self.p.error(t.origin(), &t.key_path("host"), format!("no host {h:?}; expected <region>:<index>, one of {}", hosts.join(", ")));
+                    let hosts: Vec<String> = self
+                        .regions
+                        .iter()
+                        .map(|r| format!("{}:0..{}", r.code, r.hosts.len() - 1))
+                        .collect();
+                    self.p.error(
+                        t.origin(),
+                        &t.key_path("host"),
+                        format!(
+                            "no host {h:?}; expected <region>:<index>, one of {}",
+                            hosts.join(", ")
+                        ),
+                    );
                     None
                 }
             };
@@ -463,7 +532,11 @@ impl<'p> Builder<'p> {
     /// Standbys must watch existing Machines that are not standbys themselves.
     fn check_standbys(&mut self, apps: &[App]) {
         for (ai, app) in apps.iter().enumerate() {
-            let total: u32 = app.machines.iter().map(|g| g.per_region.iter().map(|x| x.1).sum::<u32>()).sum();
+            let total: u32 = app
+                .machines
+                .iter()
+                .map(|g| g.per_region.iter().map(|x| x.1).sum::<u32>())
+                .sum();
             let mut ordinal = 0u32;
             let mut standby_ordinals = Vec::new();
             for g in &app.machines {
@@ -477,9 +550,22 @@ impl<'p> Builder<'p> {
                 for &w in &g.standby_for {
                     let path = format!("app[{ai}].machines[{mi}].standby_for");
                     if w >= total {
-                        self.p.error(&Origin::Implied, &path, format!("{}:{w} does not exist; the app has {total} Machines ({}:0..{})", app.name, app.name, total.saturating_sub(1)));
+                        self.p.error(
+                            &Origin::Implied,
+                            &path,
+                            format!(
+                                "{}:{w} does not exist; the app has {total} Machines ({}:0..{})",
+                                app.name,
+                                app.name,
+                                total.saturating_sub(1)
+                            ),
+                        );
                     } else if standby_ordinals.contains(&w) {
-                        self.p.error(&Origin::Implied, &path, format!("{}:{w} is itself a standby", app.name));
+                        self.p.error(
+                            &Origin::Implied,
+                            &path,
+                            format!("{}:{w} is itself a standby", app.name),
+                        );
                     }
                 }
             }
@@ -557,11 +643,19 @@ impl<'p> Builder<'p> {
             .unwrap_or(0.0);
         let bill_transient_states = t.opt_bool(p, "bill_transient_states").unwrap_or(false);
         let failover_attempts = t.opt_int(p, "failover_attempts", 1, 1000).unwrap_or(40) as u32;
-        let volume_loss_probability = t.opt_num(p, "volume_loss_probability", 0.0, 1.0).unwrap_or(0.02);
-        let standby_on_host_return = choice(p, &mut t, "standby_on_host_return", StandbyReturn::BothRun, &[
-            ("both_run", StandbyReturn::BothRun),
-            ("standby_stops", StandbyReturn::StandbyStops),
-        ]);
+        let volume_loss_probability = t
+            .opt_num(p, "volume_loss_probability", 0.0, 1.0)
+            .unwrap_or(0.02);
+        let standby_on_host_return = choice(
+            p,
+            &mut t,
+            "standby_on_host_return",
+            StandbyReturn::BothRun,
+            &[
+                ("both_run", StandbyReturn::BothRun),
+                ("standby_stops", StandbyReturn::StandbyStops),
+            ],
+        );
         let stretch = t.opt_num(p, "latency_stretch", 0.0, 100.0).unwrap_or(1.36);
         if let Some(h) = t.opt_int(p, "default_hosts", 1, 100_000) {
             self.default_hosts = h as u32;
@@ -734,10 +828,24 @@ impl<'p> Builder<'p> {
                 let mut ordinal = 0;
                 for (gi, g) in groups.iter().enumerate() {
                     let serves = served_groups.contains(&gi);
-                    let count = if g.volume_gb.is_some() || !serves { 1 } else { 2 };
-                    machines.push(MachineGroup { group: gi, per_region: vec![(r, count)], started: true, standby_for: Vec::new() });
+                    let count = if g.volume_gb.is_some() || !serves {
+                        1
+                    } else {
+                        2
+                    };
+                    machines.push(MachineGroup {
+                        group: gi,
+                        per_region: vec![(r, count)],
+                        started: true,
+                        standby_for: Vec::new(),
+                    });
                     if !serves && g.volume_gb.is_none() {
-                        machines.push(MachineGroup { group: gi, per_region: vec![(r, 1)], started: false, standby_for: vec![ordinal] });
+                        machines.push(MachineGroup {
+                            group: gi,
+                            per_region: vec![(r, 1)],
+                            started: false,
+                            standby_for: vec![ordinal],
+                        });
                         ordinal += 1;
                     }
                     ordinal += count;
@@ -978,17 +1086,43 @@ impl<'p> Builder<'p> {
             Some(sf) => {
                 let refs: Vec<String> = match &sf.value {
                     Value::Str(s) => vec![s.clone()],
-                    Value::Array(items) => items.iter().filter_map(|i| if let Value::Str(s) = &i.value { Some(s.clone()) } else { None }).collect(),
+                    Value::Array(items) => items
+                        .iter()
+                        .filter_map(|i| {
+                            if let Value::Str(s) = &i.value {
+                                Some(s.clone())
+                            } else {
+                                None
+                            }
+                        })
+                        .collect(),
                     _ => Vec::new(),
                 };
                 let mut out = Vec::new();
                 if refs.is_empty() {
-                    self.p.error(&sf.origin, &t.key_path("standby_for"), format!("expected a Machine such as \"{app_name}:0\" or a list of them, got {}", sf.value));
+                    self.p.error(
+                        &sf.origin,
+                        &t.key_path("standby_for"),
+                        format!(
+                            "expected a Machine such as \"{app_name}:0\" or a list of them, got {}",
+                            sf.value
+                        ),
+                    );
                 }
                 for r in refs {
-                    match r.split_once(':').filter(|(a, _)| *a == app_name).and_then(|(_, i)| i.parse::<u32>().ok()) {
+                    match r
+                        .split_once(':')
+                        .filter(|(a, _)| *a == app_name)
+                        .and_then(|(_, i)| i.parse::<u32>().ok())
+                    {
                         Some(i) => out.push(i),
-                        None => self.p.error(&sf.origin, &t.key_path("standby_for"), format!("expected a Machine of this app such as \"{app_name}:0\", got {r:?}")),
+                        None => self.p.error(
+                            &sf.origin,
+                            &t.key_path("standby_for"),
+                            format!(
+                                "expected a Machine of this app such as \"{app_name}:0\", got {r:?}"
+                            ),
+                        ),
                     }
                 }
                 out
@@ -1512,23 +1646,38 @@ impl<'p> Builder<'p> {
 /// A Machine reference `<app>:<ordinal>` → (app index, ordinal), checked against the apps.
 fn machine_ref(text: &str, apps: &[App]) -> Result<(usize, u32), String> {
     let Some((name, ord)) = text.split_once(':') else {
-        return Err(format!("expected a Machine as <app>:<n>, e.g. \"web:0\", got {text:?}"));
+        return Err(format!(
+            "expected a Machine as <app>:<n>, e.g. \"web:0\", got {text:?}"
+        ));
     };
     let Some(a) = apps.iter().position(|x| x.name == name) else {
         return Err(format!("no app named {name:?}"));
     };
-    let total: u32 = apps[a].machines.iter().map(|g| g.per_region.iter().map(|x| x.1).sum::<u32>()).sum();
+    let total: u32 = apps[a]
+        .machines
+        .iter()
+        .map(|g| g.per_region.iter().map(|x| x.1).sum::<u32>())
+        .sum();
     match ord.parse::<u32>() {
         Ok(i) if i < total => Ok((a, i)),
-        _ => Err(format!("{text:?}: {name} has {total} Machines, {name}:0 to {name}:{}", total.saturating_sub(1))),
+        _ => Err(format!(
+            "{text:?}: {name} has {total} Machines, {name}:0 to {name}:{}",
+            total.saturating_sub(1)
+        )),
     }
 }
 
 /// Γ(x) for x > 0 (Lanczos approximation, g = 7; relative error below 1e-13).
 fn gamma(x: f64) -> f64 {
     const C: [f64; 9] = [
-        0.999_999_999_999_809_9, 676.520_368_121_885_1, -1_259.139_216_722_402_8, 771.323_428_777_653_1,
-        -176.615_029_162_140_6, 12.507_343_278_686_905, -0.138_571_095_265_720_12, 9.984_369_578_019_572e-6,
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
         1.505_632_735_149_311_6e-7,
     ];
     if x < 0.5 {
@@ -1538,17 +1687,6 @@ fn gamma(x: f64) -> f64 {
     let t = x + 7.5;
     let sum: f64 = C[0] + (1..9).map(|i| C[i] / (x + i as f64)).sum::<f64>();
     (2.0 * std::f64::consts::PI).sqrt() * t.powf(x + 0.5) * (-t).exp() * sum
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn gamma_matches_known_values() {
-        assert!((super::gamma(1.0) - 1.0).abs() < 1e-12);
-        assert!((super::gamma(5.0) - 24.0).abs() < 1e-10);
-        assert!((super::gamma(0.5) - std::f64::consts::PI.sqrt()).abs() < 1e-12);
-        assert!((super::gamma(1.5) - 0.886_226_925_452_758).abs() < 1e-12);
-    }
 }
 
 fn empty_table() -> Node {
@@ -1715,5 +1853,16 @@ impl Default for Prices {
             volume_gb_month: 0.15,
             gpu_hour: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gamma_matches_known_values() {
+        assert!((super::gamma(1.0) - 1.0).abs() < 1e-12);
+        assert!((super::gamma(5.0) - 24.0).abs() < 1e-10);
+        assert!((super::gamma(0.5) - std::f64::consts::PI.sqrt()).abs() < 1e-12);
+        assert!((super::gamma(1.5) - 0.886_226_925_452_758).abs() < 1e-12);
     }
 }

@@ -7,5 +7,6 @@ mod determinism;
 mod micro;
 mod properties;
 mod real_inputs;
+mod resilience;
 mod scenarios;
 mod sweep;

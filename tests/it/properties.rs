@@ -1,7 +1,8 @@
 //! Invariants over randomly generated small scenarios (proptest).
 //!
 //! Requests are conserved, lifecycle transitions stay within Fly's state graph, host capacity
-//! is never exceeded, state times add up to the run, and cost never decreases over time.
+//! is never exceeded, state times add up to the run, cost never decreases over time, and a
+//! standby never shares its watched Machine's host; with random host failures and crashes.
 
 use flysim::model::Sim;
 use flysim::model::machine::MState;
@@ -23,9 +24,17 @@ struct Params {
     host_cpus: u32,
     tiebreak: &'static str,
     spill: &'static str,
+    host_mtbf_min: Option<u64>,
+    crash_mtbf_min: Option<u64>,
 }
 
 fn params() -> impl Strategy<Value = Params> {
+    let tiebreaks = vec![
+        "random",
+        "most_recently_started",
+        "least_recently_used",
+        "round_robin",
+    ];
     (
         (1u32..5, 1usize..3, 1u32..6, 0u32..6),
         (
@@ -40,39 +49,29 @@ fn params() -> impl Strategy<Value = Params> {
         ),
         (prop::option::of(5u64..200), 1u32..4),
         (
-            prop::sample::select(vec![
-                "random",
-                "most_recently_started",
-                "least_recently_used",
-                "round_robin",
-            ]),
+            prop::sample::select(tiebreaks),
             prop::sample::select(vec!["hard", "soft"]),
         ),
+        (prop::option::of(3u64..60), prop::option::of(2u64..60)),
     )
-        .prop_map(
-            |(
-                (machines, regions, soft, extra),
-                (autostop, rps, burst),
-                (queue_wait_ms, ps, boot_ms),
-                (idle_exit_s, host_cpus),
-                (tiebreak, spill),
-            )| Params {
-                machines,
-                regions,
-                soft,
-                hard: soft + extra,
-                autostop,
-                rps,
-                burst,
-                queue_wait_ms,
-                ps,
-                boot_ms,
-                idle_exit_s,
-                host_cpus,
-                tiebreak,
-                spill,
-            },
-        )
+        .prop_map(|(a, b, c, d, e, f)| Params {
+            machines: a.0,
+            regions: a.1,
+            soft: a.2,
+            hard: a.2 + a.3,
+            autostop: b.0,
+            rps: b.1,
+            burst: b.2,
+            queue_wait_ms: c.0,
+            ps: c.1,
+            boot_ms: c.2,
+            idle_exit_s: d.0,
+            host_cpus: d.1,
+            tiebreak: e.0,
+            spill: e.1,
+            host_mtbf_min: f.0,
+            crash_mtbf_min: f.1,
+        })
 }
 
 fn text(p: &Params) -> String {
@@ -90,6 +89,15 @@ fn text(p: &Params) -> String {
         .idle_exit_s
         .map(|s| format!("idle_exit = \"{s}s\"\n"))
         .unwrap_or_default();
+    let mut faults = String::new();
+    if let Some(m) = p.host_mtbf_min {
+        faults += &format!(
+            "[[fault]]\nkind = \"host_failures\"\nmtbf = \"{m}m\"\nrepair = {{ dist = \"exponential\", mean = \"3m\" }}\n"
+        );
+    }
+    if let Some(m) = p.crash_mtbf_min {
+        faults += &format!("[[fault]]\nkind = \"machine_crashes\"\nmtbf = \"{m}m\"\n");
+    }
     format!(
         r#"
 name = "prop"
@@ -101,6 +109,7 @@ boot_time = "{boot}ms"
 autostop_interval = "20s"
 autostop_min_runtime = "30s"
 autostop_idle_window = "10s"
+failure_detection = "20s"
 tiebreak = "{tb}"
 cross_region_spill = "{spill}"
 [[region]]
@@ -133,6 +142,16 @@ shape = "burst"
 at = "300s"
 for = "20s"
 rps = {burst}
+[[app]]
+name = "jobs"
+machines = [{{ count = 1, regions = ["ams"] }}, {{ count = 1, regions = ["ams"], standby_for = "jobs:0" }}]
+[app.fly]
+primary_region = "ams"
+[app.fly.processes]
+worker = "run"
+[[app.fly.vm]]
+size = "shared-cpu-1x"
+{faults}
 "#,
         q = p.queue_wait_ms,
         boot = p.boot_ms,
@@ -148,12 +167,29 @@ rps = {burst}
     )
 }
 
+fn legal(from: MState, to: MState) -> bool {
+    use MState::*;
+    matches!(
+        (from, to),
+        (Stopped, Starting)
+            | (Starting, Started)
+            | (Started, Stopping)
+            | (Started, Suspending)
+            | (Stopping, Stopped)
+            | (Suspending, Suspended)
+            | (Suspended, Starting)
+            | (Down, Stopped)
+            | (Down, Suspended)
+    ) || (to == Down && from != Down)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
     fn invariants_hold(p in params()) {
         let sc = flysim::scenario::from_str(&text(&p), "prop.toml", &[]).map_err(|e| TestCaseError::fail(e.to_string()))?.scenario;
+        let initial: Vec<MState> = Sim::new(&sc, 0).machines.iter().map(|m| m.state).collect();
         let mut sim = Sim::new(&sc, 0).with_trace();
         // Check host capacity at many points along the run.
         for step in 1..=30u64 {
@@ -163,24 +199,20 @@ proptest! {
             }
             let held: u32 = sim.machines.iter().filter(|m| m.holds_host).count() as u32;
             let on_hosts: u32 = sim.hosts.iter().map(|h| h.used_cpus).sum();
-            prop_assert_eq!(held, on_hosts, "host bookkeeping drifted (1 vCPU Machines)");
+            prop_assert_eq!(held, on_hosts, "host bookkeeping drifted (1-vCPU Machines)");
         }
         sim.run();
-        // Conservation: offered = served + failed + still in flight.
+        // Conservation: offered = served + failed + still in flight, and in flight is what
+        // Machines, the proxy queue and failovers hold.
         let r = &sim.rec.apps[0];
         prop_assert_eq!(r.offered, r.served + r.failed_total() + r.in_flight);
-        let waiting: u64 = sim.machines.iter().map(|m| m.load() as u64).sum::<u64>() + sim.queue_len(0) as u64;
+        let waiting: u64 = sim.machines.iter().map(|m| m.load() as u64).sum::<u64>() + sim.queue_len(0) as u64 + sim.retrying;
         prop_assert_eq!(r.in_flight, waiting);
         // Legal lifecycle transitions only, per Machine, continuing from its previous state.
-        let mut state: Vec<MState> = vec![MState::Started; sim.machines.len()];
+        let mut state = initial;
         for t in sim.trace.as_ref().unwrap() {
             prop_assert_eq!(state[t.machine as usize], t.from);
-            let legal = matches!((t.from, t.to),
-                (MState::Stopped, MState::Starting) | (MState::Starting, MState::Started)
-                | (MState::Started, MState::Stopping) | (MState::Started, MState::Suspending)
-                | (MState::Stopping, MState::Stopped) | (MState::Suspending, MState::Suspended)
-                | (MState::Suspended, MState::Starting));
-            prop_assert!(legal, "illegal transition {:?} -> {:?}", t.from, t.to);
+            prop_assert!(legal(t.from, t.to), "illegal transition {:?} -> {:?}", t.from, t.to);
             state[t.machine as usize] = t.to;
         }
         // State times add up to the run.
@@ -193,5 +225,8 @@ proptest! {
         let total = sim.cost_until(sim.end()).total();
         prop_assert!((costs.last().copied().unwrap_or(0.0) - total).abs() < 1e-12);
         prop_assert_eq!(sim.rec.rows.len(), 30);
+        // A standby never shares its watched Machine's host.
+        let jobs: Vec<&flysim::model::machine::Machine> = sim.machines.iter().filter(|m| m.app == 1).collect();
+        prop_assert_ne!(jobs[0].host, jobs[1].host);
     }
 }

@@ -282,8 +282,8 @@ fn import_lays_out_machines_as_fly_deploy_does_and_runs() {
     let regions = vec!["ams".to_string(), "ewr".to_string()];
     let s = run_imported(&fly, Some(&regions));
     let machines: u64 = s["machines"]["count"].as_u64().unwrap();
-    // Per region: web 2, worker 1, db 1 (it mounts a volume).
-    assert_eq!(machines, 8);
+    // Per region: web 2, worker 1 and its standby, db 1 (it mounts a volume).
+    assert_eq!(machines, 10);
     assert!(s["requests"]["served"].as_u64().unwrap() > 0);
     // Volumes cost $0.15 per GB-month in any state: 2 × 10 GB for one hour.
     let volumes = s["cost_usd"]["volumes"].as_f64().unwrap();

@@ -32,8 +32,9 @@ fn every_example_scenario_runs() {
         let rec = flysim::run::run_replication(sc, 0);
         let offered = rec.summary["requests"]["offered"].as_u64().unwrap();
         let served = rec.summary["requests"]["served"].as_u64().unwrap();
+        let has_traffic = sc.apps.iter().any(|a| !a.traffic.is_empty());
         assert!(
-            offered > 0 && served > 0,
+            !has_traffic || (offered > 0 && served > 0),
             "{}: no traffic served",
             f.display()
         );
