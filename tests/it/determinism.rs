@@ -69,3 +69,21 @@ rps = 3
     );
     assert_eq!(a1["apps"]["a"]["latency_ms"], a2["apps"]["a"]["latency_ms"]);
 }
+
+#[test]
+fn faults_are_deterministic_too() {
+    // Random host failures and crashes: the same seed gives the same bytes, incidents included.
+    let text = std::fs::read_to_string("scenarios/resilience/two-machines.toml").unwrap();
+    let sets = vec![
+        "fault[0]={ kind = \"host_failures\", mtbf = \"2h\", repair = { dist = \"exponential\", mean = \"20m\" } }".to_string(),
+        "duration=12h".to_string(),
+    ];
+    let run = || {
+        let sc = scenario::from_str(&text, "two-machines.toml", &sets).unwrap().scenario;
+        run_files(&run_replication(&sc, 0), "")
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a, b);
+    let incidents = &a.iter().find(|(n, _)| n == "incidents.csv").unwrap().1;
+    assert!(incidents.iter().filter(|&&c| c == b'\n').count() > 3, "expected several incidents");
+}
