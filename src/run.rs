@@ -18,6 +18,12 @@ pub struct RunRecord {
     pub timeseries: (Vec<String>, Vec<Vec<String>>),
     /// `incidents.csv` header and rows.
     pub incidents: (Vec<String>, Vec<Vec<String>>),
+    /// `states.csv`, `latency.csv`, `cost.csv`: the data behind the charts.
+    pub states: (Vec<String>, Vec<Vec<String>>),
+    /// Latency distribution.
+    pub latency: (Vec<String>, Vec<Vec<String>>),
+    /// Cost by app, region and component.
+    pub cost: (Vec<String>, Vec<Vec<String>>),
 }
 
 /// Runs replication `replication` of `sc` to its end.
@@ -33,7 +39,7 @@ pub fn run_replication_with_progress(
     progress: &mut dyn FnMut(f64),
 ) -> RunRecord {
     const STEPS: u64 = 1000;
-    let mut sim = Sim::new(sc, replication);
+    let mut sim = Sim::new(sc, replication).with_trace();
     for step in 1..STEPS {
         sim.run_until(crate::engine::SimTime(sc.duration.0 / STEPS * step));
         progress(step as f64 / STEPS as f64);
@@ -45,6 +51,9 @@ pub fn run_replication_with_progress(
         machines: summary::machines_csv(&sim),
         timeseries: summary::timeseries_csv(&sim),
         incidents: summary::incidents_csv(&sim),
+        states: summary::states_csv(&sim),
+        latency: summary::latency_csv(&sim),
+        cost: summary::cost_csv(&sim),
     }
 }
 

@@ -345,6 +345,85 @@ pub fn incidents_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// `states.csv`: each Machine's state intervals (for the state timeline chart). Needs a Sim
+/// run with tracing on.
+pub fn states_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
+    let sc = sim.scenario();
+    let header = ["machine", "start_s", "end_s", "state"].iter().map(|s| s.to_string()).collect();
+    let trace = sim.trace.as_deref().unwrap_or(&[]);
+    let mut per_machine: Vec<Vec<&crate::model::Transition>> = vec![Vec::new(); sim.machines.len()];
+    for t in trace {
+        per_machine[t.machine as usize].push(t);
+    }
+    let mut rows = Vec::new();
+    for (id, m) in sim.machines.iter().enumerate() {
+        let name = format!("{}:{}", sc.apps[m.app as usize].name, m.ordinal);
+        let ts = &per_machine[id];
+        let mut state = ts.first().map_or(m.state, |t| t.from);
+        let mut since = SimTime::ZERO;
+        let mut push = |from: SimTime, to: SimTime, s: MState| {
+            if to > from {
+                rows.push(vec![name.clone(), format!("{}", r6(from.as_secs_f64())), format!("{}", r6(to.as_secs_f64())), s.name().to_string()]);
+            }
+        };
+        for t in ts {
+            push(since, t.at, state);
+            state = t.to;
+            since = t.at;
+        }
+        push(since, sim.end(), state);
+    }
+    (header, rows)
+}
+
+/// `latency.csv`: the latency distribution of all served requests as (latency, share served
+/// within it) steps, from the HDR histogram.
+pub fn latency_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut all = crate::metrics::new_histogram();
+    for h in &sim.rec.latency {
+        all.add(h).expect("histograms share bounds");
+    }
+    let header = vec!["latency_ms".to_string(), "share".to_string()];
+    let total = all.len().max(1) as f64;
+    let mut rows = Vec::new();
+    let mut cumulative = 0u64;
+    let mut last = -1.0;
+    for v in all.iter_recorded() {
+        cumulative += v.count_at_value();
+        // Thin the body of the curve to steps of 0.05 %; keep every point of the last 1 %.
+        let share = cumulative as f64 / total;
+        if share - last < 0.0005 && share < 0.99 && cumulative < all.len() {
+            continue;
+        }
+        last = share;
+        rows.push(vec![
+            format!("{}", r6(all.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0)),
+            format!("{}", r6(cumulative as f64 / total)),
+        ]);
+    }
+    (header, rows)
+}
+
+/// `cost.csv`: cost by app, region and component.
+pub fn cost_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
+    let sc = sim.scenario();
+    let header = ["app", "region", "compute_usd", "rootfs_usd", "volumes_usd"].iter().map(|s| s.to_string()).collect();
+    let mut split = vec![vec![CostSplit::default(); sc.regions.len()]; sc.apps.len()];
+    for m in &sim.machines {
+        split[m.app as usize][m.region as usize].add(&sim.machine_cost(m, sim.end()));
+    }
+    let mut rows = Vec::new();
+    for (ai, app) in sc.apps.iter().enumerate() {
+        for (ri, region) in sc.regions.iter().enumerate() {
+            let c = split[ai][ri];
+            if c.total() > 0.0 {
+                rows.push(vec![app.name.clone(), region.code.clone(), format!("{}", r6(c.compute)), format!("{}", r6(c.rootfs)), format!("{}", r6(c.volumes))]);
+            }
+        }
+    }
+    (header, rows)
+}
+
 /// `machines.csv`: header and one row per Machine.
 pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
     let sc = sim.scenario();

@@ -60,6 +60,9 @@ pub fn run_files(rec: &RunRecord, prefix: &str) -> Vec<(String, Vec<u8>)> {
             format!("{prefix}incidents.csv"),
             csv_bytes(&rec.incidents.0, &rec.incidents.1),
         ),
+        (format!("{prefix}states.csv"), csv_bytes(&rec.states.0, &rec.states.1)),
+        (format!("{prefix}latency.csv"), csv_bytes(&rec.latency.0, &rec.latency.1)),
+        (format!("{prefix}cost.csv"), csv_bytes(&rec.cost.0, &rec.cost.1)),
     ]
 }
 
