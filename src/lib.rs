@@ -48,3 +48,4 @@ pub mod output;
 pub mod run;
 pub mod scenario;
 pub mod sweep;
+pub mod chart;

@@ -84,6 +84,9 @@ pub struct RunArgs {
     /// Write no output files; print the summary only.
     #[arg(long)]
     pub no_output: bool,
+    /// Write no charts and no HTML report (the CSV and JSON files only).
+    #[arg(long)]
+    pub no_charts: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -275,6 +278,11 @@ fn run_cmd(args: RunArgs) -> Result<()> {
         }
         (agg, files)
     };
+    let mut files = files;
+    if !args.no_output && !args.no_charts {
+        let prefix = if records.len() == 1 { "" } else { "rep-000/" };
+        files.extend(crate::chart::charts_for_run_files(&files, prefix).map_err(|e| anyhow::anyhow!("drawing the charts: {e}"))?);
+    }
     if !args.no_output {
         output::write_dir_atomic(&out_dir, &files)
             .with_context(|| format!("writing results to {}", out_dir.display()))?;

@@ -1,0 +1,133 @@
+//! The self-contained HTML report: the summary tables and every chart, inline.
+//!
+//! Nothing is fetched: charts are inline SVG, the font is embedded as a data URI, styles are
+//! inline. It opens the same way offline on any machine.
+
+use std::fmt::Write;
+
+use base64::Engine;
+use serde_json::Value;
+
+use super::run_charts::RunData;
+use super::FONT_BYTES;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn head(title: &str) -> String {
+    let font = base64::engine::general_purpose::STANDARD.encode(FONT_BYTES);
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{t}</title><style>\
+@font-face {{ font-family: 'DejaVu Sans'; src: url(data:font/ttf;base64,{font}) format('truetype'); }}\
+body {{ font-family: 'DejaVu Sans', sans-serif; margin: 2rem auto; max-width: 1240px; color: #111; padding: 0 1rem; }}\
+h1 {{ font-size: 1.6rem; }} h2 {{ font-size: 1.25rem; margin-top: 2rem; }}\
+table {{ border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }}\
+td, th {{ border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; }} th {{ background: #f2f2f2; }}\
+td:first-child, th:first-child {{ text-align: left; }}\
+figure {{ margin: 1rem 0; }} figure svg {{ width: 100%; height: auto; border: 1px solid #eee; }}\
+.met {{ color: #009E73; font-weight: bold; }} .missed {{ color: #D55E00; font-weight: bold; }}\
+</style></head><body>\n",
+        t = esc(title)
+    )
+}
+
+/// Rows of a two-column table from (label, JSON pointer, unit, scale) specs.
+fn kv_table(o: &mut String, s: &Value, rows: &[(&str, &str, &str, f64)]) {
+    let _ = writeln!(o, "<table><tr><th>figure</th><th>value</th></tr>");
+    for (label, ptr, unit, scale) in rows {
+        let v = s.pointer(ptr).map_or(String::from("–"), |v| match v.as_f64() {
+            Some(x) => format!("{} {unit}", trim(x * scale)),
+            None => esc(&v.to_string()),
+        });
+        let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(label), v);
+    }
+    let _ = writeln!(o, "</table>");
+}
+
+fn trim(x: f64) -> String {
+    if x == x.trunc() && x.abs() < 1e15 { format!("{x:.0}") } else if x.abs() >= 100.0 { format!("{x:.1}") } else { format!("{x:.4}") }
+}
+
+fn figures(o: &mut String, charts: &[(String, Vec<u8>)], captions: &[(&str, &str)]) {
+    for (name, caption) in captions {
+        if let Some((_, svg)) = charts.iter().find(|(n, _)| n == &format!("{name}.svg")) {
+            let svg = String::from_utf8_lossy(svg);
+            let body = svg.find("<svg").map_or(&svg[..], |i| &svg[i..]);
+            let _ = writeln!(o, "<figure>{body}<figcaption>{}</figcaption></figure>", esc(caption));
+        }
+    }
+}
+
+/// The report of a run. `top` is the top-level summary (the mean over replications) when it
+/// differs from the charted replication's.
+pub fn run_report(d: &RunData, top: Option<&[u8]>, charts: &[(String, Vec<u8>)]) -> String {
+    let s: Value = top.and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_else(|| d.summary.clone());
+    let name = s.get("scenario").and_then(Value::as_str).unwrap_or("run");
+    let mut o = head(&format!("flysim: {name}"));
+    let _ = writeln!(o, "<h1>flysim report: {}</h1>", esc(name));
+    let reps = s.get("replications").and_then(Value::as_u64).unwrap_or(1);
+    let _ = writeln!(
+        o,
+        "<p>flysim {}, seed {}, {} s simulated, {} replication{}{}.</p>",
+        esc(s.get("flysim_version").and_then(Value::as_str).unwrap_or("")),
+        s.get("seed").map_or(String::new(), |v| v.to_string()),
+        trim(s.get("duration_s").and_then(Value::as_f64).unwrap_or(0.0)),
+        reps,
+        if reps == 1 { "" } else { "s (figures are means; charts show replication 0)" },
+        if reps == 1 { "" } else { "" },
+    );
+    let verdict = |k: &str| match s.pointer(k).and_then(Value::as_bool) {
+        Some(true) => "<span class=\"met\">met</span>",
+        _ => "<span class=\"missed\">missed</span>",
+    };
+    let _ = writeln!(o, "<p>SLO: availability {} · p99 latency {}</p>", verdict("/slo/availability_met"), verdict("/slo/latency_p99_met"));
+    let _ = writeln!(o, "<h2>Requests</h2>");
+    kv_table(&mut o, &s, &[
+        ("offered", "/requests/offered", "", 1.0),
+        ("served", "/requests/served", "", 1.0),
+        ("failed", "/requests/failed", "", 1.0),
+        ("availability", "/requests/availability", "%", 100.0),
+        ("within the SLO latency", "/requests/slo_share", "%", 100.0),
+        ("cold starts", "/requests/cold_starts", "", 1.0),
+        ("mean cold-start wait", "/requests/cold_start_wait_ms_mean", "ms", 1.0),
+        ("latency p50", "/latency_ms/p50", "ms", 1.0),
+        ("latency p99", "/latency_ms/p99", "ms", 1.0),
+        ("latency max", "/latency_ms/max", "ms", 1.0),
+        ("cross-region share", "/requests/cross_region_share", "%", 100.0),
+    ]);
+    if let Some(reasons) = s.pointer("/requests/failed_by_reason").and_then(Value::as_object) {
+        let rows: Vec<(String, String)> = reasons.iter().filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0).map(|(k, v)| (k.clone(), trim(v.as_f64().unwrap_or(0.0)))).collect();
+        if !rows.is_empty() {
+            let _ = writeln!(o, "<table><tr><th>failure reason</th><th>requests</th></tr>");
+            for (k, v) in rows {
+                let _ = writeln!(o, "<tr><td>{}</td><td>{v}</td></tr>", esc(&k));
+            }
+            let _ = writeln!(o, "</table>");
+        }
+    }
+    let _ = writeln!(o, "<h2>Machines and cost</h2>");
+    kv_table(&mut o, &s, &[
+        ("Machines", "/machines/count", "", 1.0),
+        ("on average started", "/machines/time_avg/started", "", 1.0),
+        ("on average stopped", "/machines/time_avg/stopped", "", 1.0),
+        ("on average suspended", "/machines/time_avg/suspended", "", 1.0),
+        ("on average down", "/machines/time_avg/down", "", 1.0),
+        ("starts", "/machines/starts", "", 1.0),
+        ("cost of the run", "/cost_usd/total", "USD", 1.0),
+        ("per 30 days", "/cost_usd/per_30_days", "USD", 1.0),
+        ("per million requests", "/cost_usd/per_million_requests", "USD", 1.0),
+        ("host failures", "/incidents/count", "", 1.0),
+        ("volumes lost", "/volumes/lost", "", 1.0),
+    ]);
+    let _ = writeln!(o, "<h2>Charts</h2>");
+    figures(&mut o, charts, &[
+        ("load", "Offered and served requests per second, started Machines per region (right axis); failures in red, host outages shaded, cold starts marked."),
+        ("machines", "Each Machine's state over time."),
+        ("latency", "Share of served requests within a latency, with the SLO."),
+        ("cost", "Cost over the run by app and region, split into compute, stopped rootfs and volumes."),
+    ]);
+    let _ = writeln!(o, "</body></html>");
+    o
+}

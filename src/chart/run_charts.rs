@@ -1,0 +1,343 @@
+//! The charts of one run: load over time, the Machines' state timeline, the latency
+//! distribution, and the cost breakdown.
+
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+use serde_json::Value;
+
+use super::table::Table;
+use super::{both, colour, err, label_font, tick_font, title_font, DrawResult, FONT};
+
+/// The files a run's charts are drawn from.
+pub struct RunData {
+    /// `timeseries.csv`.
+    pub timeseries: Table,
+    /// `states.csv`.
+    pub states: Table,
+    /// `latency.csv`.
+    pub latency: Table,
+    /// `cost.csv`.
+    pub cost: Table,
+    /// `incidents.csv`.
+    pub incidents: Table,
+    /// `summary.json`.
+    pub summary: Value,
+}
+
+impl RunData {
+    /// Reads the files through `get` (a file name → its bytes).
+    pub fn load(get: impl Fn(&str) -> Option<Vec<u8>>) -> Result<RunData, String> {
+        let table = |name: &str| -> Result<Table, String> {
+            let bytes = get(name).ok_or_else(|| format!("{name} is missing"))?;
+            Table::parse(&bytes).map_err(|e| format!("{name}: {e}"))
+        };
+        let summary = get("summary.json").ok_or("summary.json is missing")?;
+        Ok(RunData {
+            timeseries: table("timeseries.csv")?,
+            states: table("states.csv")?,
+            latency: table("latency.csv")?,
+            cost: table("cost.csv")?,
+            incidents: table("incidents.csv")?,
+            summary: serde_json::from_slice(&summary).map_err(|e| format!("summary.json: {e}"))?,
+        })
+    }
+}
+
+/// Draws every run chart: `load`, `machines`, `latency`, `cost` (PNG and SVG each).
+pub fn run_charts(d: &RunData) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    both!(out, "load", |root: &DrawingArea<_, _>| draw_load(root, d));
+    both!(out, "machines", |root: &DrawingArea<_, _>| draw_machines(root, d));
+    both!(out, "latency", |root: &DrawingArea<_, _>| draw_latency(root, d));
+    both!(out, "cost", |root: &DrawingArea<_, _>| draw_cost(root, d));
+    Ok(out)
+}
+
+fn name_of(d: &RunData) -> String {
+    d.summary.get("scenario").and_then(Value::as_str).unwrap_or("run").to_string()
+}
+
+fn max_of(v: impl Iterator<Item = f64>) -> f64 {
+    v.fold(0.0, f64::max)
+}
+
+fn draw_load<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, d: &RunData) -> DrawResult {
+    let ts = &d.timeseries;
+    let hours: Vec<f64> = ts.nums("t_start_s").iter().map(|t| t / 3600.0).collect();
+    let offered = ts.nums("offered_rps");
+    let served = ts.nums("served_rps");
+    let failed: Vec<f64> = ts.nums("failed").iter().zip(ts.nums("t_start_s").windows(2).map(|w| w[1] - w[0]).chain([60.0])).map(|(f, w)| f / w.max(1e-9)).collect();
+    let cold = ts.nums("cold_starts");
+    let end_h = d.summary.get("duration_s").and_then(Value::as_f64).unwrap_or(0.0) / 3600.0;
+    let y_max = max_of(offered.iter().chain(&served).copied()).max(1.0) * 1.1;
+    let regions: Vec<String> = ts.header.iter().filter_map(|h| h.strip_prefix("started_").map(String::from)).collect();
+    let machines: Vec<Vec<f64>> = regions.iter().map(|r| ts.nums(&format!("started_{r}"))).collect();
+    let m_max = max_of(machines.iter().flatten().copied()).max(1.0).ceil() + 1.0;
+
+    let mut chart = ChartBuilder::on(root)
+        .caption(format!("{}: load and running Machines", name_of(d)), title_font())
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .right_y_label_area_size(70)
+        .build_cartesian_2d(0.0..end_h.max(1e-6), 0.0..y_max)
+        .map_err(err)?
+        .set_secondary_coord(0.0..end_h.max(1e-6), 0.0..m_max);
+    chart
+        .configure_mesh()
+        .x_desc("time [h]")
+        .y_desc("requests per second")
+        .axis_desc_style(label_font())
+        .label_style(tick_font())
+        .light_line_style(colour::GREY.mix(0.3))
+        .draw()
+        .map_err(err)?;
+    chart.configure_secondary_axes().y_desc("started Machines").axis_desc_style(label_font()).label_style(tick_font()).draw().map_err(err)?;
+
+    // Host outages, shaded.
+    let starts = d.incidents.nums("start_s");
+    let backs = d.incidents.strs("host_back_s");
+    let outages: Vec<(f64, f64)> = starts
+        .iter()
+        .zip(&backs)
+        .map(|(s, b)| (s / 3600.0, b.parse::<f64>().map_or(end_h, |b| b / 3600.0)))
+        .collect();
+    if !outages.is_empty() {
+        chart
+            .draw_series(outages.iter().map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_max)], colour::GREY.mix(0.45).filled())))
+            .map_err(err)?
+            .label("host down")
+            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], colour::GREY.mix(0.45).filled()));
+    }
+    chart
+        .draw_series(LineSeries::new(hours.iter().copied().zip(offered.iter().copied()), colour::BLUE.stroke_width(2)))
+        .map_err(err)?
+        .label("offered")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour::BLUE.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(hours.iter().copied().zip(served.iter().copied()), colour::GREEN.stroke_width(2)))
+        .map_err(err)?
+        .label("served")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour::GREEN.stroke_width(2)));
+    if failed.iter().any(|f| *f > 0.0) {
+        chart
+            .draw_series(AreaSeries::new(hours.iter().copied().zip(failed.iter().copied()), 0.0, colour::RED.mix(0.5)).border_style(colour::RED))
+            .map_err(err)?
+            .label("failed")
+            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], colour::RED.mix(0.5).filled()));
+    }
+    let cold_points: Vec<(f64, f64)> = hours.iter().zip(&served).zip(&cold).filter(|(_, c)| **c > 0.0).map(|((h, s), _)| (*h, *s)).collect();
+    if !cold_points.is_empty() {
+        chart
+            .draw_series(cold_points.iter().map(|&p| TriangleMarker::new(p, 7, colour::ORANGE.filled())))
+            .map_err(err)?
+            .label("cold starts")
+            .legend(|(x, y)| TriangleMarker::new((x + 9, y), 7, colour::ORANGE.filled()));
+    }
+    let region_colours = [colour::BLACK, colour::PURPLE, colour::SKY, colour::YELLOW];
+    for (i, (r, m)) in regions.iter().zip(&machines).enumerate() {
+        let c = region_colours[i % region_colours.len()];
+        // Steps: a Machine count holds for its whole bucket.
+        let steps: Vec<(f64, f64)> = hours
+            .iter()
+            .zip(hours.iter().skip(1).chain([&end_h]))
+            .zip(m)
+            .flat_map(|((a, b), v)| [(*a, *v), (*b, *v)])
+            .collect();
+        chart
+            .draw_secondary_series(LineSeries::new(steps, c.stroke_width(2)))
+            .map_err(err)?
+            .label(format!("started Machines, {r}"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .label_font(tick_font())
+        .background_style(WHITE.mix(0.85))
+        .border_style(colour::GREY)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(err)
+}
+
+/// Colour and label of each Machine state in the timeline.
+const STATE_STYLE: [(&str, RGBColor); 7] = [
+    ("started", colour::GREEN),
+    ("starting", colour::YELLOW),
+    ("stopping", colour::ORANGE),
+    ("stopped", RGBColor(225, 225, 225)),
+    ("suspending", colour::PURPLE),
+    ("suspended", colour::SKY),
+    ("down", colour::RED),
+];
+
+fn draw_machines<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, d: &RunData) -> DrawResult {
+    let st = &d.states;
+    let names = st.strs("machine");
+    let mut lanes: Vec<String> = Vec::new();
+    for n in &names {
+        if !lanes.contains(n) {
+            lanes.push(n.clone());
+        }
+    }
+    let starts = st.nums("start_s");
+    let ends = st.nums("end_s");
+    let states = st.strs("state");
+    let end_h = d.summary.get("duration_s").and_then(Value::as_f64).unwrap_or(0.0) / 3600.0;
+    let n = lanes.len().max(1);
+    let mut chart = ChartBuilder::on(root)
+        .caption(format!("{}: Machine states", name_of(d)), title_font())
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(110)
+        .build_cartesian_2d(0.0..end_h.max(1e-6), (0u32..n as u32).into_segmented())
+        .map_err(err)?;
+    let lane_names = lanes.clone();
+    chart
+        .configure_mesh()
+        .x_desc("time [h]")
+        .axis_desc_style(label_font())
+        .label_style(tick_font())
+        .disable_y_mesh()
+        .y_labels(n.min(40))
+        .y_label_formatter(&move |y: &SegmentValue<u32>| lane_label(&lane_names, y))
+        .draw()
+        .map_err(err)?;
+    for (label, c) in STATE_STYLE {
+        let rects: Vec<Rectangle<(f64, SegmentValue<u32>)>> = (0..names.len())
+            .filter(|&i| states[i] == label)
+            .map(|i| {
+                let lane = lanes.iter().position(|l| *l == names[i]).unwrap_or(0) as u32;
+                Rectangle::new([(starts[i] / 3600.0, SegmentValue::Exact(lane)), (ends[i] / 3600.0, SegmentValue::Exact(lane + 1))], c.filled())
+            })
+            .collect();
+        chart
+            .draw_series(rects)
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], c.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .label_font(tick_font())
+        .background_style(WHITE.mix(0.9))
+        .border_style(colour::GREY)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(err)
+}
+
+fn draw_latency<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, d: &RunData) -> DrawResult {
+    let lat = d.latency.nums("latency_ms");
+    let share = d.latency.nums("share");
+    let slo = d.summary.pointer("/slo/latency_p99_target_ms").and_then(Value::as_f64).unwrap_or(1000.0);
+    let lo = lat.first().copied().unwrap_or(1.0).max(0.001) / 1.5;
+    let hi = max_of(lat.iter().copied()).max(slo) * 1.5;
+    let mut chart = ChartBuilder::on(root)
+        .caption(format!("{}: latency distribution", name_of(d)), title_font())
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.0)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("latency seen by the client [ms], log scale")
+        .y_desc("share of served requests within")
+        .axis_desc_style(label_font())
+        .label_style(tick_font())
+        .light_line_style(colour::GREY.mix(0.3))
+        .draw()
+        .map_err(err)?;
+    if lat.is_empty() {
+        root.draw(&Text::new("no request was served", (500, 330), (FONT, 24).into_font())).map_err(err)?;
+        return Ok(());
+    }
+    let steps: Vec<(f64, f64)> = lat.iter().zip(&share).map(|(l, s)| (*l, *s)).collect();
+    chart
+        .draw_series(LineSeries::new(steps, colour::BLUE.stroke_width(3)))
+        .map_err(err)?
+        .label("served requests")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour::BLUE.stroke_width(3)));
+    chart
+        .draw_series(LineSeries::new(vec![(slo, 0.0), (slo, 1.0)], colour::RED.stroke_width(2)))
+        .map_err(err)?
+        .label(format!("SLO: p99 ≤ {slo} ms"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour::RED.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(vec![(lo, 0.99), (hi, 0.99)], colour::BLACK.mix(0.6).stroke_width(1)))
+        .map_err(err)?
+        .label("99 % of requests")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour::BLACK.mix(0.6).stroke_width(1)));
+    chart
+        .configure_series_labels()
+        .label_font(tick_font())
+        .background_style(WHITE.mix(0.9))
+        .border_style(colour::GREY)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(err)
+}
+
+/// The name of a lane for a segmented axis label.
+fn lane_label(names: &[String], y: &SegmentValue<u32>) -> String {
+    match y {
+        SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn draw_cost<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, d: &RunData) -> DrawResult {
+    let c = &d.cost;
+    let labels: Vec<String> = c.strs("app").iter().zip(c.strs("region")).map(|(a, r)| format!("{a} · {r}")).collect();
+    let parts = [("compute", c.nums("compute_usd"), colour::BLUE), ("rootfs", c.nums("rootfs_usd"), colour::ORANGE), ("volumes", c.nums("volumes_usd"), colour::GREEN)];
+    let totals: Vec<f64> = (0..labels.len()).map(|i| parts.iter().map(|p| p.1[i]).sum()).collect();
+    let x_max = max_of(totals.iter().copied()).max(1e-6) * 1.15;
+    let n = labels.len().max(1);
+    let mut chart = ChartBuilder::on(root)
+        .caption(format!("{}: cost over the run by app and region [USD]", name_of(d)), title_font())
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(160)
+        .build_cartesian_2d(0.0..x_max, (0u32..n as u32).into_segmented())
+        .map_err(err)?;
+    let names = labels.clone();
+    chart
+        .configure_mesh()
+        .x_desc("USD")
+        .axis_desc_style(label_font())
+        .label_style(tick_font())
+        .disable_y_mesh()
+        .y_labels(n.min(30))
+        .y_label_formatter(&move |y: &SegmentValue<u32>| lane_label(&names, y))
+        .draw()
+        .map_err(err)?;
+    let mut left = vec![0.0; labels.len()];
+    for (name, values, colour) in parts {
+        let rects: Vec<Rectangle<(f64, SegmentValue<u32>)>> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let r = Rectangle::new([(left[i], SegmentValue::Exact(i as u32)), (left[i] + v, SegmentValue::Exact(i as u32 + 1))], colour.filled());
+                left[i] += v;
+                r
+            })
+            .collect();
+        chart
+            .draw_series(rects)
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], colour.filled()));
+    }
+    chart
+        .draw_series(totals.iter().enumerate().map(|(i, t)| Text::new(format!(" ${t:.4}"), (*t, SegmentValue::CenterOf(i as u32)), tick_font())))
+        .map_err(err)?;
+    chart
+        .configure_series_labels()
+        .label_font(tick_font())
+        .background_style(WHITE.mix(0.9))
+        .border_style(colour::GREY)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(err)
+}
