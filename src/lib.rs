@@ -39,6 +39,7 @@
 // Units are written in brackets, e.g. `[ns]`, as the style guide asks; they are not links.
 #![allow(rustdoc::broken_intra_doc_links)]
 
+pub mod chart;
 pub mod cli;
 pub mod engine;
 pub mod import;
@@ -48,4 +49,3 @@ pub mod output;
 pub mod run;
 pub mod scenario;
 pub mod sweep;
-pub mod chart;

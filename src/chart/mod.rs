@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use plotters::prelude::*;
 
 pub use run_charts::run_charts;
-pub use sweep_charts::sweep_charts;
+pub use sweep_charts::{SweepData, sweep_charts};
 
 /// Chart size in pixels.
 pub const SIZE: (u32, u32) = (1200, 675);
@@ -71,7 +71,8 @@ fn ensure_font() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         for style in [FontStyle::Normal, FontStyle::Bold] {
-            plotters::style::register_font(FONT, style, FONT_BYTES).unwrap_or_else(|_| panic!("the bundled font is a valid TrueType file"));
+            plotters::style::register_font(FONT, style, FONT_BYTES)
+                .unwrap_or_else(|_| panic!("the bundled font is a valid TrueType file"));
         }
     });
 }
@@ -85,7 +86,9 @@ pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
 }
 
 /// Draws onto an RGB buffer and encodes it as PNG.
-pub(crate) fn to_png(draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> DrawResult) -> Result<Vec<u8>, String> {
+pub(crate) fn to_png(
+    draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> DrawResult,
+) -> Result<Vec<u8>, String> {
     ensure_font();
     let (w, h) = SIZE;
     let mut buf = vec![255u8; (w * h * 3) as usize];
@@ -96,12 +99,21 @@ pub(crate) fn to_png(draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, plotters::
         root.present().map_err(err)?;
     }
     let mut out = Vec::new();
-    image::ImageEncoder::write_image(image::codecs::png::PngEncoder::new(&mut out), &buf, w, h, image::ColorType::Rgb8).map_err(err)?;
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut out),
+        &buf,
+        w,
+        h,
+        image::ColorType::Rgb8,
+    )
+    .map_err(err)?;
     Ok(out)
 }
 
 /// Draws into an SVG document.
-pub(crate) fn to_svg(draw: impl FnOnce(DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> DrawResult) -> Result<Vec<u8>, String> {
+pub(crate) fn to_svg(
+    draw: impl FnOnce(DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> DrawResult,
+) -> Result<Vec<u8>, String> {
     ensure_font();
     let mut text = String::new();
     {
@@ -116,15 +128,24 @@ pub(crate) fn to_svg(draw: impl FnOnce(DrawingArea<SVGBackend<'_>, plotters::coo
 /// Renders a chart function to `<name>.png` and `<name>.svg`.
 macro_rules! both {
     ($out:expr, $name:expr, $draw:expr) => {{
-        $out.push((format!("{}.png", $name), $crate::chart::to_png(|root| $draw(&root))?));
-        $out.push((format!("{}.svg", $name), $crate::chart::to_svg(|root| $draw(&root))?));
+        $out.push((
+            format!("{}.png", $name),
+            $crate::chart::to_png(|root| $draw(&root))?,
+        ));
+        $out.push((
+            format!("{}.svg", $name),
+            $crate::chart::to_svg(|root| $draw(&root))?,
+        ));
     }};
 }
 pub(crate) use both;
 
 /// A title style.
 pub(crate) fn title_font() -> TextStyle<'static> {
-    (FONT, 26).into_font().style(FontStyle::Bold).color(&colour::BLACK)
+    (FONT, 26)
+        .into_font()
+        .style(FontStyle::Bold)
+        .color(&colour::BLACK)
 }
 
 /// An axis label style.
@@ -137,15 +158,46 @@ pub(crate) fn tick_font() -> TextStyle<'static> {
     (FONT, 15).into_font().color(&colour::BLACK)
 }
 
+/// The charts and report of a sweep, from its result files.
+pub fn charts_for_sweep_files(
+    files: &[(String, Vec<u8>)],
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let get = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.clone())
+    };
+    let data = SweepData::load(get)?;
+    let mut out = sweep_charts(&data)?;
+    let report = report::sweep_report(&data, &out);
+    out.push(("report.html".to_string(), report.into_bytes()));
+    Ok(out)
+}
+
 /// The charts and report of a run, from its files (`prefix` selects a replication's folder).
 /// Returns `(file name, bytes)` to add to the output folder.
-pub fn charts_for_run_files(files: &[(String, Vec<u8>)], prefix: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let get = |name: &str| files.iter().find(|(n, _)| *n == format!("{prefix}{name}")).map(|(_, b)| b.clone());
+pub fn charts_for_run_files(
+    files: &[(String, Vec<u8>)],
+    prefix: &str,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let get = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| *n == format!("{prefix}{name}"))
+            .map(|(_, b)| b.clone())
+    };
     let data = run_charts::RunData::load(get)?;
     let charts = run_charts(&data)?;
-    let top_summary = files.iter().find(|(n, _)| n == "summary.json").map(|(_, b)| b.clone());
+    let top_summary = files
+        .iter()
+        .find(|(n, _)| n == "summary.json")
+        .map(|(_, b)| b.clone());
     let report = report::run_report(&data, top_summary.as_deref(), &charts);
-    let mut out: Vec<(String, Vec<u8>)> = charts.into_iter().map(|(n, b)| (format!("{prefix}{n}"), b)).collect();
+    let mut out: Vec<(String, Vec<u8>)> = charts
+        .into_iter()
+        .map(|(n, b)| (format!("{prefix}{n}"), b))
+        .collect();
     out.push(("report.html".to_string(), report.into_bytes()));
     Ok(out)
 }

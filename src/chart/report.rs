@@ -8,11 +8,14 @@ use std::fmt::Write;
 use base64::Engine;
 use serde_json::Value;
 
-use super::run_charts::RunData;
 use super::FONT_BYTES;
+use super::run_charts::RunData;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn head(title: &str) -> String {
@@ -37,17 +40,25 @@ figure {{ margin: 1rem 0; }} figure svg {{ width: 100%; height: auto; border: 1p
 fn kv_table(o: &mut String, s: &Value, rows: &[(&str, &str, &str, f64)]) {
     let _ = writeln!(o, "<table><tr><th>figure</th><th>value</th></tr>");
     for (label, ptr, unit, scale) in rows {
-        let v = s.pointer(ptr).map_or(String::from("–"), |v| match v.as_f64() {
-            Some(x) => format!("{} {unit}", trim(x * scale)),
-            None => esc(&v.to_string()),
-        });
+        let v = s
+            .pointer(ptr)
+            .map_or(String::from("–"), |v| match v.as_f64() {
+                Some(x) => format!("{} {unit}", trim(x * scale)),
+                None => esc(&v.to_string()),
+            });
         let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(label), v);
     }
     let _ = writeln!(o, "</table>");
 }
 
 fn trim(x: f64) -> String {
-    if x == x.trunc() && x.abs() < 1e15 { format!("{x:.0}") } else if x.abs() >= 100.0 { format!("{x:.1}") } else { format!("{x:.4}") }
+    if x == x.trunc() && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else if x.abs() >= 100.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.4}")
+    }
 }
 
 fn figures(o: &mut String, charts: &[(String, Vec<u8>)], captions: &[(&str, &str)]) {
@@ -55,52 +66,178 @@ fn figures(o: &mut String, charts: &[(String, Vec<u8>)], captions: &[(&str, &str
         if let Some((_, svg)) = charts.iter().find(|(n, _)| n == &format!("{name}.svg")) {
             let svg = String::from_utf8_lossy(svg);
             let body = svg.find("<svg").map_or(&svg[..], |i| &svg[i..]);
-            let _ = writeln!(o, "<figure>{body}<figcaption>{}</figcaption></figure>", esc(caption));
+            let _ = writeln!(
+                o,
+                "<figure>{body}<figcaption>{}</figcaption></figure>",
+                esc(caption)
+            );
         }
     }
+}
+
+/// The report of a sweep: the per-point table and every chart.
+pub fn sweep_report(d: &super::SweepData, charts: &[(String, Vec<u8>)]) -> String {
+    let name = d
+        .sweep
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("sweep");
+    let mut o = head(&format!("flysim: {name}"));
+    let _ = writeln!(o, "<h1>flysim sweep report: {}</h1>", esc(name));
+    let axes = d.axes();
+    let _ = writeln!(
+        o,
+        "<p>{} points × {} replications; means with 95 % Student-t intervals.</p>",
+        d.points.rows.len(),
+        d.sweep
+            .get("replications")
+            .map_or(String::new(), |v| v.to_string())
+    );
+    let _ = write!(o, "<table><tr><th>point</th>");
+    for a in &axes {
+        let _ = write!(o, "<th>{}</th>", esc(a));
+    }
+    let _ = writeln!(
+        o,
+        "<th>availability %</th><th>p99 ms</th><th>$ / 30 days</th><th>SLO</th></tr>"
+    );
+    let cheapest = d.sweep.get("cheapest_meeting_slo").and_then(Value::as_u64);
+    if let Some(points) = d.sweep.get("points").and_then(Value::as_array) {
+        for p in points {
+            let i = p["point"].as_u64().unwrap_or(0);
+            let _ = write!(
+                o,
+                "<tr><td>{i}{}</td>",
+                if Some(i) == cheapest {
+                    " (cheapest meeting the SLO)"
+                } else {
+                    ""
+                }
+            );
+            for a in &axes {
+                let _ = write!(o, "<td>{}</td>", esc(p["params"][a].as_str().unwrap_or("")));
+            }
+            let pair = |k: &str, s: f64| {
+                format!(
+                    "{} ± {}",
+                    trim(p[k]["mean"].as_f64().unwrap_or(0.0) * s),
+                    trim(p[k]["ci95"].as_f64().unwrap_or(0.0) * s)
+                )
+            };
+            let met = if p["meets_slo"].as_bool() == Some(true) {
+                "<span class=\"met\">met</span>"
+            } else {
+                "<span class=\"missed\">no</span>"
+            };
+            let _ = writeln!(
+                o,
+                "<td>{}</td><td>{}</td><td>{}</td><td>{met}</td></tr>",
+                pair("availability", 100.0),
+                pair("latency_p99_ms", 1.0),
+                pair("cost_usd_per_30_days", 1.0)
+            );
+        }
+    }
+    let _ = writeln!(o, "</table><h2>Charts</h2>");
+    figures(
+        &mut o,
+        charts,
+        &[
+            (
+                "tradeoff",
+                "Availability against monthly cost per point, with 95 % intervals; the cheapest point meeting the SLO with confidence in green.",
+            ),
+            (
+                "by-axis-availability",
+                "Availability along the first axis, one line per value of the second, 95 % bands.",
+            ),
+            ("by-axis-p99", "p99 latency along the first axis."),
+            ("by-axis-cost", "Monthly cost along the first axis."),
+            ("heatmap", "Availability over the two axes."),
+        ],
+    );
+    let _ = writeln!(o, "</body></html>");
+    o
 }
 
 /// The report of a run. `top` is the top-level summary (the mean over replications) when it
 /// differs from the charted replication's.
 pub fn run_report(d: &RunData, top: Option<&[u8]>, charts: &[(String, Vec<u8>)]) -> String {
-    let s: Value = top.and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_else(|| d.summary.clone());
+    let s: Value = top
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or_else(|| d.summary.clone());
     let name = s.get("scenario").and_then(Value::as_str).unwrap_or("run");
     let mut o = head(&format!("flysim: {name}"));
     let _ = writeln!(o, "<h1>flysim report: {}</h1>", esc(name));
     let reps = s.get("replications").and_then(Value::as_u64).unwrap_or(1);
     let _ = writeln!(
         o,
-        "<p>flysim {}, seed {}, {} s simulated, {} replication{}{}.</p>",
-        esc(s.get("flysim_version").and_then(Value::as_str).unwrap_or("")),
+        "<p>flysim {}, seed {}, {} s simulated, {} replication{}.</p>",
+        esc(s
+            .get("flysim_version")
+            .and_then(Value::as_str)
+            .unwrap_or("")),
         s.get("seed").map_or(String::new(), |v| v.to_string()),
         trim(s.get("duration_s").and_then(Value::as_f64).unwrap_or(0.0)),
         reps,
-        if reps == 1 { "" } else { "s (figures are means; charts show replication 0)" },
-        if reps == 1 { "" } else { "" },
+        if reps == 1 {
+            ""
+        } else {
+            "s (figures are means; charts show replication 0)"
+        },
     );
     let verdict = |k: &str| match s.pointer(k).and_then(Value::as_bool) {
         Some(true) => "<span class=\"met\">met</span>",
         _ => "<span class=\"missed\">missed</span>",
     };
-    let _ = writeln!(o, "<p>SLO: availability {} · p99 latency {}</p>", verdict("/slo/availability_met"), verdict("/slo/latency_p99_met"));
+    let _ = writeln!(
+        o,
+        "<p>SLO: availability {} · p99 latency {}</p>",
+        verdict("/slo/availability_met"),
+        verdict("/slo/latency_p99_met")
+    );
     let _ = writeln!(o, "<h2>Requests</h2>");
-    kv_table(&mut o, &s, &[
-        ("offered", "/requests/offered", "", 1.0),
-        ("served", "/requests/served", "", 1.0),
-        ("failed", "/requests/failed", "", 1.0),
-        ("availability", "/requests/availability", "%", 100.0),
-        ("within the SLO latency", "/requests/slo_share", "%", 100.0),
-        ("cold starts", "/requests/cold_starts", "", 1.0),
-        ("mean cold-start wait", "/requests/cold_start_wait_ms_mean", "ms", 1.0),
-        ("latency p50", "/latency_ms/p50", "ms", 1.0),
-        ("latency p99", "/latency_ms/p99", "ms", 1.0),
-        ("latency max", "/latency_ms/max", "ms", 1.0),
-        ("cross-region share", "/requests/cross_region_share", "%", 100.0),
-    ]);
-    if let Some(reasons) = s.pointer("/requests/failed_by_reason").and_then(Value::as_object) {
-        let rows: Vec<(String, String)> = reasons.iter().filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0).map(|(k, v)| (k.clone(), trim(v.as_f64().unwrap_or(0.0)))).collect();
+    kv_table(
+        &mut o,
+        &s,
+        &[
+            ("offered", "/requests/offered", "", 1.0),
+            ("served", "/requests/served", "", 1.0),
+            ("failed", "/requests/failed", "", 1.0),
+            ("availability", "/requests/availability", "%", 100.0),
+            ("within the SLO latency", "/requests/slo_share", "%", 100.0),
+            ("cold starts", "/requests/cold_starts", "", 1.0),
+            (
+                "mean cold-start wait",
+                "/requests/cold_start_wait_ms_mean",
+                "ms",
+                1.0,
+            ),
+            ("latency p50", "/latency_ms/p50", "ms", 1.0),
+            ("latency p99", "/latency_ms/p99", "ms", 1.0),
+            ("latency max", "/latency_ms/max", "ms", 1.0),
+            (
+                "cross-region share",
+                "/requests/cross_region_share",
+                "%",
+                100.0,
+            ),
+        ],
+    );
+    if let Some(reasons) = s
+        .pointer("/requests/failed_by_reason")
+        .and_then(Value::as_object)
+    {
+        let rows: Vec<(String, String)> = reasons
+            .iter()
+            .filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
+            .map(|(k, v)| (k.clone(), trim(v.as_f64().unwrap_or(0.0))))
+            .collect();
         if !rows.is_empty() {
-            let _ = writeln!(o, "<table><tr><th>failure reason</th><th>requests</th></tr>");
+            let _ = writeln!(
+                o,
+                "<table><tr><th>failure reason</th><th>requests</th></tr>"
+            );
             for (k, v) in rows {
                 let _ = writeln!(o, "<tr><td>{}</td><td>{v}</td></tr>", esc(&k));
             }
@@ -108,26 +245,53 @@ pub fn run_report(d: &RunData, top: Option<&[u8]>, charts: &[(String, Vec<u8>)])
         }
     }
     let _ = writeln!(o, "<h2>Machines and cost</h2>");
-    kv_table(&mut o, &s, &[
-        ("Machines", "/machines/count", "", 1.0),
-        ("on average started", "/machines/time_avg/started", "", 1.0),
-        ("on average stopped", "/machines/time_avg/stopped", "", 1.0),
-        ("on average suspended", "/machines/time_avg/suspended", "", 1.0),
-        ("on average down", "/machines/time_avg/down", "", 1.0),
-        ("starts", "/machines/starts", "", 1.0),
-        ("cost of the run", "/cost_usd/total", "USD", 1.0),
-        ("per 30 days", "/cost_usd/per_30_days", "USD", 1.0),
-        ("per million requests", "/cost_usd/per_million_requests", "USD", 1.0),
-        ("host failures", "/incidents/count", "", 1.0),
-        ("volumes lost", "/volumes/lost", "", 1.0),
-    ]);
+    kv_table(
+        &mut o,
+        &s,
+        &[
+            ("Machines", "/machines/count", "", 1.0),
+            ("on average started", "/machines/time_avg/started", "", 1.0),
+            ("on average stopped", "/machines/time_avg/stopped", "", 1.0),
+            (
+                "on average suspended",
+                "/machines/time_avg/suspended",
+                "",
+                1.0,
+            ),
+            ("on average down", "/machines/time_avg/down", "", 1.0),
+            ("starts", "/machines/starts", "", 1.0),
+            ("cost of the run", "/cost_usd/total", "USD", 1.0),
+            ("per 30 days", "/cost_usd/per_30_days", "USD", 1.0),
+            (
+                "per million requests",
+                "/cost_usd/per_million_requests",
+                "USD",
+                1.0,
+            ),
+            ("host failures", "/incidents/count", "", 1.0),
+            ("volumes lost", "/volumes/lost", "", 1.0),
+        ],
+    );
     let _ = writeln!(o, "<h2>Charts</h2>");
-    figures(&mut o, charts, &[
-        ("load", "Offered and served requests per second, started Machines per region (right axis); failures in red, host outages shaded, cold starts marked."),
-        ("machines", "Each Machine's state over time."),
-        ("latency", "Share of served requests within a latency, with the SLO."),
-        ("cost", "Cost over the run by app and region, split into compute, stopped rootfs and volumes."),
-    ]);
+    figures(
+        &mut o,
+        charts,
+        &[
+            (
+                "load",
+                "Offered and served requests per second, started Machines per region (right axis); failures in red, host outages shaded, cold starts marked.",
+            ),
+            ("machines", "Each Machine's state over time."),
+            (
+                "latency",
+                "Share of served requests within a latency, with the SLO.",
+            ),
+            (
+                "cost",
+                "Cost over the run by app and region, split into compute, stopped rootfs and volumes.",
+            ),
+        ],
+    );
     let _ = writeln!(o, "</body></html>");
     o
 }

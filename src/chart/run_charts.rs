@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use serde_json::Value;
 
 use super::table::Table;
-use super::{both, colour, err, label_font, tick_font, title_font, DrawResult, FONT};
+use super::{DrawResult, FONT, both, colour, err, label_font, tick_font, title_font};
 
 /// The files a run's charts are drawn from.
 pub struct RunData {
@@ -47,35 +47,71 @@ impl RunData {
 pub fn run_charts(d: &RunData) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut out = Vec::new();
     both!(out, "load", |root: &DrawingArea<_, _>| draw_load(root, d));
-    both!(out, "machines", |root: &DrawingArea<_, _>| draw_machines(root, d));
-    both!(out, "latency", |root: &DrawingArea<_, _>| draw_latency(root, d));
+    both!(out, "machines", |root: &DrawingArea<_, _>| draw_machines(
+        root, d
+    ));
+    both!(out, "latency", |root: &DrawingArea<_, _>| draw_latency(
+        root, d
+    ));
     both!(out, "cost", |root: &DrawingArea<_, _>| draw_cost(root, d));
     Ok(out)
 }
 
 fn name_of(d: &RunData) -> String {
-    d.summary.get("scenario").and_then(Value::as_str).unwrap_or("run").to_string()
+    d.summary
+        .get("scenario")
+        .and_then(Value::as_str)
+        .unwrap_or("run")
+        .to_string()
 }
 
 fn max_of(v: impl Iterator<Item = f64>) -> f64 {
     v.fold(0.0, f64::max)
 }
 
-fn draw_load<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, d: &RunData) -> DrawResult {
+fn draw_load<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    d: &RunData,
+) -> DrawResult {
     let ts = &d.timeseries;
     let hours: Vec<f64> = ts.nums("t_start_s").iter().map(|t| t / 3600.0).collect();
     let offered = ts.nums("offered_rps");
     let served = ts.nums("served_rps");
-    let failed: Vec<f64> = ts.nums("failed").iter().zip(ts.nums("t_start_s").windows(2).map(|w| w[1] - w[0]).chain([60.0])).map(|(f, w)| f / w.max(1e-9)).collect();
+    let failed: Vec<f64> = ts
+        .nums("failed")
+        .iter()
+        .zip(
+            ts.nums("t_start_s")
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .chain([60.0]),
+        )
+        .map(|(f, w)| f / w.max(1e-9))
+        .collect();
     let cold = ts.nums("cold_starts");
-    let end_h = d.summary.get("duration_s").and_then(Value::as_f64).unwrap_or(0.0) / 3600.0;
+    let end_h = d
+        .summary
+        .get("duration_s")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+        / 3600.0;
     let y_max = max_of(offered.iter().chain(&served).copied()).max(1.0) * 1.1;
-    let regions: Vec<String> = ts.header.iter().filter_map(|h| h.strip_prefix("started_").map(String::from)).collect();
-    let machines: Vec<Vec<f64>> = regions.iter().map(|r| ts.nums(&format!("started_{r}"))).collect();
+    let regions: Vec<String> = ts
+        .header
+        .iter()
+        .filter_map(|h| h.strip_prefix("started_").map(String::from))
+        .collect();
+    let machines: Vec<Vec<f64>> = regions
+        .iter()
+        .map(|r| ts.nums(&format!("started_{r}")))
+        .collect();
     let m_max = max_of(machines.iter().flatten().copied()).max(1.0).ceil() + 1.0;
 
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("{}: load and running Machines", name_of(d)), title_font())
+        .caption(
+            format!("{}: load and running Machines", name_of(d)),
+            title_font(),
+        )
         .margin(16)
         .x_label_area_size(50)
         .y_label_area_size(70)
@@ -92,7 +128,13 @@ fn draw_load<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>,
         .light_line_style(colour::GREY.mix(0.3))
         .draw()
         .map_err(err)?;
-    chart.configure_secondary_axes().y_desc("started Machines").axis_desc_style(label_font()).label_style(tick_font()).draw().map_err(err)?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("started Machines")
+        .axis_desc_style(label_font())
+        .label_style(tick_font())
+        .draw()
+        .map_err(err)?;
 
     // Host outages, shaded.
     let starts = d.incidents.nums("start_s");
@@ -104,32 +146,66 @@ fn draw_load<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>,
         .collect();
     if !outages.is_empty() {
         chart
-            .draw_series(outages.iter().map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_max)], colour::GREY.mix(0.45).filled())))
+            .draw_series(outages.iter().map(|&(a, b)| {
+                Rectangle::new([(a, 0.0), (b, y_max)], colour::GREY.mix(0.45).filled())
+            }))
             .map_err(err)?
             .label("host down")
-            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], colour::GREY.mix(0.45).filled()));
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 6), (x + 18, y + 6)],
+                    colour::GREY.mix(0.45).filled(),
+                )
+            });
     }
     chart
-        .draw_series(LineSeries::new(hours.iter().copied().zip(offered.iter().copied()), colour::BLUE.stroke_width(2)))
+        .draw_series(LineSeries::new(
+            hours.iter().copied().zip(offered.iter().copied()),
+            colour::BLUE.stroke_width(2),
+        ))
         .map_err(err)?
         .label("offered")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour::BLUE.stroke_width(2)));
     chart
-        .draw_series(LineSeries::new(hours.iter().copied().zip(served.iter().copied()), colour::GREEN.stroke_width(2)))
+        .draw_series(LineSeries::new(
+            hours.iter().copied().zip(served.iter().copied()),
+            colour::GREEN.stroke_width(2),
+        ))
         .map_err(err)?
         .label("served")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour::GREEN.stroke_width(2)));
+        .legend(|(x, y)| {
+            PathElement::new(vec![(x, y), (x + 18, y)], colour::GREEN.stroke_width(2))
+        });
     if failed.iter().any(|f| *f > 0.0) {
         chart
-            .draw_series(AreaSeries::new(hours.iter().copied().zip(failed.iter().copied()), 0.0, colour::RED.mix(0.5)).border_style(colour::RED))
+            .draw_series(
+                AreaSeries::new(
+                    hours.iter().copied().zip(failed.iter().copied()),
+                    0.0,
+                    colour::RED.mix(0.5),
+                )
+                .border_style(colour::RED),
+            )
             .map_err(err)?
             .label("failed")
-            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], colour::RED.mix(0.5).filled()));
+            .legend(|(x, y)| {
+                Rectangle::new([(x, y - 6), (x + 18, y + 6)], colour::RED.mix(0.5).filled())
+            });
     }
-    let cold_points: Vec<(f64, f64)> = hours.iter().zip(&served).zip(&cold).filter(|(_, c)| **c > 0.0).map(|((h, s), _)| (*h, *s)).collect();
+    let cold_points: Vec<(f64, f64)> = hours
+        .iter()
+        .zip(&served)
+        .zip(&cold)
+        .filter(|(_, c)| **c > 0.0)
+        .map(|((h, s), _)| (*h, *s))
+        .collect();
     if !cold_points.is_empty() {
         chart
-            .draw_series(cold_points.iter().map(|&p| TriangleMarker::new(p, 7, colour::ORANGE.filled())))
+            .draw_series(
+                cold_points
+                    .iter()
+                    .map(|&p| TriangleMarker::new(p, 7, colour::ORANGE.filled())),
+            )
             .map_err(err)?
             .label("cold starts")
             .legend(|(x, y)| TriangleMarker::new((x + 9, y), 7, colour::ORANGE.filled()));
@@ -171,7 +247,10 @@ const STATE_STYLE: [(&str, RGBColor); 7] = [
     ("down", colour::RED),
 ];
 
-fn draw_machines<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, d: &RunData) -> DrawResult {
+fn draw_machines<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    d: &RunData,
+) -> DrawResult {
     let st = &d.states;
     let names = st.strs("machine");
     let mut lanes: Vec<String> = Vec::new();
@@ -183,14 +262,22 @@ fn draw_machines<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shi
     let starts = st.nums("start_s");
     let ends = st.nums("end_s");
     let states = st.strs("state");
-    let end_h = d.summary.get("duration_s").and_then(Value::as_f64).unwrap_or(0.0) / 3600.0;
+    let end_h = d
+        .summary
+        .get("duration_s")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+        / 3600.0;
     let n = lanes.len().max(1);
     let mut chart = ChartBuilder::on(root)
         .caption(format!("{}: Machine states", name_of(d)), title_font())
         .margin(16)
         .x_label_area_size(50)
         .y_label_area_size(110)
-        .build_cartesian_2d(0.0..end_h.max(1e-6), (0u32..n as u32).into_segmented())
+        .build_cartesian_2d(
+            0.0..end_h.max(1e-6),
+            (0u32..(n as u32).saturating_sub(1)).into_segmented(),
+        )
         .map_err(err)?;
     let lane_names = lanes.clone();
     chart
@@ -208,7 +295,13 @@ fn draw_machines<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shi
             .filter(|&i| states[i] == label)
             .map(|i| {
                 let lane = lanes.iter().position(|l| *l == names[i]).unwrap_or(0) as u32;
-                Rectangle::new([(starts[i] / 3600.0, SegmentValue::Exact(lane)), (ends[i] / 3600.0, SegmentValue::Exact(lane + 1))], c.filled())
+                Rectangle::new(
+                    [
+                        (starts[i] / 3600.0, SegmentValue::Exact(lane)),
+                        (ends[i] / 3600.0, SegmentValue::Exact(lane + 1)),
+                    ],
+                    c.filled(),
+                )
             })
             .collect();
         chart
@@ -227,14 +320,24 @@ fn draw_machines<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shi
         .map_err(err)
 }
 
-fn draw_latency<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, d: &RunData) -> DrawResult {
+fn draw_latency<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    d: &RunData,
+) -> DrawResult {
     let lat = d.latency.nums("latency_ms");
     let share = d.latency.nums("share");
-    let slo = d.summary.pointer("/slo/latency_p99_target_ms").and_then(Value::as_f64).unwrap_or(1000.0);
+    let slo = d
+        .summary
+        .pointer("/slo/latency_p99_target_ms")
+        .and_then(Value::as_f64)
+        .unwrap_or(1000.0);
     let lo = lat.first().copied().unwrap_or(1.0).max(0.001) / 1.5;
     let hi = max_of(lat.iter().copied()).max(slo) * 1.5;
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("{}: latency distribution", name_of(d)), title_font())
+        .caption(
+            format!("{}: latency distribution", name_of(d)),
+            title_font(),
+        )
         .margin(16)
         .x_label_area_size(50)
         .y_label_area_size(70)
@@ -250,7 +353,12 @@ fn draw_latency<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shif
         .draw()
         .map_err(err)?;
     if lat.is_empty() {
-        root.draw(&Text::new("no request was served", (500, 330), (FONT, 24).into_font())).map_err(err)?;
+        root.draw(&Text::new(
+            "no request was served",
+            (500, 330),
+            (FONT, 24).into_font(),
+        ))
+        .map_err(err)?;
         return Ok(());
     }
     let steps: Vec<(f64, f64)> = lat.iter().zip(&share).map(|(l, s)| (*l, *s)).collect();
@@ -260,15 +368,26 @@ fn draw_latency<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shif
         .label("served requests")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour::BLUE.stroke_width(3)));
     chart
-        .draw_series(LineSeries::new(vec![(slo, 0.0), (slo, 1.0)], colour::RED.stroke_width(2)))
+        .draw_series(LineSeries::new(
+            vec![(slo, 0.0), (slo, 1.0)],
+            colour::RED.stroke_width(2),
+        ))
         .map_err(err)?
         .label(format!("SLO: p99 ≤ {slo} ms"))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour::RED.stroke_width(2)));
     chart
-        .draw_series(LineSeries::new(vec![(lo, 0.99), (hi, 0.99)], colour::BLACK.mix(0.6).stroke_width(1)))
+        .draw_series(LineSeries::new(
+            vec![(lo, 0.99), (hi, 0.99)],
+            colour::BLACK.mix(0.6).stroke_width(1),
+        ))
         .map_err(err)?
         .label("99 % of requests")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour::BLACK.mix(0.6).stroke_width(1)));
+        .legend(|(x, y)| {
+            PathElement::new(
+                vec![(x, y), (x + 18, y)],
+                colour::BLACK.mix(0.6).stroke_width(1),
+            )
+        });
     chart
         .configure_series_labels()
         .label_font(tick_font())
@@ -287,19 +406,39 @@ fn lane_label(names: &[String], y: &SegmentValue<u32>) -> String {
     }
 }
 
-fn draw_cost<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, d: &RunData) -> DrawResult {
+fn draw_cost<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    d: &RunData,
+) -> DrawResult {
     let c = &d.cost;
-    let labels: Vec<String> = c.strs("app").iter().zip(c.strs("region")).map(|(a, r)| format!("{a} · {r}")).collect();
-    let parts = [("compute", c.nums("compute_usd"), colour::BLUE), ("rootfs", c.nums("rootfs_usd"), colour::ORANGE), ("volumes", c.nums("volumes_usd"), colour::GREEN)];
-    let totals: Vec<f64> = (0..labels.len()).map(|i| parts.iter().map(|p| p.1[i]).sum()).collect();
+    let labels: Vec<String> = c
+        .strs("app")
+        .iter()
+        .zip(c.strs("region"))
+        .map(|(a, r)| format!("{a} · {r}"))
+        .collect();
+    let parts = [
+        ("compute", c.nums("compute_usd"), colour::BLUE),
+        ("rootfs", c.nums("rootfs_usd"), colour::ORANGE),
+        ("volumes", c.nums("volumes_usd"), colour::GREEN),
+    ];
+    let totals: Vec<f64> = (0..labels.len())
+        .map(|i| parts.iter().map(|p| p.1[i]).sum())
+        .collect();
     let x_max = max_of(totals.iter().copied()).max(1e-6) * 1.15;
     let n = labels.len().max(1);
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("{}: cost over the run by app and region [USD]", name_of(d)), title_font())
+        .caption(
+            format!("{}: cost over the run by app and region [USD]", name_of(d)),
+            title_font(),
+        )
         .margin(16)
         .x_label_area_size(50)
         .y_label_area_size(160)
-        .build_cartesian_2d(0.0..x_max, (0u32..n as u32).into_segmented())
+        .build_cartesian_2d(
+            0.0..x_max,
+            (0u32..(n as u32).saturating_sub(1)).into_segmented(),
+        )
         .map_err(err)?;
     let names = labels.clone();
     chart
@@ -318,7 +457,13 @@ fn draw_cost<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>,
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let r = Rectangle::new([(left[i], SegmentValue::Exact(i as u32)), (left[i] + v, SegmentValue::Exact(i as u32 + 1))], colour.filled());
+                let r = Rectangle::new(
+                    [
+                        (left[i], SegmentValue::Exact(i as u32)),
+                        (left[i] + v, SegmentValue::Exact(i as u32 + 1)),
+                    ],
+                    colour.filled(),
+                );
                 left[i] += v;
                 r
             })
@@ -330,7 +475,13 @@ fn draw_cost<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>,
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], colour.filled()));
     }
     chart
-        .draw_series(totals.iter().enumerate().map(|(i, t)| Text::new(format!(" ${t:.4}"), (*t, SegmentValue::CenterOf(i as u32)), tick_font())))
+        .draw_series(totals.iter().enumerate().map(|(i, t)| {
+            Text::new(
+                format!(" ${t:.4}"),
+                (*t, SegmentValue::CenterOf(i as u32)),
+                tick_font(),
+            )
+        }))
         .map_err(err)?;
     chart
         .configure_series_labels()

@@ -13,10 +13,20 @@ impl Table {
     /// Parses CSV bytes (header row first).
     pub fn parse(bytes: &[u8]) -> Result<Table, String> {
         let mut r = csv::Reader::from_reader(bytes);
-        let header = r.headers().map_err(|e| e.to_string())?.iter().map(String::from).collect();
+        let header = r
+            .headers()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(String::from)
+            .collect();
         let mut rows = Vec::new();
         for rec in r.records() {
-            rows.push(rec.map_err(|e| e.to_string())?.iter().map(String::from).collect());
+            rows.push(
+                rec.map_err(|e| e.to_string())?
+                    .iter()
+                    .map(String::from)
+                    .collect(),
+            );
         }
         Ok(Table { header, rows })
     }
@@ -29,7 +39,11 @@ impl Table {
     /// Column `name` as numbers (missing or unparsable cells are 0).
     pub fn nums(&self, name: &str) -> Vec<f64> {
         match self.col(name) {
-            Some(c) => self.rows.iter().map(|r| r.get(c).and_then(|v| v.parse().ok()).unwrap_or(0.0)).collect(),
+            Some(c) => self
+                .rows
+                .iter()
+                .map(|r| r.get(c).and_then(|v| v.parse().ok()).unwrap_or(0.0))
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -37,7 +51,11 @@ impl Table {
     /// Column `name` as text.
     pub fn strs(&self, name: &str) -> Vec<String> {
         match self.col(name) {
-            Some(c) => self.rows.iter().map(|r| r.get(c).cloned().unwrap_or_default()).collect(),
+            Some(c) => self
+                .rows
+                .iter()
+                .map(|r| r.get(c).cloned().unwrap_or_default())
+                .collect(),
             None => Vec::new(),
         }
     }

@@ -55,6 +55,11 @@ Rerunning the same command after an interruption resumes: finished runs are kept
     #[command(after_help = "Example:
   flysim merge out/big/shard-* --out out/big/all")]
     Merge(MergeArgs),
+    /// Redraw the charts and the HTML report of a finished run or sweep from its files.
+    #[command(after_help = "Examples:
+  flysim chart output/quickstart
+  flysim chart output/autostop-burst")]
+    Chart(ChartArgs),
     /// Print a starter scenario around a real fly.toml.
     #[command(after_help = "Examples:
   flysim import fly.toml > scenario.toml && flysim run scenario.toml
@@ -141,6 +146,13 @@ fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
     Ok((k, n))
 }
 
+/// Arguments of `flysim chart`.
+#[derive(Debug, clap::Args)]
+pub struct ChartArgs {
+    /// A run's or a sweep's output folder.
+    pub dir: PathBuf,
+}
+
 /// Arguments of `flysim import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
@@ -174,6 +186,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sweep(args) => sweep_cmd(args),
         Command::Merge(args) => merge_cmd(args),
         Command::Import(args) => import_cmd(args),
+        Command::Chart(args) => chart_cmd(args),
         Command::Validate(args) => validate_cmd(args),
     }
 }
@@ -281,7 +294,10 @@ fn run_cmd(args: RunArgs) -> Result<()> {
     let mut files = files;
     if !args.no_output && !args.no_charts {
         let prefix = if records.len() == 1 { "" } else { "rep-000/" };
-        files.extend(crate::chart::charts_for_run_files(&files, prefix).map_err(|e| anyhow::anyhow!("drawing the charts: {e}"))?);
+        files.extend(
+            crate::chart::charts_for_run_files(&files, prefix)
+                .map_err(|e| anyhow::anyhow!("drawing the charts: {e}"))?,
+        );
     }
     if !args.no_output {
         output::write_dir_atomic(&out_dir, &files)
@@ -338,7 +354,12 @@ fn execute_sweep(
     }
     let manifest = exec::manifest(sweep, shard);
     let res = exec::result_files(&manifest, &entries);
-    exec::write_results(&dir, &res.files).map_err(|e| UserError(e.to_string()))?;
+    let mut files = res.files.clone();
+    files.extend(
+        crate::chart::charts_for_sweep_files(&res.files)
+            .map_err(|e| UserError(format!("drawing the charts: {e}")))?,
+    );
+    exec::write_results(&dir, &files).map_err(|e| UserError(e.to_string()))?;
     if !quiet {
         let axes: Vec<String> = sweep.axes.iter().map(|a| a.path.clone()).collect();
         println!(
@@ -383,6 +404,56 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
             table::render_sweep(&axes, &res.stats, res.cheapest, &args.out)
         );
     }
+    Ok(())
+}
+
+fn chart_cmd(args: ChartArgs) -> Result<()> {
+    let dir = &args.dir;
+    let read = |name: &str| {
+        std::fs::read(dir.join(name))
+            .ok()
+            .map(|b| (name.to_string(), b))
+    };
+    let charts = if dir.join("points.csv").is_file() {
+        let files: Vec<(String, Vec<u8>)> = ["points.csv", "sweep.json"]
+            .iter()
+            .filter_map(|n| read(n))
+            .collect();
+        crate::chart::charts_for_sweep_files(&files)
+    } else if dir.join("summary.json").is_file() {
+        let prefix = if dir.join("rep-000").is_dir() {
+            "rep-000/"
+        } else {
+            ""
+        };
+        let mut files: Vec<(String, Vec<u8>)> = [
+            "timeseries.csv",
+            "states.csv",
+            "latency.csv",
+            "cost.csv",
+            "incidents.csv",
+            "summary.json",
+        ]
+        .iter()
+        .filter_map(|n| read(&format!("{prefix}{n}")))
+        .collect();
+        if !prefix.is_empty() {
+            files.extend(read("summary.json"));
+        }
+        crate::chart::charts_for_run_files(&files, prefix)
+    } else {
+        return Err(UserError(format!("{}: no summary.json (a run) or points.csv (a sweep) found; give a folder written by flysim run or flysim sweep", dir.display())).into());
+    };
+    let charts = charts.map_err(|e| UserError(format!("{}: {e}", dir.display())))?;
+    for (name, bytes) in &charts {
+        crate::output::write_file_atomic(&dir.join(name), bytes)
+            .with_context(|| format!("writing {}", dir.join(name).display()))?;
+    }
+    println!(
+        "{} charts and report.html redrawn in {}",
+        charts.len() - 1,
+        dir.display()
+    );
     Ok(())
 }
 

@@ -349,7 +349,10 @@ pub fn incidents_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
 /// run with tracing on.
 pub fn states_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
     let sc = sim.scenario();
-    let header = ["machine", "start_s", "end_s", "state"].iter().map(|s| s.to_string()).collect();
+    let header = ["machine", "start_s", "end_s", "state"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let trace = sim.trace.as_deref().unwrap_or(&[]);
     let mut per_machine: Vec<Vec<&crate::model::Transition>> = vec![Vec::new(); sim.machines.len()];
     for t in trace {
@@ -363,7 +366,12 @@ pub fn states_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         let mut since = SimTime::ZERO;
         let mut push = |from: SimTime, to: SimTime, s: MState| {
             if to > from {
-                rows.push(vec![name.clone(), format!("{}", r6(from.as_secs_f64())), format!("{}", r6(to.as_secs_f64())), s.name().to_string()]);
+                rows.push(vec![
+                    name.clone(),
+                    format!("{}", r6(from.as_secs_f64())),
+                    format!("{}", r6(to.as_secs_f64())),
+                    s.name().to_string(),
+                ]);
             }
         };
         for t in ts {
@@ -397,7 +405,10 @@ pub fn latency_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         }
         last = share;
         rows.push(vec![
-            format!("{}", r6(all.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0)),
+            format!(
+                "{}",
+                r6(all.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0)
+            ),
             format!("{}", r6(cumulative as f64 / total)),
         ]);
     }
@@ -407,7 +418,10 @@ pub fn latency_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
 /// `cost.csv`: cost by app, region and component.
 pub fn cost_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
     let sc = sim.scenario();
-    let header = ["app", "region", "compute_usd", "rootfs_usd", "volumes_usd"].iter().map(|s| s.to_string()).collect();
+    let header = ["app", "region", "compute_usd", "rootfs_usd", "volumes_usd"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut split = vec![vec![CostSplit::default(); sc.regions.len()]; sc.apps.len()];
     for m in &sim.machines {
         split[m.app as usize][m.region as usize].add(&sim.machine_cost(m, sim.end()));
@@ -417,7 +431,13 @@ pub fn cost_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         for (ri, region) in sc.regions.iter().enumerate() {
             let c = split[ai][ri];
             if c.total() > 0.0 {
-                rows.push(vec![app.name.clone(), region.code.clone(), format!("{}", r6(c.compute)), format!("{}", r6(c.rootfs)), format!("{}", r6(c.volumes))]);
+                rows.push(vec![
+                    app.name.clone(),
+                    region.code.clone(),
+                    format!("{}", r6(c.compute)),
+                    format!("{}", r6(c.rootfs)),
+                    format!("{}", r6(c.volumes)),
+                ]);
             }
         }
     }

@@ -60,10 +60,26 @@ pub fn run_files(rec: &RunRecord, prefix: &str) -> Vec<(String, Vec<u8>)> {
             format!("{prefix}incidents.csv"),
             csv_bytes(&rec.incidents.0, &rec.incidents.1),
         ),
-        (format!("{prefix}states.csv"), csv_bytes(&rec.states.0, &rec.states.1)),
-        (format!("{prefix}latency.csv"), csv_bytes(&rec.latency.0, &rec.latency.1)),
-        (format!("{prefix}cost.csv"), csv_bytes(&rec.cost.0, &rec.cost.1)),
+        (
+            format!("{prefix}states.csv"),
+            csv_bytes(&rec.states.0, &rec.states.1),
+        ),
+        (
+            format!("{prefix}latency.csv"),
+            csv_bytes(&rec.latency.0, &rec.latency.1),
+        ),
+        (
+            format!("{prefix}cost.csv"),
+            csv_bytes(&rec.cost.0, &rec.cost.1),
+        ),
     ]
+}
+
+/// Writes one file under a temporary name, then renames it into place.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    io(&tmp, fs::write(&tmp, bytes))?;
+    io(path, fs::rename(&tmp, path))
 }
 
 /// Writes `files` into `dir` atomically: a temporary folder, then one rename.

@@ -311,9 +311,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Value, Vec<RunEntry>), Swe
 
 /// Writes a file under a temporary name, then renames it into place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepRunError> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    io(&tmp, fs::write(&tmp, bytes))?;
-    io(path, fs::rename(&tmp, path))
+    crate::output::write_file_atomic(path, bytes).map_err(|e| SweepRunError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 fn cell(v: &Value) -> String {

@@ -20,7 +20,7 @@ fn files(seed_override: Option<u64>) -> Vec<(String, Vec<u8>)> {
 fn same_seed_same_bytes_other_seed_other_bytes() {
     let a = files(None);
     let b = files(None);
-    assert_eq!(a.len(), 4);
+    assert_eq!(a.len(), 7);
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{name} differs between two runs with the same seed");
     }
@@ -79,11 +79,16 @@ fn faults_are_deterministic_too() {
         "duration=12h".to_string(),
     ];
     let run = || {
-        let sc = scenario::from_str(&text, "two-machines.toml", &sets).unwrap().scenario;
+        let sc = scenario::from_str(&text, "two-machines.toml", &sets)
+            .unwrap()
+            .scenario;
         run_files(&run_replication(&sc, 0), "")
     };
     let (a, b) = (run(), run());
     assert_eq!(a, b);
     let incidents = &a.iter().find(|(n, _)| n == "incidents.csv").unwrap().1;
-    assert!(incidents.iter().filter(|&&c| c == b'\n').count() > 3, "expected several incidents");
+    assert!(
+        incidents.iter().filter(|&&c| c == b'\n').count() > 3,
+        "expected several incidents"
+    );
 }
