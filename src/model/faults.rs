@@ -365,18 +365,26 @@ impl Sim<'_> {
         if (retries as u32) + 1 < self.sc.platform.failover_attempts {
             self.retrying += 1;
             let delay = self.sc.platform.dead_retry_delay;
-            self.engine.schedule_in(
-                delay,
-                Event::Retry {
-                    app: app as u16,
-                    client,
-                    retries: retries + 1,
-                    flags,
-                    avoid: id,
-                    arrived: arrived.0,
-                    service_ns,
-                },
-            );
+            let f = super::Failover {
+                app: app as u16,
+                client,
+                retries: retries + 1,
+                flags,
+                avoid: id,
+                arrived: arrived.0,
+                service_ns,
+            };
+            let request = match self.free_failovers.pop() {
+                Some(i) => {
+                    self.failovers[i as usize] = f;
+                    i
+                }
+                None => {
+                    self.failovers.push(f);
+                    (self.failovers.len() - 1) as u32
+                }
+            };
+            self.engine.schedule_in(delay, Event::Retry { request });
         } else {
             self.rec.failed(app, now, arrived, FailReason::HostFailure);
             if let Some(i) = self.hosts[host].incident {

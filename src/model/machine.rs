@@ -107,6 +107,17 @@ pub struct Pending {
     pub flags: u8,
 }
 
+/// A request in service under the independent model (its completion event names its slot).
+#[derive(Clone, Copy, Debug)]
+pub struct InService {
+    /// Arrival at the proxy [ns].
+    pub arrived: u64,
+    /// The clients' region.
+    pub client: u16,
+    /// Request flags.
+    pub flags: u8,
+}
+
 /// Flags carried by a request.
 pub mod flags {
     /// Waited for a Machine to boot or resume.
@@ -202,8 +213,8 @@ pub struct Machine {
     pub drain_to: DrainTo,
     /// Whether the running drain is over (its stop or suspend is scheduled).
     pub drained: bool,
-    /// Arrival times of independent-model requests in service, by slot (for kills).
-    pub slots: Vec<u64>,
+    /// Independent-model requests in service, by slot.
+    pub slots: Vec<InService>,
     /// Free slots in `slots`.
     pub free_slots: Vec<u32>,
     /// Processor-sharing jobs (empty under the independent model).

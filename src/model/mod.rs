@@ -20,7 +20,7 @@ use rand::RngExt;
 use crate::engine::{Engine, RngStreams, SimDuration, SimTime, StreamRng};
 use crate::metrics::{FailReason, Recorder};
 use crate::scenario::{Autostop, Scenario, ServiceModel, TieBreak};
-use machine::{DrainTo, MState, Machine, Pending, PsJob, STATES, flags};
+use machine::{DrainTo, InService, MState, Machine, Pending, PsJob, STATES, flags};
 use traffic::{Source, sample_ns};
 
 /// Everything that can happen. Payloads are ids and small values, so events are `Copy`.
@@ -37,14 +37,8 @@ pub enum Event {
         machine: u32,
         /// The Machine's in-service epoch when the request started.
         epoch: u32,
-        /// Slot of the request in the Machine's in-service table.
+        /// Slot of the request in the Machine's in-service table (arrival, client, flags).
         slot: u32,
-        /// Clients' region.
-        client: u16,
-        /// Request flags.
-        flags: u8,
-        /// Arrival time at the proxy [ns].
-        arrived: u64,
     },
     /// The earliest processor-sharing job on `machine` may be done.
     PsDone {
@@ -134,20 +128,8 @@ pub enum Event {
     },
     /// A request that was sent to a failed host tries another Machine.
     Retry {
-        /// App index.
-        app: u16,
-        /// Clients' region.
-        client: u16,
-        /// Attempts so far.
-        retries: u8,
-        /// Request flags.
-        flags: u8,
-        /// The Machine that failed it.
-        avoid: u32,
-        /// Arrival at the proxy [ns].
-        arrived: u64,
-        /// Service time [ns].
-        service_ns: u64,
+        /// Index of the request in the failover pool.
+        request: u32,
     },
 }
 
@@ -191,6 +173,8 @@ struct AppRt {
     order: Vec<Vec<u16>>,
     /// The proxy queue.
     queue: VecDeque<Queued>,
+    /// Whether a `QueueExpire` event is pending for this queue.
+    expiry_armed: bool,
     /// Round-robin cursor per region.
     rr: Vec<u32>,
     /// Price of one started Machine [USD/s] per group and region.
@@ -256,6 +240,9 @@ pub struct Sim<'s> {
     pub incidents: Vec<faults::Incident>,
     /// Requests waiting to fail over from a failed host.
     pub retrying: u64,
+    /// Those requests, by the index their `Retry` event carries, and the free indices.
+    failovers: Vec<Failover>,
+    free_failovers: Vec<u32>,
     /// Per app and group: Machines started, time with at least one [ns], since when.
     group_up: Vec<Vec<GroupUp>>,
     /// Events handled.
@@ -392,6 +379,7 @@ impl<'s> Sim<'s> {
                 by_region,
                 order,
                 queue: VecDeque::new(),
+                expiry_armed: false,
                 rr: vec![0; nregions],
                 started_rate: app
                     .groups
@@ -533,6 +521,8 @@ impl<'s> Sim<'s> {
             rng_faults: streams.stream("faults/effects"),
             incidents: Vec::new(),
             retrying: 0,
+            failovers: Vec::new(),
+            free_failovers: Vec::new(),
             group_up,
             machines_on_host,
             standbys_of,
@@ -659,16 +649,14 @@ impl<'s> Sim<'s> {
                 machine,
                 epoch,
                 slot,
-                client,
-                flags,
-                arrived,
             } => {
                 let m = &mut self.machines[machine as usize];
                 if m.epoch != epoch {
                     return; // killed with its Machine's drain
                 }
                 m.free_slots.push(slot);
-                self.complete(machine, SimTime(arrived), client, flags);
+                let r = m.slots[slot as usize];
+                self.complete(machine, SimTime(r.arrived), r.client, r.flags);
             }
             Event::PsDone {
                 machine,
@@ -725,24 +713,18 @@ impl<'s> Sim<'s> {
                 machine,
                 generation,
             } => self.on_crash(machine, generation),
-            Event::Retry {
-                app,
-                client,
-                retries,
-                flags,
-                avoid,
-                arrived,
-                service_ns,
-            } => {
+            Event::Retry { request } => {
                 self.retrying -= 1;
+                let f = self.failovers[request as usize];
+                self.free_failovers.push(request);
                 self.dispatch(
-                    app as usize,
-                    SimTime(arrived),
-                    service_ns,
-                    client,
-                    retries,
-                    flags,
-                    Some(avoid),
+                    f.app as usize,
+                    SimTime(f.arrived),
+                    f.service_ns,
+                    f.client,
+                    f.retries,
+                    f.flags,
+                    Some(f.avoid),
                 );
             }
             Event::BucketEnd => {
@@ -814,10 +796,7 @@ impl<'s> Sim<'s> {
                     client,
                 });
                 self.rec.queued(app);
-                self.engine.schedule_in(
-                    self.sc.platform.max_queue_wait,
-                    Event::QueueExpire { app: app as u16 },
-                );
+                self.arm_queue_expiry(app);
             }
             proxy::Route::Fail(reason) => self.rec.failed(app, now, arrived, reason),
         }
@@ -859,13 +838,18 @@ impl<'s> Sim<'s> {
         match model {
             ServiceModel::Independent => {
                 m.in_service += 1;
+                let entry = InService {
+                    arrived: arrived.0,
+                    client,
+                    flags: fl,
+                };
                 let slot = match m.free_slots.pop() {
                     Some(s) => {
-                        m.slots[s as usize] = arrived.0;
+                        m.slots[s as usize] = entry;
                         s
                     }
                     None => {
-                        m.slots.push(arrived.0);
+                        m.slots.push(entry);
                         (m.slots.len() - 1) as u32
                     }
                 };
@@ -873,9 +857,6 @@ impl<'s> Sim<'s> {
                     machine: id,
                     epoch: m.epoch,
                     slot,
-                    client,
-                    flags: fl,
-                    arrived: arrived.0,
                 };
                 self.engine.schedule_at(now + SimDuration(service_ns), ev);
             }
@@ -944,7 +925,28 @@ impl<'s> Sim<'s> {
         }
     }
 
+    /// Keeps one expiry timer per app queue, at the oldest request's deadline (deadlines are
+    /// in queue order, as every request may wait the same `max_queue_wait`). A timer whose
+    /// head was served meanwhile is moved on when it fires.
+    fn arm_queue_expiry(&mut self, app: usize) {
+        let wait = self.sc.platform.max_queue_wait;
+        let rt = &mut self.apps[app];
+        let Some(head) = rt.queue.front() else { return };
+        if rt.expiry_armed {
+            return;
+        }
+        rt.expiry_armed = true;
+        self.engine
+            .schedule_at(head.enqueued + wait, Event::QueueExpire { app: app as u16 });
+    }
+
     fn on_queue_expire(&mut self, app: usize) {
+        self.apps[app].expiry_armed = false;
+        self.expire_queue(app);
+        self.arm_queue_expiry(app);
+    }
+
+    fn expire_queue(&mut self, app: usize) {
         let now = self.now();
         let wait = self.sc.platform.max_queue_wait;
         while let Some(q) = self.apps[app].queue.front() {
@@ -1190,7 +1192,7 @@ impl<'s> Sim<'s> {
                 .iter()
                 .zip(&free)
                 .filter(|(_, f)| !**f)
-                .map(|(a, _)| *a),
+                .map(|(a, _)| a.arrived),
         );
         m.slots.clear();
         m.free_slots.clear();
@@ -1454,6 +1456,18 @@ pub const STATE_COLUMNS: [MState; 5] = [
     MState::Suspended,
     MState::Down,
 ];
+
+/// A request waiting to fail over from a Machine on a failed host.
+#[derive(Clone, Copy, Debug)]
+struct Failover {
+    app: u16,
+    client: u16,
+    retries: u8,
+    flags: u8,
+    avoid: u32,
+    arrived: u64,
+    service_ns: u64,
+}
 
 /// A process group's running Machines and the time it had at least one.
 #[derive(Clone, Copy, Debug)]
