@@ -31,6 +31,25 @@ pub struct Source {
     rng: StreamRng,
     /// Stream for the service times of this source's requests.
     pub service_rng: StreamRng,
+    /// Diurnal sources: bounds of cos(2π·phase) over each of `SQUEEZE_BINS` phase bins.
+    squeeze: Vec<(f64, f64)>,
+}
+
+/// Phase bins of the diurnal squeeze table.
+const SQUEEZE_BINS: usize = 4096;
+
+/// Lower and upper bounds of cos(2πx) over each bin `[i/n, (i+1)/n)`: the endpoint values,
+/// widened by the most the cosine can move inside a bin (its slope is at most 2π).
+fn squeeze_table() -> Vec<(f64, f64)> {
+    let n = SQUEEZE_BINS as f64;
+    let slack = std::f64::consts::TAU / n;
+    (0..SQUEEZE_BINS)
+        .map(|i| {
+            let a = (std::f64::consts::TAU * i as f64 / n).cos();
+            let b = (std::f64::consts::TAU * (i + 1) as f64 / n).cos();
+            (a.min(b) - slack, a.max(b) + slack)
+        })
+        .collect()
 }
 
 impl Source {
@@ -52,6 +71,7 @@ impl Source {
                 (r as u16, acc)
             })
             .collect();
+        let shape_is_diurnal = matches!(shape, Shape::Diurnal { .. });
         Source {
             app,
             from,
@@ -63,6 +83,10 @@ impl Source {
             count: 0,
             rng,
             service_rng,
+            squeeze: match shape_is_diurnal {
+                true => squeeze_table(),
+                false => Vec::new(),
+            },
         }
     }
 
@@ -106,9 +130,23 @@ impl Source {
                     if t >= self.end {
                         break t;
                     }
-                    let phase = ((t.0 % NS_PER_DAY) as f64 - peak_at.0 as f64) / NS_PER_DAY as f64;
+                    // Time since the last peak, in [0, 1 day): integers, no float remainder.
+                    let since_peak =
+                        (t.0 % NS_PER_DAY + NS_PER_DAY - peak_at.0 % NS_PER_DAY) % NS_PER_DAY;
+                    let x = self.rng.random::<f64>() * peak;
+                    // Squeeze: bounds of the rate over the phase's bin decide almost every
+                    // candidate; the exact cosine decides the rest, so the process is exact.
+                    let bin = (since_peak * SQUEEZE_BINS as u64 / NS_PER_DAY) as usize;
+                    let (lo, hi) = self.squeeze[bin];
+                    if x < mean + (peak - mean) * lo {
+                        break t;
+                    }
+                    if x >= mean + (peak - mean) * hi {
+                        continue;
+                    }
+                    let phase = since_peak as f64 / NS_PER_DAY as f64;
                     let rate = mean + (peak - mean) * (std::f64::consts::TAU * phase).cos();
-                    if self.rng.random::<f64>() * peak < rate {
+                    if x < rate {
                         break t;
                     }
                 }
