@@ -26,8 +26,10 @@ fn every_example_scenario_runs() {
         if f.starts_with("scenarios/sweeps") {
             continue; // run by `every_example_sweep_runs`
         }
+        // Benchmark scenarios run for a month; here an hour shows they work.
+        let sets: Vec<String> = if f.starts_with("scenarios/bench") { vec!["duration=1h".into()] } else { Vec::new() };
         let loaded =
-            flysim::scenario::load(f, &[]).unwrap_or_else(|e| panic!("{}:\n{e}", f.display()));
+            flysim::scenario::load(f, &sets).unwrap_or_else(|e| panic!("{}:\n{e}", f.display()));
         let sc = &loaded.scenario;
         let rec = flysim::run::run_replication(sc, 0);
         let offered = rec.summary["requests"]["offered"].as_u64().unwrap();
