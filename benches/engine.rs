@@ -4,8 +4,9 @@
 //!   events, each pop rescheduling itself at now + Exp(1) [µs], through flysim's `Engine` and
 //!   through a bare `std::collections::BinaryHeap` loop, in the same run. Target: the engine
 //!   at ≥ 0.7× the bare loop.
-//! - `model/quickstart_1h`: the full model (routing, autostop, histograms, cost) on one hour
-//!   of the quickstart scenario; throughput in simulated requests.
+//! - `model/quickstart_13h_requests`: the full model (routing, autostop, histograms, cost) on
+//!   13 hours of the quickstart scenario (the lunchtime burst included); simulated requests.
+//! - `model/mm4_customers`: M/M/4 at load 0.8 through the full model (`benches/peers/mm4.toml`).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -103,5 +104,33 @@ fn model(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hold, model);
+/// M/M/4 at load 0.8 through the full model (one Machine, soft = hard = 4, proxy queue):
+/// customers per second.
+fn mm4(c: &mut Criterion) {
+    let text = std::fs::read_to_string("benches/peers/mm4.toml").expect("benches/peers/mm4.toml");
+    let sc = flysim::scenario::from_str(&text, "mm4.toml", &["duration=312500s".into()])
+        .expect("mm4 validates")
+        .scenario;
+    let customers = {
+        let mut sim = flysim::model::Sim::new(&sc, 0);
+        sim.run();
+        sim.rec.apps[0].offered
+    };
+    let mut g = c.benchmark_group("model");
+    g.throughput(Throughput::Elements(customers));
+    g.sample_size(10);
+    g.bench_function("mm4_customers", |b| {
+        b.iter_batched(
+            || flysim::model::Sim::new(&sc, 0),
+            |mut sim| {
+                sim.run();
+                black_box(sim.rec.apps[0].served)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hold, model, mm4);
 criterion_main!(benches);

@@ -27,7 +27,11 @@ fn every_example_scenario_runs() {
             continue; // run by `every_example_sweep_runs`
         }
         // Benchmark scenarios run for a month; here an hour shows they work.
-        let sets: Vec<String> = if f.starts_with("scenarios/bench") { vec!["duration=1h".into()] } else { Vec::new() };
+        let sets: Vec<String> = if f.starts_with("scenarios/bench") {
+            vec!["duration=1h".into()]
+        } else {
+            Vec::new()
+        };
         let loaded =
             flysim::scenario::load(f, &sets).unwrap_or_else(|e| panic!("{}:\n{e}", f.display()));
         let sc = &loaded.scenario;
