@@ -75,25 +75,19 @@ fn hold(c: &mut Criterion) {
     g.finish();
 }
 
-fn model(c: &mut Criterion) {
-    let sc = flysim::scenario::from_str(
-        flysim::scenario::QUICKSTART,
-        "quickstart.toml",
-        &["duration=13h".into()],
-    )
-    .expect("quickstart validates")
-    .scenario;
+/// Benchmarks a whole run of `sc`, counting its offered requests as the throughput unit.
+fn bench_run(c: &mut Criterion, name: &str, sc: &flysim::scenario::Scenario) {
     let requests = {
-        let mut sim = flysim::model::Sim::new(&sc, 0);
+        let mut sim = flysim::model::Sim::new(sc, 0);
         sim.run();
         sim.rec.apps[0].offered
     };
     let mut g = c.benchmark_group("model");
     g.throughput(Throughput::Elements(requests));
     g.sample_size(10);
-    g.bench_function("quickstart_13h_requests", |b| {
+    g.bench_function(name, |b| {
         b.iter_batched(
-            || flysim::model::Sim::new(&sc, 0),
+            || flysim::model::Sim::new(sc, 0),
             |mut sim| {
                 sim.run();
                 black_box(sim.rec.apps[0].served)
@@ -104,6 +98,17 @@ fn model(c: &mut Criterion) {
     g.finish();
 }
 
+fn model(c: &mut Criterion) {
+    let sc = flysim::scenario::from_str(
+        flysim::scenario::QUICKSTART,
+        "quickstart.toml",
+        &["duration=13h".into()],
+    )
+    .expect("quickstart validates")
+    .scenario;
+    bench_run(c, "quickstart_13h_requests", &sc);
+}
+
 /// M/M/4 at load 0.8 through the full model (one Machine, soft = hard = 4, proxy queue):
 /// customers per second.
 fn mm4(c: &mut Criterion) {
@@ -111,25 +116,7 @@ fn mm4(c: &mut Criterion) {
     let sc = flysim::scenario::from_str(&text, "mm4.toml", &["duration=312500s".into()])
         .expect("mm4 validates")
         .scenario;
-    let customers = {
-        let mut sim = flysim::model::Sim::new(&sc, 0);
-        sim.run();
-        sim.rec.apps[0].offered
-    };
-    let mut g = c.benchmark_group("model");
-    g.throughput(Throughput::Elements(customers));
-    g.sample_size(10);
-    g.bench_function("mm4_customers", |b| {
-        b.iter_batched(
-            || flysim::model::Sim::new(&sc, 0),
-            |mut sim| {
-                sim.run();
-                black_box(sim.rec.apps[0].served)
-            },
-            BatchSize::LargeInput,
-        )
-    });
-    g.finish();
+    bench_run(c, "mm4_customers", &sc);
 }
 
 criterion_group!(benches, hold, model, mm4);

@@ -140,6 +140,25 @@ macro_rules! both {
 }
 pub(crate) use both;
 
+/// Draws a chart's legend box at `position`.
+pub(crate) fn legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .label_font(tick_font())
+        .background_style(WHITE.mix(0.9))
+        .border_style(colour::GREY)
+        .position(position)
+        .draw()
+        .map_err(err)
+}
+
 /// A title style.
 pub(crate) fn title_font() -> TextStyle<'static> {
     (FONT, 26)

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use serde_json::Value;
 
 use super::table::Table;
-use super::{DrawResult, FONT, both, colour, err, label_font, tick_font, title_font};
+use super::{DrawResult, FONT, both, colour, err, label_font, legend, tick_font, title_font};
 
 /// The files a run's charts are drawn from.
 pub struct RunData {
@@ -226,14 +226,7 @@ fn draw_load<DB: DrawingBackend>(
             .label(format!("started Machines, {r}"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .label_font(tick_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(colour::GREY)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(err)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 /// Colour and label of each Machine state in the timeline.
@@ -310,14 +303,7 @@ fn draw_machines<DB: DrawingBackend>(
             .label(label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], c.filled()));
     }
-    chart
-        .configure_series_labels()
-        .label_font(tick_font())
-        .background_style(WHITE.mix(0.9))
-        .border_style(colour::GREY)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(err)
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 fn draw_latency<DB: DrawingBackend>(
@@ -388,14 +374,7 @@ fn draw_latency<DB: DrawingBackend>(
                 colour::BLACK.mix(0.6).stroke_width(1),
             )
         });
-    chart
-        .configure_series_labels()
-        .label_font(tick_font())
-        .background_style(WHITE.mix(0.9))
-        .border_style(colour::GREY)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(err)
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 /// The name of a lane for a segmented axis label.
@@ -483,12 +462,5 @@ fn draw_cost<DB: DrawingBackend>(
             )
         }))
         .map_err(err)?;
-    chart
-        .configure_series_labels()
-        .label_font(tick_font())
-        .background_style(WHITE.mix(0.9))
-        .border_style(colour::GREY)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(err)
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
 }

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 use serde_json::Value;
 
 use super::table::Table;
-use super::{DrawResult, PALETTE, both, colour, err, label_font, tick_font, title_font};
+use super::{DrawResult, PALETTE, both, colour, err, label_font, legend, tick_font, title_font};
 
 /// The files a sweep's charts are drawn from.
 pub struct SweepData {
@@ -232,14 +232,7 @@ fn draw_tradeoff<DB: DrawingBackend>(
             .draw_series([Text::new(label, (cm, am), tick_font())])
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(tick_font())
-        .background_style(WHITE.mix(0.9))
-        .border_style(colour::GREY)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(err)
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 fn draw_by_axis<DB: DrawingBackend>(
@@ -343,14 +336,7 @@ fn draw_by_axis<DB: DrawingBackend>(
             .draw_series(line.iter().map(|p| Circle::new(p.clone(), 5, c.filled())))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(tick_font())
-        .background_style(WHITE.mix(0.9))
-        .border_style(colour::GREY)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// A sequential colour scale from light yellow (0) to dark blue (1).
