@@ -235,7 +235,7 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
             &mut o,
             "output",
             format!(
-                "{}/ (summary.json, timeseries.csv, machines.csv)",
+                "{}/ (summary.json, CSV files, charts, report.html)",
                 dir.display()
             ),
         );
