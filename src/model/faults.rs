@@ -349,17 +349,8 @@ impl Sim<'_> {
 
     /// A request was sent to a Machine on a failed host the proxy has not noticed yet: it
     /// fails over after `dead_retry_delay`, or fails when the attempts are spent.
-    #[allow(clippy::too_many_arguments)] // the request's fields, as `dispatch` takes them
-    pub(super) fn dead_route(
-        &mut self,
-        id: u32,
-        app: usize,
-        arrived: SimTime,
-        service_ns: u64,
-        client: u16,
-        retries: u8,
-        flags: u8,
-    ) {
+    pub(super) fn dead_route(&mut self, id: u32, app: usize, req: super::machine::Request) {
+        let (arrived, retries) = (req.arrived, req.retries);
         let now = self.now();
         let host = self.machines[id as usize].host as usize;
         if (retries as u32) + 1 < self.sc.platform.failover_attempts {
@@ -367,12 +358,11 @@ impl Sim<'_> {
             let delay = self.sc.platform.dead_retry_delay;
             let f = super::Failover {
                 app: app as u16,
-                client,
-                retries: retries + 1,
-                flags,
                 avoid: id,
-                arrived: arrived.0,
-                service_ns,
+                request: super::machine::Request {
+                    retries: retries + 1,
+                    ..req
+                },
             };
             let request = match self.free_failovers.pop() {
                 Some(i) => {

@@ -90,6 +90,21 @@ impl MState {
     }
 }
 
+/// A request on its way through the proxy.
+#[derive(Clone, Copy, Debug)]
+pub struct Request {
+    /// When it arrived at the proxy.
+    pub arrived: SimTime,
+    /// Its service time [ns].
+    pub service_ns: u64,
+    /// The clients' region.
+    pub client: u16,
+    /// Routing attempts already spent (connect give-ups and failovers).
+    pub retries: u8,
+    /// Request flags (`flags::*`).
+    pub flags: u8,
+}
+
 /// A request waiting for its Machine to finish booting.
 #[derive(Clone, Copy, Debug)]
 pub struct Pending {
@@ -124,6 +139,19 @@ pub mod flags {
     pub const COLD: u8 = 1;
     /// Waited in the proxy queue.
     pub const QUEUED: u8 = 2;
+}
+
+impl Pending {
+    /// The request itself.
+    pub fn request(&self) -> Request {
+        Request {
+            arrived: self.arrived,
+            service_ns: self.service_ns,
+            client: self.client,
+            retries: self.retries,
+            flags: self.flags,
+        }
+    }
 }
 
 /// A job under processor sharing: finishes when the Machine's virtual time reaches `finish`.

@@ -20,7 +20,7 @@ use rand::RngExt;
 use crate::engine::{Engine, RngStreams, SimDuration, SimTime, StreamRng};
 use crate::metrics::{FailReason, Recorder};
 use crate::scenario::{Autostop, Scenario, ServiceModel, TieBreak};
-use machine::{DrainTo, InService, MState, Machine, Pending, PsJob, STATES, flags};
+use machine::{DrainTo, InService, MState, Machine, Pending, PsJob, Request, STATES, flags};
 use traffic::{Source, sample_ns};
 
 /// Everything that can happen. Payloads are ids and small values, so events are `Copy`.
@@ -717,15 +717,7 @@ impl<'s> Sim<'s> {
                 self.retrying -= 1;
                 let f = self.failovers[request as usize];
                 self.free_failovers.push(request);
-                self.dispatch(
-                    f.app as usize,
-                    SimTime(f.arrived),
-                    f.service_ns,
-                    f.client,
-                    f.retries,
-                    f.flags,
-                    Some(f.avoid),
-                );
+                self.dispatch(f.app as usize, f.request, Some(f.avoid));
             }
             Event::BucketEnd => {
                 let now = self.now();
@@ -752,79 +744,70 @@ impl<'s> Sim<'s> {
                 .schedule_at(t, Event::Arrival { source: s as u32 });
         }
         self.rec.arrived(app, now, client);
-        self.dispatch(app, now, service_ns, client, 0, 0, None);
+        let req = Request {
+            arrived: now,
+            service_ns,
+            client,
+            retries: 0,
+            flags: 0,
+        };
+        self.dispatch(app, req, None);
     }
 
-    /// Routes a request and acts on the decision.
-    #[allow(clippy::too_many_arguments)]
-    fn dispatch(
-        &mut self,
-        app: usize,
-        arrived: SimTime,
-        service_ns: u64,
-        client: u16,
-        retries: u8,
-        fl: u8,
-        avoid: Option<u32>,
-    ) {
+    /// Routes a request (avoiding Machine `avoid`, which just failed it) and acts on the
+    /// decision.
+    fn dispatch(&mut self, app: usize, req: Request, avoid: Option<u32>) {
         let now = self.now();
-        match self.route(app, client, avoid) {
+        match self.route(app, req.client, avoid) {
             proxy::Route::Serve(m) | proxy::Route::Wait(m)
                 if self.machines[m as usize].state == MState::Down =>
             {
-                self.dead_route(m, app, arrived, service_ns, client, retries, fl)
+                self.dead_route(m, app, req)
             }
-            proxy::Route::Serve(m) => self.begin_service(m, arrived, service_ns, client, fl),
-            proxy::Route::Wait(m) => self.wait_on(m, arrived, service_ns, client, retries, fl),
+            proxy::Route::Serve(m) => {
+                self.begin_service(m, req.arrived, req.service_ns, req.client, req.flags)
+            }
+            proxy::Route::Wait(m) => self.wait_on(m, req),
             proxy::Route::Wake(m) => {
                 if self.begin_start(m, true) {
-                    self.wait_on(m, arrived, service_ns, client, retries, fl);
+                    self.wait_on(m, req);
                 } else {
-                    self.rec.failed(app, now, arrived, FailReason::StartFailed);
+                    self.rec
+                        .failed(app, now, req.arrived, FailReason::StartFailed);
                 }
             }
             // The start is counted when the stop completes (see `on_stop_done`).
-            proxy::Route::WakeAfterStop(m) => {
-                self.wait_on(m, arrived, service_ns, client, retries, fl)
-            }
+            proxy::Route::WakeAfterStop(m) => self.wait_on(m, req),
             proxy::Route::Queue => {
                 let q = &mut self.apps[app].queue;
                 q.push_back(Queued {
-                    arrived,
+                    arrived: req.arrived,
                     enqueued: now,
-                    service_ns,
-                    client,
+                    service_ns: req.service_ns,
+                    client: req.client,
                 });
                 self.rec.queued(app);
                 self.arm_queue_expiry(app);
             }
-            proxy::Route::Fail(reason) => self.rec.failed(app, now, arrived, reason),
+            proxy::Route::Fail(reason) => self.rec.failed(app, now, req.arrived, reason),
         }
     }
 
     /// Sends a request to a Machine that is not started yet: it waits for the boot.
-    fn wait_on(
-        &mut self,
-        id: u32,
-        arrived: SimTime,
-        service_ns: u64,
-        client: u16,
-        retries: u8,
-        fl: u8,
-    ) {
+    fn wait_on(&mut self, id: u32, req: Request) {
         let now = self.now();
         let m = &mut self.machines[id as usize];
-        if fl & flags::COLD == 0 {
+        if req.flags & flags::COLD == 0 {
             self.rec.cold_start(m.app as usize);
         }
         m.last_used = now;
         m.pending.push_back(Pending {
-            arrived,
+            arrived: req.arrived,
             assigned: now,
-            service_ns,
-            client,
-            retries,
-            flags: fl | flags::COLD,
+            service_ns: req.service_ns,
+            client: req.client,
+            retries: req.retries,
+            flags: req.flags | flags::COLD,
         });
         self.arm_connect_check(id);
     }
@@ -1276,15 +1259,11 @@ impl<'s> Sim<'s> {
             self.machines[id as usize].pending.pop_front();
             if (head.retries as u32) < retries_allowed {
                 self.rec.retried(app);
-                self.dispatch(
-                    app,
-                    head.arrived,
-                    head.service_ns,
-                    head.client,
-                    head.retries + 1,
-                    head.flags,
-                    Some(id),
-                );
+                let req = Request {
+                    retries: head.retries + 1,
+                    ..head.request()
+                };
+                self.dispatch(app, req, Some(id));
             } else {
                 self.rec
                     .failed(app, now, head.arrived, FailReason::StartTimeout);
@@ -1461,12 +1440,8 @@ pub const STATE_COLUMNS: [MState; 5] = [
 #[derive(Clone, Copy, Debug)]
 struct Failover {
     app: u16,
-    client: u16,
-    retries: u8,
-    flags: u8,
     avoid: u32,
-    arrived: u64,
-    service_ns: u64,
+    request: Request,
 }
 
 /// A process group's running Machines and the time it had at least one.
