@@ -261,28 +261,8 @@ fn draw_machines<DB: DrawingBackend>(
         .and_then(Value::as_f64)
         .unwrap_or(0.0)
         / 3600.0;
-    let n = lanes.len().max(1);
-    let mut chart = ChartBuilder::on(root)
-        .caption(format!("{}: Machine states", name_of(d)), title_font())
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(110)
-        .build_cartesian_2d(
-            0.0..end_h.max(1e-6),
-            (0u32..(n as u32).saturating_sub(1)).into_segmented(),
-        )
-        .map_err(err)?;
-    let lane_names = lanes.clone();
-    chart
-        .configure_mesh()
-        .x_desc("time [h]")
-        .axis_desc_style(label_font())
-        .label_style(tick_font())
-        .disable_y_mesh()
-        .y_labels(n.min(40))
-        .y_label_formatter(&move |y: &SegmentValue<u32>| lane_label(&lane_names, y))
-        .draw()
-        .map_err(err)?;
+    let title = format!("{}: Machine states", name_of(d));
+    let mut chart = lane_chart(root, &title, 0.0..end_h.max(1e-6), "time [h]", &lanes, 110)?;
     for (label, c) in STATE_STYLE {
         let rects: Vec<Rectangle<(f64, SegmentValue<u32>)>> = (0..names.len())
             .filter(|&i| states[i] == label)
@@ -377,6 +357,46 @@ fn draw_latency<DB: DrawingBackend>(
     legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
+/// A chart with a numeric x axis and one named lane per y segment (the state timeline, the
+/// cost bars), its mesh drawn.
+type LaneChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::ranged1d::SegmentedCoord<plotters::coord::types::RangedCoordu32>,
+    >,
+>;
+
+fn lane_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    x: std::ops::Range<f64>,
+    x_desc: &str,
+    lanes: &[String],
+    label_width: u32,
+) -> Result<LaneChart<'a, DB>, String> {
+    let n = lanes.len().max(1);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, title_font())
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(label_width)
+        .build_cartesian_2d(x, (0u32..(n as u32).saturating_sub(1)).into_segmented())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .axis_desc_style(label_font())
+        .label_style(tick_font())
+        .disable_y_mesh()
+        .y_labels(n.min(40))
+        .y_label_formatter(&|y: &SegmentValue<u32>| lane_label(lanes, y))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 /// The name of a lane for a segmented axis label.
 fn lane_label(names: &[String], y: &SegmentValue<u32>) -> String {
     match y {
@@ -405,31 +425,8 @@ fn draw_cost<DB: DrawingBackend>(
         .map(|i| parts.iter().map(|p| p.1[i]).sum())
         .collect();
     let x_max = max_of(totals.iter().copied()).max(1e-6) * 1.15;
-    let n = labels.len().max(1);
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("{}: cost over the run by app and region [USD]", name_of(d)),
-            title_font(),
-        )
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(160)
-        .build_cartesian_2d(
-            0.0..x_max,
-            (0u32..(n as u32).saturating_sub(1)).into_segmented(),
-        )
-        .map_err(err)?;
-    let names = labels.clone();
-    chart
-        .configure_mesh()
-        .x_desc("USD")
-        .axis_desc_style(label_font())
-        .label_style(tick_font())
-        .disable_y_mesh()
-        .y_labels(n.min(30))
-        .y_label_formatter(&move |y: &SegmentValue<u32>| lane_label(&names, y))
-        .draw()
-        .map_err(err)?;
+    let title = format!("{}: cost over the run by app and region [USD]", name_of(d));
+    let mut chart = lane_chart(root, &title, 0.0..x_max, "USD", &labels, 160)?;
     let mut left = vec![0.0; labels.len()];
     for (name, values, colour) in parts {
         let rects: Vec<Rectangle<(f64, SegmentValue<u32>)>> = values

@@ -387,12 +387,7 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
     let res = exec::result_files(&manifest, &entries);
     exec::write_results(&args.out, &res.files).map_err(|e| UserError(e.to_string()))?;
     if !args.quiet {
-        let axes: Vec<String> = manifest["axes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a["path"].as_str().map(String::from))
-            .collect();
+        let axes = exec::manifest_axes(&manifest);
         println!(
             "flysim {}: merged {} runs from {} folders",
             env!("CARGO_PKG_VERSION"),

@@ -354,14 +354,19 @@ pub struct SweepResults {
     pub cheapest: Option<usize>,
 }
 
-/// The result files of a complete sweep and the per-point statistics for the printed table.
-pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
-    let axes: Vec<String> = manifest["axes"]
+/// The axis paths a manifest lists, in declared order.
+pub fn manifest_axes(manifest: &Value) -> Vec<String> {
+    manifest["axes"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|a| a["path"].as_str().map(String::from))
-        .collect();
+        .collect()
+}
+
+/// The result files of a complete sweep and the per-point statistics for the printed table.
+pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
+    let axes = manifest_axes(manifest);
     let points = manifest["points"].as_array().cloned().unwrap_or_default();
     let params = |p: usize| -> Vec<String> {
         points
