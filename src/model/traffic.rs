@@ -112,6 +112,9 @@ impl Source {
         }
         let t = match self.shape {
             Shape::Constant(rps) => {
+                if rps <= 0.0 {
+                    return None;
+                }
                 let t = self.start.0 as f64 + (self.count as f64) * NS_PER_S as f64 / rps;
                 SimTime(t.round() as u64)
             }

@@ -1470,6 +1470,18 @@ impl<'p> Builder<'p> {
                 format!("{offset} skips the whole trace ({length} intervals)"),
             );
         }
+        // Each interval's arrivals are drawn at once: a count beyond ten million per interval is
+        // a mistake in the file or in `scale`, and would not fit in memory well.
+        let biggest = data
+            .series
+            .iter()
+            .flat_map(|s| s.counts.iter())
+            .fold(0.0f64, |a, &b| a.max(b))
+            * scale;
+        if biggest > 1e7 {
+            self.p.error(&file_origin, &t.key_path("scale"), format!(
+                "an interval would carry {biggest:.0} requests (largest count × scale); at most 10 million per interval"));
+        }
         let mut out = Vec::new();
         for (k, series) in data.series.iter().enumerate() {
             // A Prometheus series replays from its own region unless `from` says otherwise.
