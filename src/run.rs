@@ -14,8 +14,8 @@ pub struct RunRecord {
     pub summary: Value,
     /// `machines.csv` header and rows.
     pub machines: (Vec<String>, Vec<Vec<String>>),
-    /// `timeseries.csv` header and rows.
-    pub timeseries: (Vec<String>, Vec<Vec<String>>),
+    /// `timeseries.csv`, as bytes.
+    pub timeseries: Vec<u8>,
     /// `incidents.csv` header and rows.
     pub incidents: (Vec<String>, Vec<Vec<String>>),
     /// `states.csv`, `latency.csv`, `cost.csv`: the data behind the charts.

@@ -520,8 +520,9 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
-/// `timeseries.csv`: header and one row per bucket.
-pub fn timeseries_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
+/// `timeseries.csv`, one row per bucket, as CSV bytes: rows are formatted one at a time, so a
+/// month of buckets never sits in memory as strings.
+pub fn timeseries_csv(sim: &Sim) -> Vec<u8> {
     let sc = sim.scenario();
     let mut header: Vec<String> = [
         "t_start_s",
@@ -546,26 +547,21 @@ pub fn timeseries_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         }
     }
     header.push("cost_usd".into());
-    let rows = sim
-        .rec
-        .rows
-        .iter()
-        .map(|b| {
-            let mut row = vec![
-                format!("{}", r6(b.start_s)),
-                b.offered.to_string(),
-                b.served.to_string(),
-                b.failed.to_string(),
-                b.cold_starts.to_string(),
-                format!("{}", r6(b.offered as f64 / b.width_s)),
-                format!("{}", r6(b.served as f64 / b.width_s)),
-            ];
-            row.extend(b.latency_ms.iter().map(|x| format!("{}", r6(*x))));
-            row.push(format!("{}", r6(b.mean_in_flight)));
-            row.extend(b.machines.iter().map(|x| format!("{}", r6(*x))));
-            row.push(format!("{}", r6(b.cost_usd)));
-            row
-        })
-        .collect();
-    (header, rows)
+    let rows = sim.rec.rows.iter().map(|b| {
+        let mut row = vec![
+            format!("{}", r6(b.start_s)),
+            b.offered.to_string(),
+            b.served.to_string(),
+            b.failed.to_string(),
+            b.cold_starts.to_string(),
+            format!("{}", r6(b.offered as f64 / b.width_s)),
+            format!("{}", r6(b.served as f64 / b.width_s)),
+        ];
+        row.extend(b.latency_ms.iter().map(|x| format!("{}", r6(*x))));
+        row.push(format!("{}", r6(b.mean_in_flight)));
+        row.extend(b.machines.iter().map(|x| format!("{}", r6(*x))));
+        row.push(format!("{}", r6(b.cost_usd)));
+        row
+    });
+    crate::output::csv_from_rows(&header, rows)
 }

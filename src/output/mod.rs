@@ -27,14 +27,24 @@ fn io<T>(path: &Path, r: std::io::Result<T>) -> Result<T, OutputError> {
     })
 }
 
-/// CSV bytes from a header and rows.
-pub fn csv_bytes(header: &[String], rows: &[Vec<String>]) -> Vec<u8> {
+/// CSV bytes from a header and rows; rows may be produced one at a time, so a long series
+/// never needs to sit in memory as strings.
+pub fn csv_from_rows<R, T>(header: &[String], rows: impl IntoIterator<Item = R>) -> Vec<u8>
+where
+    R: IntoIterator<Item = T>,
+    T: AsRef<[u8]>,
+{
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header).expect("writing to memory");
     for r in rows {
         w.write_record(r).expect("writing to memory");
     }
     w.into_inner().expect("writing to memory")
+}
+
+/// CSV bytes from a header and rows.
+pub fn csv_bytes(header: &[String], rows: &[Vec<String>]) -> Vec<u8> {
+    csv_from_rows(header, rows)
 }
 
 /// Pretty JSON bytes with a final newline.
@@ -52,10 +62,7 @@ pub fn run_files(rec: &RunRecord, prefix: &str) -> Vec<(String, Vec<u8>)> {
             format!("{prefix}machines.csv"),
             csv_bytes(&rec.machines.0, &rec.machines.1),
         ),
-        (
-            format!("{prefix}timeseries.csv"),
-            csv_bytes(&rec.timeseries.0, &rec.timeseries.1),
-        ),
+        (format!("{prefix}timeseries.csv"), rec.timeseries.clone()),
         (
             format!("{prefix}incidents.csv"),
             csv_bytes(&rec.incidents.0, &rec.incidents.1),
