@@ -31,10 +31,16 @@
 //! ([`scenario::Prices`]). Nothing is sampled.
 //!
 //! # Where to start
-//! [`scenario`] reads and validates files; [`model::Sim`] runs one replication;
-//! [`metrics::summary`] turns it into `summary.json`, `timeseries.csv` and `machines.csv`;
-//! [`cli`] is the `flysim` command. Module dependencies point one way: `engine` ← `scenario`
-//! ← `model` ← `metrics::summary` ← `run`/`output` ← `cli`.
+//! [`scenario`] reads and validates scenario, fly.toml and trace files; [`model::Sim`] runs one
+//! replication (faults in [`model::faults`]); [`metrics::summary`] turns it into
+//! `summary.json` and the CSV files; [`run`] runs replications; [`sweep`] expands and runs
+//! grids; [`chart`] draws charts and the HTML report from the files; [`cli`] is the `flysim`
+//! command. Module dependencies point one way: `engine` ← `scenario` ← `model` ←
+//! `metrics::summary` ← `run`/`output` ← `sweep`/`chart` ← `cli`.
+//!
+//! Failures: hosts fail at random or on schedule; their Machines go `down`, the proxy fails
+//! over once the failure is detected, standbys take over, volumes may be lost. Every number
+//! that Fly does not publish is a `[platform]` parameter with a documented default.
 #![warn(missing_docs, unreachable_pub)]
 // Units are written in brackets, e.g. `[ns]`, as the style guide asks; they are not links.
 #![allow(rustdoc::broken_intra_doc_links)]
