@@ -572,3 +572,21 @@ fn validate_one(
         Ok(p.list)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn shards_parse() {
+        assert_eq!(super::parse_shard("3/10"), Ok((3, 10)));
+        assert!(super::parse_shard("0/3").is_err());
+        assert!(super::parse_shard("4/3").is_err());
+        assert!(super::parse_shard("x").is_err());
+    }
+}
