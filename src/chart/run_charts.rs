@@ -65,6 +65,15 @@ fn name_of(d: &RunData) -> String {
         .to_string()
 }
 
+/// The run's simulated span [h].
+fn run_hours(d: &RunData) -> f64 {
+    d.summary
+        .get("duration_s")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+        / 3600.0
+}
+
 fn max_of(v: impl Iterator<Item = f64>) -> f64 {
     v.fold(0.0, f64::max)
 }
@@ -89,12 +98,7 @@ fn draw_load<DB: DrawingBackend>(
         .map(|(f, w)| f / w.max(1e-9))
         .collect();
     let cold = ts.nums("cold_starts");
-    let end_h = d
-        .summary
-        .get("duration_s")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0)
-        / 3600.0;
+    let end_h = run_hours(d);
     let y_max = max_of(offered.iter().chain(&served).copied()).max(1.0) * 1.1;
     let regions: Vec<String> = ts
         .header
@@ -255,12 +259,7 @@ fn draw_machines<DB: DrawingBackend>(
     let starts = st.nums("start_s");
     let ends = st.nums("end_s");
     let states = st.strs("state");
-    let end_h = d
-        .summary
-        .get("duration_s")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0)
-        / 3600.0;
+    let end_h = run_hours(d);
     let title = format!("{}: Machine states", name_of(d));
     let mut chart = lane_chart(root, &title, 0.0..end_h.max(1e-6), "time [h]", &lanes, 110)?;
     for (label, c) in STATE_STYLE {

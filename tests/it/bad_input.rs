@@ -3,22 +3,29 @@
 //! Every file in `tests/fixtures/bad/` starts with `# expect: <text>` lines; the run must fail
 //! with each text in its error output.
 
-use std::path::Path;
 use std::process::Command;
 
 fn flysim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_flysim"))
 }
 
-#[test]
-fn every_broken_scenario_gives_its_message_and_no_output() {
-    let dir = Path::new("tests/fixtures/bad");
+/// The files of a broken-input corpus, sorted; at least `min` of them.
+fn corpus(dir: &str, min: usize) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    assert!(files.len() >= 25, "expected a corpus of broken files");
+    assert!(
+        files.len() >= min,
+        "expected a corpus of at least {min} broken files in {dir}"
+    );
+    files
+}
+
+#[test]
+fn every_broken_scenario_gives_its_message_and_no_output() {
+    let files = corpus("tests/fixtures/bad", 25);
     let tmp = tempfile::tempdir().unwrap();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
@@ -76,13 +83,7 @@ fn every_broken_scenario_gives_its_message_and_no_output() {
 
 #[test]
 fn every_broken_fly_toml_gives_its_message() {
-    let dir = Path::new("tests/fixtures/bad-fly");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(files.len() >= 10);
+    let files = corpus("tests/fixtures/bad-fly", 10);
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
         let expected: Vec<&str> = text
