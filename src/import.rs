@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::scenario::doc;
 use crate::scenario::fly::{self, FlyApp};
-use crate::scenario::reader::{Problem, Problems, Severity};
+use crate::scenario::reader::{Problem, Problems};
 use crate::scenario::regions;
 
 /// The starter scenario's TOML text and the notes met while reading the fly.toml.
@@ -220,9 +220,4 @@ fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String
         }
     }
     o
-}
-
-/// Whether any note is an error (never, for an `Ok` import; kept for symmetry with validate).
-pub fn has_errors(notes: &[Problem]) -> bool {
-    notes.iter().any(|n| n.severity == Severity::Error)
 }

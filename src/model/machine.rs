@@ -225,8 +225,6 @@ pub struct Machine {
     pub pending: VecDeque<Pending>,
     /// When the running boot finishes (valid while starting).
     pub ready_at: SimTime,
-    /// Whether the running start is a resume from suspended.
-    pub resuming: bool,
     /// Time at which a connect-timeout check is armed (`SimTime::NEVER` if none).
     pub connect_check_at: SimTime,
     /// When the Machine last became started.
@@ -308,7 +306,6 @@ impl Machine {
             in_service: 0,
             pending: VecDeque::new(),
             ready_at: SimTime::ZERO,
-            resuming: false,
             connect_check_at: SimTime::NEVER,
             started_at: SimTime::ZERO,
             last_used: SimTime::ZERO,

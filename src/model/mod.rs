@@ -209,7 +209,6 @@ pub struct Sim<'s> {
     pub machines: Vec<Machine>,
     apps: Vec<AppRt>,
     sources: Vec<Source>,
-    last_arrival: Vec<SimTime>,
     rng_route: StreamRng,
     rng_boot: StreamRng,
     /// What the run measured.
@@ -502,7 +501,6 @@ impl<'s> Sim<'s> {
             hosts,
             machines,
             apps,
-            last_arrival: vec![SimTime::ZERO; sources.len()],
             sources,
             rng_route: streams.stream("proxy"),
             rng_boot: streams.stream("boot"),
@@ -534,7 +532,6 @@ impl<'s> Sim<'s> {
     fn seed_events(&mut self, streams: &RngStreams) {
         for s in 0..self.sources.len() {
             if let Some(t) = self.sources[s].next(None) {
-                self.last_arrival[s] = t;
                 self.engine
                     .schedule_at(t, Event::Arrival { source: s as u32 });
             }
@@ -739,7 +736,6 @@ impl<'s> Sim<'s> {
         let client = src.client();
         let service_ns = sample_ns(&self.sc.apps[app].service_time, &mut src.service_rng);
         if let Some(t) = src.next(Some(now)) {
-            self.last_arrival[s] = t;
             self.engine
                 .schedule_at(t, Event::Arrival { source: s as u32 });
         }
@@ -1073,7 +1069,6 @@ impl<'s> Sim<'s> {
         self.transition(id, MState::Starting);
         let m = &mut self.machines[id as usize];
         m.holds_host = true;
-        m.resuming = resume;
         m.ready_at = now + SimDuration(duration);
         m.starts += 1;
         if by_proxy {
