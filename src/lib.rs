@@ -52,6 +52,7 @@ pub mod import;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod progress;
 pub mod run;
 pub mod scenario;
 pub mod sweep;

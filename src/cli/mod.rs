@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::output;
@@ -234,18 +234,7 @@ fn run_cmd(args: RunArgs) -> Result<()> {
         .unwrap_or_else(|| Path::new("output").join(&sc.name));
     let started = Instant::now();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let bar = show_progress.then(|| {
-        let b = indicatif::ProgressBar::new(sc.replications as u64 * 1000);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {msg} [{bar:40}] {percent}% ETA {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        b.set_message(format!("simulating {}", sc.name));
-        b
-    });
+    let bar = show_progress.then(|| crate::progress::simulation_bar(&sc.name, sc.replications));
     let mut records: Vec<RunRecord> = Vec::new();
     for rep in 0..sc.replications as u64 {
         let record = run::run_replication_with_progress(sc, rep, &mut |done| {
@@ -300,8 +289,7 @@ fn run_cmd(args: RunArgs) -> Result<()> {
         );
     }
     if !args.no_output {
-        output::write_dir_atomic(&out_dir, &files)
-            .with_context(|| format!("writing results to {}", out_dir.display()))?;
+        output::replace_dir(&out_dir, &files).map_err(|e| UserError(format!("error: {e}")))?;
     }
     if !args.quiet {
         let written = (!args.no_output).then_some(out_dir.as_path());
@@ -335,7 +323,22 @@ fn execute_sweep(
         shard,
         progress: !quiet && std::io::stderr().is_terminal(),
     };
-    let entries = exec::run(sweep, &dir, opts).map_err(|e| UserError(e.to_string()))?;
+    let mut owned = output::OwnedDir::open(&dir).map_err(user)?;
+    let finished = exec::run(sweep, &mut owned, opts).map_err(user)?;
+    if !quiet && (finished.resumed > 0 || finished.dropped_torn_line) {
+        eprintln!(
+            "resumed: {} of {} runs were already done in {}{}",
+            finished.resumed,
+            finished.entries.len(),
+            dir.display(),
+            if finished.dropped_torn_line {
+                "; one run interrupted while it was recorded was done again"
+            } else {
+                ""
+            }
+        );
+    }
+    let entries = finished.entries;
     if shard.1 > 1 {
         if !quiet {
             println!(
@@ -357,9 +360,9 @@ fn execute_sweep(
     let mut files = res.files.clone();
     files.extend(
         crate::chart::charts_for_sweep_files(&res.files)
-            .map_err(|e| UserError(format!("drawing the charts: {e}")))?,
+            .map_err(|e| UserError(format!("error: drawing the charts: {e}")))?,
     );
-    exec::write_results(&dir, &files).map_err(|e| UserError(e.to_string()))?;
+    exec::write_results(&mut owned, &files).map_err(user)?;
     if !quiet {
         let axes: Vec<String> = sweep.axes.iter().map(|a| a.path.clone()).collect();
         println!(
@@ -382,10 +385,31 @@ fn execute_sweep(
 
 fn merge_cmd(args: MergeArgs) -> Result<()> {
     use crate::sweep::exec;
-    let (manifest, entries) =
-        exec::merge(&args.dirs, &args.out).map_err(|e| UserError(e.to_string()))?;
+    // The inputs are only read: the merged folder may be none of them, nor hold or sit in one.
+    let out_abs = std::path::absolute(&args.out).unwrap_or_else(|_| args.out.clone());
+    let out_abs = std::fs::canonicalize(&out_abs).unwrap_or(out_abs);
+    for d in &args.dirs {
+        let d_abs = std::fs::canonicalize(d).unwrap_or_else(|_| d.clone());
+        if out_abs.starts_with(&d_abs) || d_abs.starts_with(&out_abs) {
+            return Err(UserError(format!(
+                "error: --out {}: is, holds or sits in the input folder {}; flysim merge only reads its inputs. Give a new folder, e.g. {}-merged",
+                args.out.display(),
+                d.display(),
+                d.display()
+            ))
+            .into());
+        }
+    }
+    output::place::inspect(&args.out).map_err(user)?;
+    let (manifest, entries) = exec::merge(&args.dirs).map_err(user)?;
     let res = exec::result_files(&manifest, &entries);
-    exec::write_results(&args.out, &res.files).map_err(|e| UserError(e.to_string()))?;
+    let mut files = exec::folder_files(&manifest, &entries);
+    files.extend(res.files.iter().cloned());
+    files.extend(
+        crate::chart::charts_for_sweep_files(&res.files)
+            .map_err(|e| UserError(format!("error: drawing the charts: {e}")))?,
+    );
+    output::replace_dir(&args.out, &files).map_err(user)?;
     if !args.quiet {
         let axes = exec::manifest_axes(&manifest);
         println!(
@@ -402,8 +426,15 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
     Ok(())
 }
 
+/// A library error as a message for the user, with the `error:` prefix every message has.
+fn user(e: impl std::fmt::Display) -> anyhow::Error {
+    UserError(format!("error: {e}")).into()
+}
+
 fn chart_cmd(args: ChartArgs) -> Result<()> {
     let dir = &args.dir;
+    // Charts are written only into a folder flysim made, locked while they are redrawn.
+    let mut owned = output::OwnedDir::open(dir).map_err(user)?;
     let read = |name: &str| {
         std::fs::read(dir.join(name))
             .ok()
@@ -437,12 +468,11 @@ fn chart_cmd(args: ChartArgs) -> Result<()> {
         }
         crate::chart::charts_for_run_files(&files, prefix)
     } else {
-        return Err(UserError(format!("{}: no summary.json (a run) or points.csv (a sweep) found; give a folder written by flysim run or flysim sweep", dir.display())).into());
+        return Err(UserError(format!("error: {}: no summary.json (a run) or points.csv (a sweep) found; give a folder written by flysim run or flysim sweep", dir.display())).into());
     };
-    let charts = charts.map_err(|e| UserError(format!("{}: {e}", dir.display())))?;
+    let charts = charts.map_err(|e| UserError(format!("error: {}: {e}", dir.display())))?;
     for (name, bytes) in &charts {
-        crate::output::write_file_atomic(&dir.join(name), bytes)
-            .with_context(|| format!("writing {}", dir.join(name).display()))?;
+        owned.write(name, bytes).map_err(user)?;
     }
     println!(
         "{} charts and report.html redrawn in {}",

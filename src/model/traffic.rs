@@ -171,19 +171,33 @@ impl Source {
                 return (t < self.end.0).then_some(SimTime(t));
             }
             let k = self.count;
-            let begin = self.start.0 + k * replay.interval_ns;
-            if begin >= self.end.0 || replay.counts.is_empty() {
+            let begin = self
+                .start
+                .0
+                .saturating_add(k.saturating_mul(replay.interval_ns));
+            let counts = &replay.counts;
+            if begin >= self.end.0 || counts.rows.is_empty() {
                 return None;
             }
-            let mut idx = replay.offset + k as usize;
-            if idx >= replay.counts.len() {
+            let mut idx = replay.offset + k;
+            if idx >= counts.len {
                 if !replay.looped {
                     return None;
                 }
-                idx %= replay.counts.len();
+                idx %= counts.len;
+            }
+            // Intervals without requests draw nothing: jump to the next busy one.
+            let busy = match counts.next_busy(idx) {
+                Some(b) => b,
+                None if replay.looped => counts.len + counts.rows[0].0,
+                None => return None,
+            };
+            if busy > idx {
+                self.count += busy - idx;
+                continue;
             }
             self.count += 1;
-            let c = replay.counts[idx];
+            let c = counts.get(idx);
             let mut n = c.floor() as u64;
             if c > n as f64 && self.rng.random::<f64>() < c - n as f64 {
                 n += 1;
@@ -284,7 +298,7 @@ mod tests {
     fn trace_replay_preserves_counts_and_intervals() {
         let replay = crate::scenario::Replay {
             interval_ns: 60 * NS_PER_S,
-            counts: vec![3.0, 0.0, 5.0],
+            counts: crate::scenario::trace::Counts::from_dense(&[3.0, 0.0, 5.0]),
             offset: 0,
             looped: false,
         };

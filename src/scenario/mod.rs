@@ -423,9 +423,9 @@ pub struct Replay {
     /// Interval length [ns].
     pub interval_ns: u64,
     /// Requests per interval (fractions become an extra request with that probability).
-    pub counts: Vec<f64>,
+    pub counts: trace::Counts,
     /// Intervals of the trace skipped before the replay starts.
-    pub offset: usize,
+    pub offset: u64,
     /// Whether the trace starts over when it ends.
     pub looped: bool,
 }
@@ -544,6 +544,38 @@ impl fmt::Display for ScenarioError {
         )
     }
 }
+
+/// Why `name` cannot name an output folder, if it cannot: empty, too long, a path rather than
+/// a name, hidden, or holding control characters. Checked before anything runs.
+pub fn folder_name_problem(name: &str) -> Option<String> {
+    let shown: String = name.chars().take(40).collect();
+    let shown = if shown.len() < name.len() {
+        format!("{shown:?}…")
+    } else {
+        format!("{shown:?}")
+    };
+    if name.is_empty() {
+        Some("expected a name usable as a folder name, got \"\"".into())
+    } else if name.len() > MAX_NAME_BYTES {
+        Some(format!(
+            "{shown} is {} bytes long; a name may have at most {MAX_NAME_BYTES} bytes (it becomes the folder output/NAME)",
+            name.len()
+        ))
+    } else if name.contains(['/', '\\']) || name == "." || name == ".." || name.starts_with('.') {
+        Some(format!(
+            "expected a name usable as a folder name (no `/` or `\\`, not starting with `.`), got {shown}"
+        ))
+    } else if name.chars().any(char::is_control) {
+        Some(format!(
+            "{shown} holds control characters; expected a name usable as a folder name"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Longest scenario or sweep name, in bytes.
+pub const MAX_NAME_BYTES: usize = 100;
 
 /// Reads and validates a scenario file, applying `--set` overrides first.
 pub fn load(path: &Path, sets: &[String]) -> Result<Loaded, ScenarioError> {

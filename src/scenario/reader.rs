@@ -150,6 +150,13 @@ impl<'n> TableReader<'n> {
         &self.node.origin
     }
 
+    /// Where `key`'s value is, or where the table starts when the key is absent.
+    pub fn origin_of(&self, key: &str) -> Origin {
+        self.node
+            .get(key)
+            .map_or_else(|| self.node.origin.clone(), |n| n.origin.clone())
+    }
+
     /// The node under `key`, marking it used.
     pub fn take(&mut self, key: &str) -> Option<&'n Node> {
         let pos = self.node.entries().iter().position(|(k, _)| k == key)?;

@@ -10,13 +10,80 @@
 
 use std::path::Path;
 
+/// Requests per interval, stored sparsely: a trace with far-apart rows costs memory in
+/// proportion to its rows, not to the span it covers.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Counts {
+    /// Intervals the trace spans (the last row's index + 1).
+    pub len: u64,
+    /// `(interval index, count)` of the intervals with requests, by increasing index.
+    pub rows: Vec<(u64, f64)>,
+}
+
+impl Counts {
+    /// Counts from a dense list (index = position); zero counts are not stored.
+    pub fn from_dense(counts: &[f64]) -> Counts {
+        Counts {
+            len: counts.len() as u64,
+            rows: (0u64..)
+                .zip(counts.iter().copied())
+                .filter(|&(_, c)| c != 0.0)
+                .collect(),
+        }
+    }
+
+    /// The count of interval `idx` (0 where no row is).
+    pub fn get(&self, idx: u64) -> f64 {
+        let pos = self.rows.partition_point(|r| r.0 < idx);
+        match self.rows.get(pos) {
+            Some(&(i, c)) if i == idx => c,
+            _ => 0.0,
+        }
+    }
+
+    /// The first interval at or after `idx` that has requests, if any.
+    pub fn next_busy(&self, idx: u64) -> Option<u64> {
+        let pos = self.rows.partition_point(|r| r.0 < idx);
+        self.rows.get(pos).map(|r| r.0)
+    }
+
+    /// The dense list (tests and small traces only).
+    pub fn to_dense(&self) -> Vec<f64> {
+        let mut v = vec![0.0; self.len as usize];
+        for &(i, c) in &self.rows {
+            v[i as usize] = c;
+        }
+        v
+    }
+
+    /// Total requests.
+    pub fn total(&self) -> f64 {
+        self.rows.iter().map(|r| r.1).sum()
+    }
+
+    /// The largest count of one interval.
+    pub fn max(&self) -> f64 {
+        self.rows.iter().fold(0.0f64, |a, r| a.max(r.1))
+    }
+
+    /// Every count multiplied by `k`.
+    pub fn scaled(&self, k: f64) -> Counts {
+        Counts {
+            len: self.len,
+            rows: self.rows.iter().map(|&(i, c)| (i, c * k)).collect(),
+        }
+    }
+}
+
 /// Counts per interval.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
     /// Label of the series (the Prometheus region label), if any.
     pub label: Option<String>,
     /// Requests in each interval (may be fractional for Prometheus `increase`).
-    pub counts: Vec<f64>,
+    pub counts: Counts,
+    /// The line (CSV) or value number (Prometheus) of the largest count, for messages.
+    pub largest_at: usize,
 }
 
 /// A parsed trace: one or more series on one interval grid.
@@ -31,7 +98,7 @@ pub struct TraceData {
 impl TraceData {
     /// Total requests over all series.
     pub fn total(&self) -> f64 {
-        self.series.iter().flat_map(|s| s.counts.iter()).sum()
+        self.series.iter().map(|s| s.counts.total()).sum()
     }
 }
 
@@ -63,7 +130,11 @@ pub fn parse_iso8601(s: &str) -> Option<f64> {
         d.next()?.parse().ok()?,
         d.next()?.parse().ok()?,
     );
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+    if d.next().is_some()
+        || !(0..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+    {
         return None;
     }
     let (clock, offset_s) = if let Some(c) = rest.strip_suffix('Z') {
@@ -72,9 +143,12 @@ pub fn parse_iso8601(s: &str) -> Option<f64> {
         let (c, off) = rest.split_at(i);
         let sign = if off.starts_with('-') { -1.0 } else { 1.0 };
         let mut parts = off[1..].split(':');
-        let h: f64 = parts.next()?.parse().ok()?;
-        let mi: f64 = parts.next().unwrap_or("0").parse().ok()?;
-        (c, sign * (h * 3600.0 + mi * 60.0))
+        let h: u32 = parts.next()?.parse().ok()?;
+        let mi: u32 = parts.next().unwrap_or("0").parse().ok()?;
+        if h > 23 || mi > 59 || parts.next().is_some() {
+            return None;
+        }
+        (c, sign * f64::from(h * 3600 + mi * 60))
     } else {
         (rest, 0.0)
     };
@@ -97,8 +171,12 @@ pub fn parse_iso8601(s: &str) -> Option<f64> {
 /// A `(time [s], count, line)` sample.
 type Sample = (f64, f64, usize);
 
+/// Most intervals a trace may span (about 31,700 years of seconds): beyond this a time is a
+/// mistake, and interval indices would lose precision.
+const MAX_INTERVALS: f64 = 1e12;
+
 /// Places `(time, count)` samples on a regular grid starting at the first time.
-fn grid(samples: &[(f64, f64, usize)]) -> Result<(u64, Vec<f64>), TraceError> {
+fn grid(samples: &[(f64, f64, usize)]) -> Result<(u64, Counts, usize), TraceError> {
     if samples.len() < 2 {
         return Err(err(
             samples.first().map_or(0, |s| s.2),
@@ -106,18 +184,35 @@ fn grid(samples: &[(f64, f64, usize)]) -> Result<(u64, Vec<f64>), TraceError> {
         ));
     }
     let interval = samples[1].0 - samples[0].0;
-    if interval.is_nan() || interval <= 0.0 {
+    if !interval.is_finite() || interval <= 0.0 {
         return Err(err(
             samples[1].2,
             format!("times must increase; this row is {interval} s after the previous one"),
         ));
     }
-    let mut counts = Vec::with_capacity(samples.len());
+    if interval < 1e-3 {
+        return Err(err(
+            samples[1].2,
+            format!("rows are {interval} s apart; the shortest interval a trace may have is 1 ms"),
+        ));
+    }
+    let mut rows = Vec::with_capacity(samples.len());
+    let mut next = 0u64;
+    let mut largest = (0.0, samples[0].2);
     let t0 = samples[0].0;
     for &(t, c, line) in samples {
         let k = (t - t0) / interval;
         let idx = k.round();
-        if (k - idx).abs() > 1e-6 || idx < counts.len() as f64 {
+        if !(0.0..MAX_INTERVALS).contains(&idx) {
+            return Err(err(
+                line,
+                format!(
+                    "this row is {} s after the first, {idx:.0} intervals of {interval} s; a trace may span at most {MAX_INTERVALS:.0} intervals",
+                    t - t0
+                ),
+            ));
+        }
+        if (k - idx).abs() > 1e-6 || (idx as u64) < next {
             return Err(err(
                 line,
                 format!(
@@ -126,13 +221,17 @@ fn grid(samples: &[(f64, f64, usize)]) -> Result<(u64, Vec<f64>), TraceError> {
                 ),
             ));
         }
-        while (counts.len() as f64) < idx {
-            counts.push(0.0); // a missing interval had no requests
+        // A missing interval had no requests; zero counts need no row.
+        if c != 0.0 {
+            rows.push((idx as u64, c));
         }
-        counts.push(c);
+        if c > largest.0 {
+            largest = (c, line);
+        }
+        next = idx as u64 + 1;
     }
     let interval_ns = (interval * 1e9).round() as u64;
-    Ok((interval_ns, counts))
+    Ok((interval_ns, Counts { len: next, rows }, largest.1))
 }
 
 /// Reads a CSV trace. `time_column` and `count_column` name columns (default: the first two).
@@ -218,12 +317,13 @@ pub fn read_csv(
         };
         samples.push((t, c, line));
     }
-    let (interval_ns, counts) = grid(&samples)?;
+    let (interval_ns, counts, largest_at) = grid(&samples)?;
     Ok(TraceData {
         interval_ns,
         series: vec![Series {
             label: None,
             counts,
+            largest_at,
         }],
     })
 }
@@ -299,7 +399,7 @@ pub fn read_prometheus(text: &str, label: &str) -> Result<TraceData, TraceError>
         if samples[0].0 > start {
             samples.insert(0, (start, 0.0, 0));
         }
-        let (iv, counts) = grid(&samples).map_err(|e| {
+        let (iv, counts, largest_at) = grid(&samples).map_err(|e| {
             err(
                 0,
                 format!("series {}: {}", name.as_deref().unwrap_or("?"), e.message),
@@ -315,6 +415,7 @@ pub fn read_prometheus(text: &str, label: &str) -> Result<TraceData, TraceError>
         series.push(Series {
             label: name,
             counts,
+            largest_at,
         });
     }
     Ok(TraceData {
@@ -372,7 +473,7 @@ mod tests {
     fn csv_traces_with_gaps_and_bad_rows() {
         let t = read_csv("second,requests\n0,3\n1,0\n3,2\n", None, None).unwrap();
         assert_eq!(t.interval_ns, 1_000_000_000);
-        assert_eq!(t.series[0].counts, vec![3.0, 0.0, 0.0, 2.0]);
+        assert_eq!(t.series[0].counts.to_dense(), vec![3.0, 0.0, 0.0, 2.0]);
         assert_eq!(t.total(), 5.0);
         let e = read_csv("second,requests\n0,3\n1,x\n", None, None).unwrap_err();
         assert_eq!(e.line, 3);
@@ -385,14 +486,30 @@ mod tests {
     }
 
     #[test]
+    fn far_apart_rows_cost_memory_per_row() {
+        let t = read_csv("t,n\n0,1\n1,2\n2,0\n60000000000,4\n", None, None).unwrap();
+        assert_eq!(t.series[0].counts.len, 60_000_000_001);
+        assert_eq!(
+            t.series[0].counts.rows,
+            vec![(0, 1.0), (1, 2.0), (60_000_000_000, 4.0)]
+        );
+        assert_eq!(t.series[0].counts.get(60_000_000_000), 4.0);
+        assert_eq!(t.series[0].counts.next_busy(2), Some(60_000_000_000));
+        let e = read_csv("t,n\n0,1\n1,2\n1e300,1\n", None, None).unwrap_err();
+        assert_eq!(e.line, 4);
+        assert!(parse_iso8601("1995-07-01T00:00:00-04:9223372036854775807").is_none());
+        assert!(parse_iso8601("99999999999-07-01T00:00:00Z").is_none());
+    }
+
+    #[test]
     fn prometheus_matrix() {
         let text = r#"{"status":"success","data":{"resultType":"matrix","result":[
             {"metric":{"region":"ams"},"values":[[1700000000,"3"],[1700000060,"4.5"]]},
             {"metric":{"region":"ewr"},"values":[[1700000060,"2"]]}]}}"#;
         let t = read_prometheus(text, "region").unwrap();
         assert_eq!(t.interval_ns, 60_000_000_000);
-        assert_eq!(t.series[0].counts, vec![3.0, 4.5]);
-        assert_eq!(t.series[1].counts, vec![0.0, 2.0]);
+        assert_eq!(t.series[0].counts.to_dense(), vec![3.0, 4.5]);
+        assert_eq!(t.series[1].counts.to_dense(), vec![0.0, 2.0]);
         assert_eq!(t.series[1].label.as_deref(), Some("ewr"));
         assert!(read_prometheus("{\"status\":\"error\"}", "region").is_err());
     }

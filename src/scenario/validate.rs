@@ -83,6 +83,14 @@ const PRICE_KEYS: &[&str] = &[
 ];
 
 /// Quantiles of the standard normal used to fit lognormals from a median and a tail point.
+/// Most replications one scenario may ask for.
+pub const MAX_REPLICATIONS: i64 = 1000;
+/// Most requests one replication may be expected to simulate.
+const MAX_REQUESTS_PER_RUN: f64 = 1e10;
+/// Most host failures and Machine crashes one replication may be expected to simulate.
+const MAX_FAILURES_PER_RUN: f64 = 1e7;
+/// Most autostop passes one replication may make.
+const MAX_AUTOSTOP_PASSES: f64 = 1e8;
 const Z90: f64 = 1.281_551_565_544_600_5;
 const Z95: f64 = 1.644_853_626_951_472_2;
 const Z99: f64 = 2.326_347_874_040_840_8;
@@ -218,18 +226,17 @@ impl<'p> Builder<'p> {
         let name = t
             .opt_str(self.p, "name")
             .unwrap_or_else(|| default_name.to_string());
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            self.p.error(
-                t.origin(),
-                "name",
-                format!("expected a name usable as a folder name, got {name:?}"),
-            );
+        if let Some(why) = super::folder_name_problem(&name) {
+            self.p.error(&t.origin_of("name"), "name", why);
         }
         let duration = match t.opt_duration(self.p, "duration") {
             Some(d) if d > SimDuration::ZERO => d,
             Some(_) => {
-                self.p
-                    .error(t.origin(), "duration", "must be longer than 0s");
+                self.p.error(
+                    &t.origin_of("duration"),
+                    "duration",
+                    "must be longer than 0s",
+                );
                 SimDuration::from_secs(1)
             }
             None => {
@@ -243,16 +250,19 @@ impl<'p> Builder<'p> {
                 SimDuration::from_secs(1)
             }
         };
-        let seed = t.opt_int(self.p, "seed", 0, i64::MAX).unwrap_or(1) as u64;
-        let replications = t.opt_int(self.p, "replications", 1, 100_000).unwrap_or(1) as u32;
+        let seed = self.seed(&mut t);
+        let replications = t
+            .opt_int(self.p, "replications", 1, MAX_REPLICATIONS)
+            .unwrap_or(1) as u32;
         let bucket = t
             .opt_duration(self.p, "bucket")
             .unwrap_or(SimDuration::from_secs(60));
         if bucket < SimDuration::from_millis(1) {
-            self.p.error(t.origin(), "bucket", "must be at least 1ms");
+            self.p
+                .error(&t.origin_of("bucket"), "bucket", "must be at least 1ms");
         } else if duration.0 / bucket.0.max(1) > 10_000_000 {
             self.p.error(
-                t.origin(),
+                &t.origin_of("bucket"),
                 "bucket",
                 format!("{bucket} buckets over {duration} make more than 10 million rows; use a wider bucket"),
             );
@@ -304,6 +314,7 @@ impl<'p> Builder<'p> {
         let rtt = self.rtt_matrix(root, stretch, base_ms, platform.same_region_rtt);
         self.check_capacity(&apps);
         self.check_standbys(&apps);
+        self.check_work(root, duration, &apps, &faults, &platform);
         Scenario {
             name,
             duration,
@@ -318,6 +329,115 @@ impl<'p> Builder<'p> {
             prices,
             faults,
             hash,
+        }
+    }
+
+    /// The master seed: an integer, or (for seeds above 2^63 − 1, which TOML integers cannot
+    /// hold) a string of digits; any u64 is valid.
+    fn seed(&mut self, t: &mut TableReader) -> u64 {
+        let Some(n) = t.take("seed") else { return 1 };
+        match &n.value {
+            Value::Int(i) if *i >= 0 => *i as u64,
+            Value::Str(s) if s.parse::<u64>().is_ok() => s.parse().unwrap_or(1),
+            other => {
+                self.p.error(
+                    &n.origin,
+                    "seed",
+                    format!("expected an integer from 0 to {}, got {other}", u64::MAX),
+                );
+                1
+            }
+        }
+    }
+
+    /// Refuses scenarios whose expected work (requests, failures, autostop passes) is beyond
+    /// what a run can do in reasonable time, saying how much and why, before anything runs.
+    fn check_work(
+        &mut self,
+        root: &Node,
+        duration: SimDuration,
+        apps: &[App],
+        faults: &[Fault],
+        platform: &Platform,
+    ) {
+        let span = duration.as_secs_f64();
+        let mut requests = 0.0;
+        for app in apps {
+            for tr in &app.traffic {
+                let end = tr.end.map_or(span, |e| e.as_secs_f64().min(span));
+                let active = (end - tr.start.as_secs_f64()).max(0.0);
+                requests += match &tr.shape {
+                    Shape::Constant(r) | Shape::Poisson(r) => r * active,
+                    Shape::Diurnal { mean, .. } => mean * active,
+                    Shape::Trace(replay) => {
+                        let len_s = replay.counts.len as f64 * replay.interval_ns as f64 / 1e9;
+                        let per_s = replay.counts.total() / len_s.max(1e-9);
+                        per_s * active.min(if replay.looped { f64::INFINITY } else { len_s })
+                    }
+                };
+            }
+        }
+        if requests > MAX_REQUESTS_PER_RUN {
+            self.p.error(
+                &root.origin,
+                "app.traffic",
+                format!(
+                    "the traffic sends about {requests:.2e} requests over {duration}; at most {MAX_REQUESTS_PER_RUN:.0e} per run (about half an hour of computing at flysim's speed). Shorten `duration`, lower the rates, or simulate a representative slice"
+                ),
+            );
+        }
+        let hosts_in = |regions: &[RegionIdx]| -> f64 {
+            self.regions
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| regions.is_empty() || regions.contains(i))
+                .map(|(_, r)| r.hosts.len() as f64)
+                .sum()
+        };
+        let machines: f64 = apps
+            .iter()
+            .flat_map(|a| &a.machines)
+            .flat_map(|g| &g.per_region)
+            .map(|&(_, n)| f64::from(n))
+            .sum();
+        let mut failures = 0.0;
+        for f in faults {
+            failures += match f {
+                Fault::HostFailures { regions, ttf, .. } => {
+                    let mean_s = match ttf {
+                        TimeToFailure::Exponential(m) => m.as_secs_f64(),
+                        TimeToFailure::Weibull { shape, scale_s } => {
+                            scale_s * gamma(1.0 + 1.0 / shape)
+                        }
+                    };
+                    hosts_in(regions) * span / mean_s.max(1e-9)
+                }
+                Fault::MachineCrashes { mtbf, .. } => {
+                    machines * span / mtbf.as_secs_f64().max(1e-9)
+                }
+                Fault::Outage { .. } => 0.0,
+            };
+        }
+        if failures > MAX_FAILURES_PER_RUN {
+            self.p.error(
+                &root.origin,
+                "fault",
+                format!(
+                    "the faults make about {failures:.2e} failures over {duration}; at most {MAX_FAILURES_PER_RUN:.0e} per run. An `mtbf` this short is not a failure model: give hours or days"
+                ),
+            );
+        }
+        let passes = self.regions.len() as f64 * apps.len() as f64 * span
+            / platform.autostop_interval.as_secs_f64().max(1e-9);
+        if passes > MAX_AUTOSTOP_PASSES {
+            self.p.error(
+                &root.origin,
+                "platform.autostop_interval",
+                format!(
+                    "{} gives about {passes:.2e} autostop passes over {duration}; at most {MAX_AUTOSTOP_PASSES:.0e} per run",
+                    platform.autostop_interval
+                ),
+            );
         }
     }
 
@@ -588,11 +708,11 @@ impl<'p> Builder<'p> {
         let failure_detection = d(&mut t, "failure_detection", SimDuration::from_secs(60));
         let dead_retry_delay = d(&mut t, "dead_retry_delay", SimDuration::from_secs(1));
         let latency_base = d(&mut t, "latency_base", SimDuration(3_900_000));
-        if autostop_interval == SimDuration::ZERO {
+        if autostop_interval < SimDuration::from_secs(1) {
             self.p.error(
-                t.origin(),
+                &t.origin_of("autostop_interval"),
                 "platform.autostop_interval",
-                "must be longer than 0s",
+                format!("{autostop_interval}: expected at least 1s (Fly's proxy checks every few minutes)"),
             );
         }
         let p = &mut *self.p;
@@ -1428,6 +1548,7 @@ impl<'p> Builder<'p> {
             return Vec::new();
         };
         let full = self.base_dir.join(&file);
+        let shown_file = full.display().to_string();
         let data = match trace::read_file(
             &full,
             time_column.as_deref(),
@@ -1461,8 +1582,8 @@ impl<'p> Builder<'p> {
         } else {
             self.client_regions(&mut t, !is_prometheus)
         };
-        let skip = (offset.0 / data.interval_ns.max(1)) as usize;
-        let length = data.series.first().map_or(0, |s| s.counts.len());
+        let skip = offset.0 / data.interval_ns.max(1);
+        let length = data.series.first().map_or(0, |s| s.counts.len);
         if skip >= length {
             self.p.error(
                 t.origin(),
@@ -1475,12 +1596,15 @@ impl<'p> Builder<'p> {
         let biggest = data
             .series
             .iter()
-            .flat_map(|s| s.counts.iter())
-            .fold(0.0f64, |a, &b| a.max(b))
-            * scale;
-        if biggest > 1e7 {
+            .map(|s| (s.counts.max() * scale, s.largest_at, s.label.as_deref()))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((biggest, at, label)) = biggest.filter(|b| b.0 > 1e7) {
+            let row = match label {
+                Some(l) => format!("series {l}, value {at}"),
+                None => format!("{shown_file}:{at}"),
+            };
             self.p.error(&file_origin, &t.key_path("scale"), format!(
-                "an interval would carry {biggest:.0} requests (largest count × scale); at most 10 million per interval"));
+                "{row}: that interval would carry {biggest:.0} requests (its count × scale {scale}); at most 10 million per interval"));
         }
         let mut out = Vec::new();
         for (k, series) in data.series.iter().enumerate() {
@@ -1508,7 +1632,7 @@ impl<'p> Builder<'p> {
             };
             let replay = Replay {
                 interval_ns: data.interval_ns,
-                counts: series.counts.iter().map(|c| c * scale).collect(),
+                counts: series.counts.scaled(scale),
                 offset: skip,
                 looped,
             };

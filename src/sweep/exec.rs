@@ -10,8 +10,8 @@
 //! threads, shards or interruptions.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::Sweep;
 use crate::metrics::stats::mean_ci95;
-use crate::output::csv_bytes;
+use crate::output::{OwnedDir, csv_bytes};
 use crate::run::{flatten, run_replication};
 
 /// Journal of finished runs.
@@ -31,6 +31,9 @@ pub const MANIFEST: &str = "sweep-manifest.json";
 /// A failure to run or merge a sweep.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepRunError {
+    /// Writing the folder was refused or failed.
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -99,52 +102,123 @@ fn read_json(path: &Path) -> Result<Value, SweepRunError> {
     })
 }
 
-/// Reads a journal, dropping a torn last line (a crash mid-write) and truncating it away.
-pub fn read_journal(path: &Path) -> Result<Vec<RunEntry>, SweepRunError> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let file = io(path, File::open(path))?;
-    let mut entries = Vec::new();
-    let mut good_len = 0u64;
-    let mut reader = BufReader::new(file);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = io(path, reader.read_line(&mut line))?;
-        if n == 0 {
-            break;
-        }
-        let complete = line.ends_with('\n');
-        let parsed: Option<RunEntry> = serde_json::from_str::<Value>(line.trim_end())
-            .ok()
-            .and_then(|v| {
-                Some(RunEntry {
-                    point: v.get("point")?.as_u64()? as usize,
-                    replication: v.get("replication")?.as_u64()? as usize,
-                    summary: v.get("summary")?.clone(),
-                })
-            });
-        match parsed {
-            Some(e) if complete => {
-                entries.push(e);
-                good_len += n as u64;
-            }
-            _ => break,
-        }
-    }
-    let len = io(path, fs::metadata(path))?.len();
-    if good_len < len {
-        let f = io(path, OpenOptions::new().write(true).open(path))?;
-        io(path, f.set_len(good_len))?;
-    }
-    Ok(entries)
+/// A journal as read: its complete entries, and the byte length they take, short of the file's
+/// length when its last line is torn (a process killed while it wrote that line).
+#[derive(Debug)]
+pub struct Journal {
+    /// The runs, in file order.
+    pub entries: Vec<RunEntry>,
+    /// Bytes of complete lines.
+    pub good_len: u64,
+    /// Whether the file ends in a torn line (no final newline).
+    pub torn: bool,
 }
 
-/// Runs the sweep's runs of this shard that the folder does not hold yet. Returns every
-/// entry of this shard, sorted by run index.
-pub fn run(sweep: &Sweep, dir: &Path, opts: RunOptions) -> Result<Vec<RunEntry>, SweepRunError> {
-    io(dir, fs::create_dir_all(dir))?;
+/// Reads a journal without changing it. A complete line that is not a run (damage, or an edit)
+/// is an error naming the line, never dropped; a torn last line is reported in `torn`.
+pub fn read_journal(path: &Path) -> Result<Journal, SweepRunError> {
+    let mut journal = Journal {
+        entries: Vec::new(),
+        good_len: 0,
+        torn: false,
+    };
+    if !path.exists() {
+        return Ok(journal);
+    }
+    let bytes = io(path, fs::read(path))?;
+    let mut rest: &[u8] = &bytes;
+    let mut line_no = 0;
+    while !rest.is_empty() {
+        line_no += 1;
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+            journal.torn = true;
+            break;
+        };
+        let line = &rest[..end];
+        rest = &rest[end + 1..];
+        let parsed: Option<RunEntry> = serde_json::from_slice::<Value>(line).ok().and_then(|v| {
+            Some(RunEntry {
+                point: usize::try_from(v.get("point")?.as_u64()?).ok()?,
+                replication: usize::try_from(v.get("replication")?.as_u64()?).ok()?,
+                summary: v.get("summary").filter(|s| s.is_object())?.clone(),
+            })
+        });
+        let Some(entry) = parsed else {
+            let shown = String::from_utf8_lossy(&line[..line.len().min(60)]).into_owned();
+            return Err(SweepRunError::Mismatch(format!(
+                "{}:{line_no}: not a finished run ({shown:?}…); the journal is damaged. flysim will not guess which runs it held: restore the file, or move it away to run the sweep afresh",
+                path.display()
+            )));
+        };
+        journal.good_len += end as u64 + 1;
+        journal.entries.push(entry);
+    }
+    Ok(journal)
+}
+
+/// Checks a journal's entries against the sweep's size and removes exact repeats; a run
+/// recorded twice with different results is an error.
+fn check_entries(
+    path: &Path,
+    entries: Vec<RunEntry>,
+    points: usize,
+    reps: usize,
+) -> Result<Vec<RunEntry>, SweepRunError> {
+    let mut by_key: BTreeMap<(usize, usize), RunEntry> = BTreeMap::new();
+    for e in entries {
+        if e.point >= points || e.replication >= reps {
+            return Err(SweepRunError::Mismatch(format!(
+                "{}: holds point {} replication {}, outside this sweep's {points} points × {reps} replications; the journal is damaged",
+                path.display(),
+                e.point,
+                e.replication
+            )));
+        }
+        let key = (e.point, e.replication);
+        if let Some(prev) = by_key.get(&key) {
+            if prev.summary != e.summary {
+                return Err(SweepRunError::Mismatch(format!(
+                    "{}: point {} replication {} appears twice with different results; the journal is damaged",
+                    path.display(),
+                    e.point,
+                    e.replication
+                )));
+            }
+        }
+        by_key.insert(key, e);
+    }
+    Ok(by_key.into_values().collect())
+}
+
+fn journal_bytes(entries: &[RunEntry]) -> Vec<u8> {
+    let mut journal = Vec::new();
+    for e in entries {
+        serde_json::to_writer(
+            &mut journal,
+            &json!({ "point": e.point, "replication": e.replication, "summary": e.summary }),
+        )
+        .expect("JSON values serialise");
+        journal.push(b'\n');
+    }
+    journal
+}
+
+/// What [`run`] did.
+#[derive(Debug)]
+pub struct Finished {
+    /// Every entry of this shard, sorted by run index.
+    pub entries: Vec<RunEntry>,
+    /// How many of them were already in the journal when the sweep started.
+    pub resumed: usize,
+    /// Whether a torn last journal line was dropped (that run was done again).
+    pub dropped_torn_line: bool,
+}
+
+/// Runs the sweep's runs of this shard that the folder does not hold yet, in the locked flysim
+/// folder `out`. On success the journal is rewritten in run order, so its bytes do not depend
+/// on threads, shards or interruptions.
+pub fn run(sweep: &Sweep, out: &mut OwnedDir, opts: RunOptions) -> Result<Finished, SweepRunError> {
+    let dir = out.path().to_path_buf();
     let manifest_path = dir.join(MANIFEST);
     let mine = manifest(sweep, opts.shard);
     if manifest_path.exists() {
@@ -152,7 +226,7 @@ pub fn run(sweep: &Sweep, dir: &Path, opts: RunOptions) -> Result<Vec<RunEntry>,
         if old.get("hash") != mine.get("hash") {
             return Err(SweepRunError::Mismatch(format!(
                 "{} holds results of a different sweep (the sweep file, its base scenario or the overrides changed since); \
-                 remove the folder or give another --out to start afresh",
+                 give another --out to start afresh, or remove that folder yourself",
                 dir.display()
             )));
         }
@@ -165,14 +239,24 @@ pub fn run(sweep: &Sweep, dir: &Path, opts: RunOptions) -> Result<Vec<RunEntry>,
             )));
         }
     } else {
-        write_atomic(&manifest_path, &crate::output::json_bytes(&mine))?;
+        out.write(MANIFEST, &crate::output::json_bytes(&mine))?;
     }
-    let journal_path = dir.join(JOURNAL);
-    let mut done = read_journal(&journal_path)?;
+    let journal_path = out.claim(JOURNAL)?;
+    let read = read_journal(&journal_path)?;
     let reps = sweep.replications as usize;
+    let mut done = check_entries(&journal_path, read.entries, sweep.points.len(), reps)?;
+    if read.torn {
+        // Our own file, under our lock: cut only the incomplete bytes of the last line.
+        let f = io(
+            &journal_path,
+            OpenOptions::new().write(true).open(&journal_path),
+        )?;
+        io(&journal_path, f.set_len(read.good_len))?;
+    }
     let (k, n) = opts.shard;
     let is_done: std::collections::BTreeSet<(usize, usize)> =
         done.iter().map(|e| (e.point, e.replication)).collect();
+    let resumed = is_done.len();
     let pending: Vec<(usize, usize)> = (0..sweep.total_runs())
         .filter(|i| i % n == k - 1)
         .map(|i| (i / reps, i % reps))
@@ -185,19 +269,9 @@ pub fn run(sweep: &Sweep, dir: &Path, opts: RunOptions) -> Result<Vec<RunEntry>,
             .append(true)
             .open(&journal_path),
     )?);
-    let bar = opts.progress.then(|| {
-        let b = indicatif::ProgressBar::new((pending.len() + is_done.len()) as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {msg} [{bar:40}] {pos}/{len} runs, ETA {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        b.set_message(sweep.name.clone());
-        b.set_position(is_done.len() as u64);
-        b
-    });
+    let bar = opts
+        .progress
+        .then(|| crate::progress::runs_bar(&sweep.name, pending.len() + resumed, resumed));
     // A test hook: stop the process after this many runs, as a kill would.
     let stop_after: Option<usize> = std::env::var("FLYSIM_STOP_AFTER_RUNS")
         .ok()
@@ -240,18 +314,32 @@ pub fn run(sweep: &Sweep, dir: &Path, opts: RunOptions) -> Result<Vec<RunEntry>,
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    drop(journal);
     done.extend(new?);
     done.sort_by_key(|e| (e.point, e.replication));
-    Ok(done)
+    out.write(JOURNAL, &journal_bytes(&done))?;
+    Ok(Finished {
+        entries: done,
+        resumed,
+        dropped_torn_line: read.torn,
+    })
 }
 
-/// Joins shard folders into `out`: checks they hold the same sweep and together every run
-/// exactly once, then writes the result files as one unsharded run would.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Value, Vec<RunEntry>), SweepRunError> {
+/// Reads shard folders, without changing them: checks they hold the same sweep and together
+/// every run exactly once. Returns the manifest of the whole sweep, every entry in run order,
+/// and the manifest and journal bytes of the merged folder.
+pub fn merge(dirs: &[PathBuf]) -> Result<(Value, Vec<RunEntry>), SweepRunError> {
     let mut manifest: Option<Value> = None;
     let mut all: BTreeMap<(usize, usize), RunEntry> = BTreeMap::new();
     for d in dirs {
-        let m = read_json(&d.join(MANIFEST))?;
+        let manifest_path = d.join(MANIFEST);
+        if !manifest_path.is_file() {
+            return Err(SweepRunError::Mismatch(format!(
+                "{}: no {MANIFEST}; give folders written by `flysim sweep`",
+                d.display()
+            )));
+        }
+        let m = read_json(&manifest_path)?;
         if let Some(first) = &manifest {
             if first.get("hash") != m.get("hash") {
                 return Err(SweepRunError::Mismatch(format!(
@@ -261,9 +349,20 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Value, Vec<RunEntry>), Swe
                 )));
             }
         } else {
-            manifest = Some(m);
+            manifest = Some(m.clone());
         }
-        for e in read_journal(&d.join(JOURNAL))? {
+        let points = m["points"].as_array().map_or(0, |p| p.len());
+        let reps = m["replications"].as_u64().unwrap_or(1) as usize;
+        let journal_path = d.join(JOURNAL);
+        let read = read_journal(&journal_path)?;
+        if read.torn {
+            return Err(SweepRunError::Mismatch(format!(
+                "{}:{}: the last line is incomplete (the shard was interrupted); rerun that shard's command to finish it, then merge",
+                journal_path.display(),
+                read.entries.len() + 1
+            )));
+        }
+        for e in check_entries(&journal_path, read.entries, points, reps)? {
             let key = (e.point, e.replication);
             if let Some(prev) = all.get(&key) {
                 if prev.summary != e.summary {
@@ -293,28 +392,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Value, Vec<RunEntry>), Swe
         )));
     }
     manifest["shard"] = json!("1/1");
-    io(out, fs::create_dir_all(out))?;
-    write_atomic(&out.join(MANIFEST), &crate::output::json_bytes(&manifest))?;
-    let entries: Vec<RunEntry> = all.into_values().collect();
-    let mut journal = Vec::new();
-    for e in &entries {
-        serde_json::to_writer(
-            &mut journal,
-            &json!({ "point": e.point, "replication": e.replication, "summary": e.summary }),
-        )
-        .expect("JSON values serialise");
-        journal.push(b'\n');
-    }
-    write_atomic(&out.join(JOURNAL), &journal)?;
-    Ok((manifest, entries))
+    Ok((manifest, all.into_values().collect()))
 }
 
-/// Writes a file under a temporary name, then renames it into place.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepRunError> {
-    crate::output::write_file_atomic(path, bytes).map_err(|e| SweepRunError::Io {
-        path: e.path,
-        source: e.source,
-    })
+/// The manifest and journal files of a merged (or complete) sweep folder.
+pub fn folder_files(manifest: &Value, entries: &[RunEntry]) -> Vec<(String, Vec<u8>)> {
+    vec![
+        (MANIFEST.to_string(), crate::output::json_bytes(manifest)),
+        (JOURNAL.to_string(), journal_bytes(entries)),
+    ]
 }
 
 fn cell(v: &Value) -> String {
@@ -515,10 +601,10 @@ pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
     }
 }
 
-/// Writes the result files into `dir`, each atomically.
-pub fn write_results(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), SweepRunError> {
+/// Writes the result files into the sweep's folder, each atomically.
+pub fn write_results(out: &mut OwnedDir, files: &[(String, Vec<u8>)]) -> Result<(), SweepRunError> {
     for (name, bytes) in files {
-        write_atomic(&dir.join(name), bytes)?;
+        out.write(name, bytes)?;
     }
     Ok(())
 }

@@ -117,7 +117,10 @@ fn every_example_sweep_gets_every_sweep_chart() {
             shard: (1, 1),
             progress: false,
         };
-        let entries = flysim::sweep::exec::run(&s, &dir, opts).unwrap();
+        let mut owned = flysim::output::OwnedDir::open(&dir).unwrap();
+        let entries = flysim::sweep::exec::run(&s, &mut owned, opts)
+            .unwrap()
+            .entries;
         let res =
             flysim::sweep::exec::result_files(&flysim::sweep::exec::manifest(&s, (1, 1)), &entries);
         let charts = charts_for_sweep_files(&res.files).unwrap();

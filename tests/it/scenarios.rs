@@ -68,7 +68,10 @@ fn every_example_sweep_runs() {
             shard: (1, 1),
             progress: false,
         };
-        let entries = flysim::sweep::exec::run(&s, &dir, opts).unwrap();
+        let mut owned = flysim::output::OwnedDir::open(&dir).unwrap();
+        let entries = flysim::sweep::exec::run(&s, &mut owned, opts)
+            .unwrap()
+            .entries;
         assert_eq!(entries.len(), s.total_runs());
         let res =
             flysim::sweep::exec::result_files(&flysim::sweep::exec::manifest(&s, (1, 1)), &entries);

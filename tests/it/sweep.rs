@@ -38,19 +38,21 @@ fn one_or_two_threads_and_shards_give_identical_bytes() {
     let mut outputs = Vec::new();
     for jobs in [1, 2] {
         let dir = tmp.path().join(format!("jobs{jobs}"));
+        let mut owned = flysim::output::OwnedDir::open(&dir).unwrap();
         let entries = exec::run(
             &s,
-            &dir,
+            &mut owned,
             exec::RunOptions {
                 jobs,
                 shard: (1, 1),
                 progress: false,
             },
         )
-        .unwrap();
+        .unwrap()
+        .entries;
         assert_eq!(entries.len(), 12);
         let res = exec::result_files(&exec::manifest(&s, (1, 1)), &entries);
-        exec::write_results(&dir, &res.files).unwrap();
+        exec::write_results(&mut owned, &res.files).unwrap();
         outputs.push(results(&dir));
     }
     assert_eq!(outputs[0], outputs[1], "--jobs 1 and --jobs 2 differ");
@@ -114,7 +116,7 @@ fn an_interrupted_sweep_resumes_without_losing_or_repeating_runs() {
         .unwrap();
     assert_eq!(r.status.code(), Some(75));
     let journal = out.join(exec::JOURNAL);
-    assert_eq!(exec::read_journal(&journal).unwrap().len(), 5);
+    assert_eq!(exec::read_journal(&journal).unwrap().entries.len(), 5);
     // A torn last line, as a kill in mid-write leaves, is dropped and rerun.
     let mut bytes = std::fs::read(&journal).unwrap();
     bytes.extend_from_slice(b"{\"point\": 3, \"replic");
@@ -126,7 +128,7 @@ fn an_interrupted_sweep_resumes_without_losing_or_repeating_runs() {
         .output()
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let entries = exec::read_journal(&journal).unwrap();
+    let entries = exec::read_journal(&journal).unwrap().entries;
     assert_eq!(entries.len(), 16, "every run exactly once");
     let mut keys: Vec<(usize, usize)> = entries.iter().map(|e| (e.point, e.replication)).collect();
     keys.sort_unstable();
