@@ -220,3 +220,10 @@ pub fn charts_for_run_files(
     out.push(("report.html".to_string(), report.into_bytes()));
     Ok(out)
 }
+
+/// The range of a segmented axis with `n` lanes, each lane `i` spanning `Exact(i)..Exact(i + 1)`.
+/// One lane needs a range of two values: a range of one value has no height, and every bar
+/// on it would be drawn flat.
+pub(crate) fn lane_range(n: usize) -> std::ops::Range<u32> {
+    0..(n.saturating_sub(1)).max(1) as u32
+}

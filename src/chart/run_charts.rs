@@ -29,16 +29,60 @@ impl RunData {
     pub fn load(get: impl Fn(&str) -> Option<Vec<u8>>) -> Result<RunData, String> {
         let table = |name: &str| -> Result<Table, String> {
             let bytes = get(name).ok_or_else(|| format!("{name} is missing"))?;
-            Table::parse(&bytes).map_err(|e| format!("{name}: {e}"))
+            Table::parse(name, &bytes)
         };
         let summary = get("summary.json").ok_or("summary.json is missing")?;
+        let summary: Value =
+            serde_json::from_slice(&summary).map_err(|e| format!("summary.json: {e}"))?;
+        match summary.get("duration_s").and_then(Value::as_f64) {
+            Some(d) if d.is_finite() && d > 0.0 && d <= 1e15 => {}
+            _ => {
+                return Err(
+                    "summary.json: duration_s: expected the run's span in seconds, above 0".into(),
+                );
+            }
+        }
+        let timeseries = table("timeseries.csv")?;
+        let all: Vec<&str> = timeseries.header.iter().map(String::as_str).collect();
+        timeseries
+            .require_rows()?
+            .require_numbers(
+                &[
+                    "t_start_s",
+                    "offered_rps",
+                    "served_rps",
+                    "failed",
+                    "cold_starts",
+                ],
+                false,
+            )?
+            .require_numbers(&all, false)?;
+        let states = table("states.csv")?;
+        let state_names: Vec<&str> = crate::model::machine::MState::ALL
+            .iter()
+            .map(|s| s.name())
+            .collect();
+        states
+            .require_numbers(&["start_s", "end_s"], false)?
+            .require_known("state", &state_names)?
+            .require_col("machine")?;
+        let latency = table("latency.csv")?;
+        latency.require_numbers(&["latency_ms", "share"], false)?;
+        let cost = table("cost.csv")?;
+        cost.require_numbers(&["compute_usd", "rootfs_usd", "volumes_usd"], false)?
+            .require_col("app")?;
+        cost.require_col("region")?;
+        let incidents = table("incidents.csv")?;
+        incidents
+            .require_numbers(&["start_s"], false)?
+            .require_numbers(&["host_back_s"], true)?;
         Ok(RunData {
-            timeseries: table("timeseries.csv")?,
-            states: table("states.csv")?,
-            latency: table("latency.csv")?,
-            cost: table("cost.csv")?,
-            incidents: table("incidents.csv")?,
-            summary: serde_json::from_slice(&summary).map_err(|e| format!("summary.json: {e}"))?,
+            timeseries,
+            states,
+            latency,
+            cost,
+            incidents,
+            summary,
         })
     }
 }
@@ -381,7 +425,7 @@ fn lane_chart<'a, DB: DrawingBackend>(
         .margin(16)
         .x_label_area_size(50)
         .y_label_area_size(label_width)
-        .build_cartesian_2d(x, (0u32..(n as u32).saturating_sub(1)).into_segmented())
+        .build_cartesian_2d(x, (0u32..n as u32).into_segmented())
         .map_err(err)?;
     chart
         .configure_mesh()

@@ -19,10 +19,65 @@ pub struct SweepData {
 impl SweepData {
     /// Reads the files through `get`.
     pub fn load(get: impl Fn(&str) -> Option<Vec<u8>>) -> Result<SweepData, String> {
-        let points = Table::parse(&get("points.csv").ok_or("points.csv is missing")?)?;
-        let sweep = serde_json::from_slice(&get("sweep.json").ok_or("sweep.json is missing")?)
-            .map_err(|e| format!("sweep.json: {e}"))?;
-        Ok(SweepData { points, sweep })
+        let points = Table::parse(
+            "points.csv",
+            &get("points.csv").ok_or("points.csv is missing")?,
+        )?;
+        let sweep: Value =
+            serde_json::from_slice(&get("sweep.json").ok_or("sweep.json is missing")?)
+                .map_err(|e| format!("sweep.json: {e}"))?;
+        let d = SweepData { points, sweep };
+        let axes = d
+            .sweep
+            .get("axes")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+            .ok_or("sweep.json: axes: expected a list of the sweep's axes")?;
+        for (i, a) in axes.iter().enumerate() {
+            let ok = a.get("path").is_some_and(Value::is_string)
+                && a.get("values")
+                    .and_then(Value::as_array)
+                    .is_some_and(|v| !v.is_empty() && v.iter().all(Value::is_string));
+            if !ok {
+                return Err(format!(
+                    "sweep.json: axes[{i}]: expected {{ \"path\": \"...\", \"values\": [\"...\", ...] }}"
+                ));
+            }
+        }
+        let figures: Vec<&str> = d
+            .points
+            .header
+            .iter()
+            .map(String::as_str)
+            .filter(|h| h.ends_with(".mean") || h.ends_with(".ci95"))
+            .collect();
+        d.points
+            .require_rows()?
+            .require_numbers(&["point", "replications"], false)?
+            .require_numbers(
+                &[
+                    "requests.availability.mean",
+                    "requests.availability.ci95",
+                    "cost_usd.per_30_days.mean",
+                    "cost_usd.per_30_days.ci95",
+                    "latency_ms.p99.mean",
+                    "latency_ms.p99.ci95",
+                ],
+                false,
+            )?
+            .require_numbers(&figures, false)?;
+        for a in d.axes() {
+            d.points.require_col(&format!("param.{a}"))?;
+        }
+        if let Some(c) = d.sweep.get("cheapest_meeting_slo").filter(|c| !c.is_null()) {
+            let points: Vec<u64> = d.points.nums("point").iter().map(|p| *p as u64).collect();
+            if !c.as_u64().is_some_and(|c| points.contains(&c)) {
+                return Err(format!(
+                    "sweep.json: cheapest_meeting_slo: {c} is not a point of points.csv"
+                ));
+            }
+        }
+        Ok(d)
     }
 
     fn name(&self) -> String {
@@ -281,7 +336,7 @@ fn draw_by_axis<DB: DrawingBackend>(
         .x_label_area_size(60)
         .y_label_area_size(80)
         .build_cartesian_2d(
-            (0u32..nx.saturating_sub(1)).into_segmented(),
+            super::lane_range(nx as usize).into_segmented(),
             (lo - pad)..(hi + pad),
         )
         .map_err(err)?;
@@ -373,8 +428,8 @@ fn draw_heatmap<DB: DrawingBackend>(
         .x_label_area_size(60)
         .y_label_area_size(140)
         .build_cartesian_2d(
-            (0u32..nx.saturating_sub(1)).into_segmented(),
-            (0u32..ny.saturating_sub(1)).into_segmented(),
+            super::lane_range(nx as usize).into_segmented(),
+            super::lane_range(ny as usize).into_segmented(),
         )
         .map_err(err)?;
     let (xn, yn) = (xs.clone(), ys.clone());

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 
 use crate::output;
 use crate::run::{self, RunRecord};
-use crate::scenario::{self, Loaded, QUICKSTART, Severity};
+use crate::scenario::{self, Loaded, QUICKSTART, QUICKSTART_NAME, Severity};
 
 /// flysim: try your Fly.io app's Machines, autostop and concurrency settings against traffic
 /// before production does.
@@ -103,7 +103,7 @@ pub struct SweepArgs {
     /// Sweep file (TOML).
     pub sweep: PathBuf,
     /// Worker threads [default: all cores]. Results are identical whatever the number.
-    #[arg(long, short)]
+    #[arg(long, short, value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// Run only shard K of N (1 ≤ K ≤ N), e.g. 3/10; join shards with `flysim merge`.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
@@ -128,6 +128,27 @@ pub struct MergeArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Most worker threads `--jobs` may ask for.
+const MAX_JOBS: usize = 1024;
+
+fn parse_jobs(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of threads from 1 to {MAX_JOBS}, got {s:?}"
+        )),
+    }
+}
+
+fn parse_rps(s: &str) -> std::result::Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 1e7 => Ok(r),
+        _ => Err(format!(
+            "expected requests per second above 0 and at most 10000000, got {s:?}"
+        )),
+    }
 }
 
 fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
@@ -162,7 +183,7 @@ pub struct ImportArgs {
     #[arg(long, value_delimiter = ',')]
     pub regions: Vec<String>,
     /// Mean requests per second of the starter traffic.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = parse_rps)]
     pub rps: f64,
 }
 
@@ -191,34 +212,41 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn load_scenario(args: &RunArgs) -> Result<Loaded> {
-    let mut sets = args.sets.clone();
-    if let Some(seed) = args.seed {
-        sets.push(format!("seed={seed}"));
+/// The `--set` overrides with `--seed` as one more (a string, so that any u64 fits).
+fn sets_with_seed(sets: &[String], seed: Option<u64>) -> Vec<String> {
+    let mut sets = sets.to_vec();
+    if let Some(seed) = seed {
+        sets.push(format!("seed=\"{seed}\""));
     }
+    sets
+}
+
+fn load_scenario(args: &RunArgs) -> Result<Loaded> {
+    let sets = sets_with_seed(&args.sets, args.seed);
     let loaded = match &args.scenario {
         Some(path) => scenario::load(path, &sets),
-        None => scenario::from_str(QUICKSTART, "scenarios/quickstart.toml (built in)", &sets),
+        None => scenario::from_str(QUICKSTART, QUICKSTART_NAME, &sets),
     };
     loaded.map_err(|e| UserError(e.to_string()).into())
 }
 
 fn run_cmd(args: RunArgs) -> Result<()> {
     if crate::sweep::is_sweep(&args.sets) {
-        let path = args
-            .scenario
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("scenarios/quickstart.toml"));
-        let mut sets = args.sets.clone();
-        if let Some(seed) = args.seed {
-            sets.push(format!("seed={seed}"));
-        }
-        let sweep =
-            crate::sweep::from_run_args(&path, &sets).map_err(|e| UserError(e.to_string()))?;
+        let sets = sets_with_seed(&args.sets, args.seed);
+        let sweep = crate::sweep::from_run_args(args.scenario.as_deref(), &sets)
+            .map_err(|e| UserError(e.to_string()))?;
         return execute_sweep(&sweep, args.out, None, None, args.quiet);
     }
     let loaded = load_scenario(&args)?;
     let sc = &loaded.scenario;
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&sc.name));
+    if !args.no_output {
+        // Before simulating: a refused folder should not cost the user a long run.
+        output::place::check_replaceable(&out_dir).map_err(user)?;
+    }
     if !args.quiet {
         for n in loaded
             .notes
@@ -228,10 +256,6 @@ fn run_cmd(args: RunArgs) -> Result<()> {
             eprintln!("{n}");
         }
     }
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("output").join(&sc.name));
     let started = Instant::now();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = show_progress.then(|| crate::progress::simulation_bar(&sc.name, sc.replications));
@@ -483,12 +507,17 @@ fn chart_cmd(args: ChartArgs) -> Result<()> {
 }
 
 fn import_cmd(args: ImportArgs) -> Result<()> {
-    if !(args.rps.is_finite() && args.rps > 0.0) {
-        return Err(UserError(format!("--rps: expected a rate above 0, got {}", args.rps)).into());
-    }
     let regions = (!args.regions.is_empty()).then_some(args.regions.as_slice());
     match crate::import::import(&args.fly_toml, regions, args.rps) {
         Ok(imported) => {
+            // What import prints must run: validate it as `flysim run` would, from here.
+            if let Err(e) = scenario::from_str(&imported.text, "starter scenario", &[]) {
+                return Err(UserError(format!(
+                    "{e}\nerror: the starter scenario for {} would not run (above); fix the fly.toml, or give --regions",
+                    args.fly_toml.display()
+                ))
+                .into());
+            }
             for n in imported
                 .notes
                 .iter()
@@ -530,7 +559,7 @@ fn validate_cmd(args: ValidateArgs) -> Result<()> {
     }
     if errors > 0 {
         return Err(UserError(format!(
-            "{errors} error{} found",
+            "error: {errors} error{} found",
             if errors == 1 { "" } else { "s" }
         ))
         .into());
@@ -553,25 +582,16 @@ fn validate_one(
         }]
     })?;
     let parsed = scenario::doc::parse(&text);
-    let is_sweep = parsed
-        .as_ref()
-        .is_ok_and(|root| root.get("axis").is_some() && root.get("scenario").is_some());
-    if is_sweep {
+    // The same classification `run` and `sweep` use, so that what `validate` accepts runs.
+    if parsed.as_ref().is_ok_and(crate::sweep::looks_like_sweep) {
         return crate::sweep::load(path)
             .map(|_| Vec::new())
             .map_err(|e| e.problems);
     }
-    let is_scenario = parsed
+    if !parsed
         .as_ref()
-        .map(|root| {
-            root.get("duration").is_some()
-                || matches!(
-                    root.get("app").map(|a| &a.value),
-                    Some(scenario::doc::Value::Array(_))
-                )
-        })
-        .unwrap_or(true);
-    if is_scenario {
+        .is_ok_and(scenario::validate::looks_like_fly_toml)
+    {
         return scenario::load(path, &[])
             .map(|l| l.notes)
             .map_err(|e| e.problems);

@@ -13,21 +13,63 @@ fn num(v: &Value, path: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn ci(v: &Value, path: &str) -> String {
-    match path
-        .split('.')
+fn ci_of(v: &Value, path: &str) -> Option<f64> {
+    path.split('.')
         .fold(v.get("ci95"), |v, k| v.and_then(|x| x.get(k)))
         .and_then(Value::as_f64)
-    {
-        Some(h) if h > 0.0 => format!(" ±{}", short(h)),
-        _ => String::new(),
+        .filter(|h| *h > 0.0)
+}
+
+/// The 95 % half-width of a figure, in its own unit.
+fn ci(v: &Value, path: &str) -> String {
+    ci_of(v, path).map_or_else(String::new, |h| format!(" ±{}", short(h)))
+}
+
+/// The 95 % half-width of a share, in percentage points (the unit the share is printed in).
+fn ci_pp(v: &Value, path: &str) -> String {
+    ci_of(v, path).map_or_else(String::new, |h| format!(" ±{} pp", pct_value(h)))
+}
+
+/// A count; a mean over replications keeps one decimal, rounded (never cut off).
+fn count(x: f64) -> String {
+    let r = x.round();
+    if (x - r).abs() < 1e-9 {
+        group(r as i64)
+    } else {
+        let tenths = (x * 10.0).round() as i64;
+        no_negative_zero(format!("{}.{}", group(tenths / 10), (tenths % 10).abs()))
     }
+}
+
+/// "-0", "-0.000" and the like lose their sign.
+fn no_negative_zero(s: String) -> String {
+    match s.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| matches!(c, '0' | '.' | ',')) => rest.to_string(),
+        _ => s,
+    }
+}
+
+/// A share as a percentage number: three decimals, more where rounding would turn a share
+/// that is not exactly 1 into 100 (or one that is not 0 into 0); at most nine, cut rather
+/// than rounded up at that depth.
+pub(crate) fn pct_value(x: f64) -> String {
+    let p = x * 100.0;
+    for d in 3..=9 {
+        let s = format!("{p:.d$}");
+        let hides_failures = x < 1.0 && s.starts_with("100.");
+        let hides_share = x > 0.0 && s.chars().all(|c| c == '0' || c == '.');
+        if !hides_failures && !hides_share {
+            return no_negative_zero(s);
+        }
+    }
+    let cut = (p * 1e9).floor() / 1e9;
+    no_negative_zero(format!("{cut:.9}"))
 }
 
 /// A number with a sensible number of digits.
 fn short(x: f64) -> String {
     let a = x.abs();
-    if a == 0.0 {
+    no_negative_zero(if a == 0.0 {
         "0".into()
     } else if a >= 1000.0 {
         group(x.round() as i64)
@@ -37,7 +79,7 @@ fn short(x: f64) -> String {
         format!("{x:.2}")
     } else {
         format!("{x:.3}")
-    }
+    })
 }
 
 fn group(n: i64) -> String {
@@ -53,7 +95,7 @@ fn group(n: i64) -> String {
 }
 
 fn pct(x: f64) -> String {
-    format!("{:.3} %", x * 100.0)
+    format!("{} %", pct_value(x))
 }
 
 /// Renders the summary table.
@@ -75,7 +117,7 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
     if reps > 1 {
         let _ = writeln!(
             o,
-            "(means over replications, ± 95 % confidence half-widths)"
+            "(means over replications, ± 95 % confidence half-widths; pp: percentage points)"
         );
     }
     let row = |o: &mut String, label: &str, text: String| {
@@ -88,11 +130,11 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
         "requests",
         format!(
             "offered {}   served {}   failed {}   availability {}{}",
-            group(num(s, "requests.offered") as i64),
-            group(num(s, "requests.served") as i64),
-            group(num(s, "requests.failed") as i64),
+            count(num(s, "requests.offered")),
+            count(num(s, "requests.served")),
+            count(num(s, "requests.failed")),
             pct(num(s, "requests.availability")),
-            ci(s, "requests.availability"),
+            ci_pp(s, "requests.availability"),
         ),
     );
     let reasons: Vec<String> = s
@@ -101,7 +143,7 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
         .map(|m| {
             m.iter()
                 .filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
-                .map(|(k, v)| format!("{k} {}", group(v.as_f64().unwrap_or(0.0).round() as i64)))
+                .map(|(k, v)| format!("{k} {}", count(v.as_f64().unwrap_or(0.0))))
                 .collect()
         })
         .unwrap_or_default();
@@ -126,9 +168,9 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
         "cold starts",
         format!(
             "{} (mean wait {} ms)   queued {} (mean wait {} ms)   cross-region {}",
-            group(num(s, "requests.cold_starts") as i64),
+            count(num(s, "requests.cold_starts")),
             short(num(s, "requests.cold_start_wait_ms_mean")),
-            group(num(s, "requests.queued") as i64),
+            count(num(s, "requests.queued")),
             short(num(s, "queue_wait_ms.mean")),
             pct(num(s, "requests.cross_region_share")),
         ),
@@ -138,14 +180,14 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
         "machines",
         format!(
             "{} in all; on average {} started, {} stopped, {} suspended, {} down   starts {}   stops {}   suspends {}",
-            num(s, "machines.count"),
+            count(num(s, "machines.count")),
             short(num(s, "machines.time_avg.started")),
             short(num(s, "machines.time_avg.stopped")),
             short(num(s, "machines.time_avg.suspended")),
             short(num(s, "machines.time_avg.down")),
-            group(num(s, "machines.starts") as i64),
-            group(num(s, "machines.stops") as i64),
-            group(num(s, "machines.suspends") as i64),
+            count(num(s, "machines.starts")),
+            count(num(s, "machines.stops")),
+            count(num(s, "machines.suspends")),
         ),
     );
     row(
@@ -173,7 +215,7 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
                 short(num(s, "incidents.recovery_s_mean")),
                 short(num(s, "incidents.takeovers")),
                 short(num(s, "incidents.takeover_s_mean")),
-                group(num(s, "incidents.requests_failed_on_host") as i64),
+                count(num(s, "incidents.requests_failed_on_host")),
                 short(num(s, "volumes.lost")),
             ),
         );
@@ -219,10 +261,10 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
                     &format!("app {name}"),
                     format!(
                         "served {}   availability {}   p99 {} ms   cold starts {} (mean wait {} ms)   ${} per 30 days",
-                        group(num(a, "requests.served") as i64),
+                        count(num(a, "requests.served")),
                         pct(num(a, "requests.availability")),
                         short(num(a, "latency_ms.p99")),
-                        group(num(a, "requests.cold_starts") as i64),
+                        count(num(a, "requests.cold_starts")),
                         short(num(a, "requests.cold_start_wait_ms_mean")),
                         short(num(a, "cost_usd.per_30_days")),
                     ),
@@ -271,9 +313,9 @@ pub(crate) fn render_sweep(
             }
         };
         row.push(format!(
-            "{:.3}{}",
-            s.availability.0 * 100.0,
-            ci(s.availability.1, &|h| format!("{:.3}", h * 100.0))
+            "{}{}",
+            pct_value(s.availability.0),
+            ci(s.availability.1, &pct_value)
         ));
         row.push(format!("{}{}", short(s.p99_ms.0), ci(s.p99_ms.1, &short)));
         row.push(format!(
@@ -337,4 +379,30 @@ pub(crate) fn render_sweep(
         dir.display()
     );
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_never_round_failures_away() {
+        assert_eq!(pct_value(1.0), "100.000");
+        assert_eq!(pct_value(0.99999), "99.999");
+        assert_eq!(pct_value(0.9999996), "99.99996");
+        assert_eq!(pct_value(1.0 - 1e-15), "99.999999999");
+        assert_eq!(pct_value(0.0), "0.000");
+        assert_eq!(pct_value(2e-6), "0.0002");
+        assert_eq!(pct_value(-0.0), "0.000");
+    }
+
+    #[test]
+    fn means_are_rounded_with_a_decimal_and_counts_stay_whole() {
+        assert_eq!(count(186.7), "186.7");
+        assert_eq!(count(186.66), "186.7");
+        assert_eq!(count(187.0), "187");
+        assert_eq!(count(12345.25), "12,345.3");
+        assert_eq!(count(-0.0), "0");
+        assert_eq!(short(-0.0001), "0.000");
+    }
 }

@@ -20,6 +20,28 @@ fn r6(x: f64) -> f64 {
     }
 }
 
+/// A decimal column's cell: rounded like [`r6`], always with a decimal point (`0.0`, `5.0`,
+/// `0.042111`), so that a column never changes type between rows for CSV readers.
+pub fn dec(x: f64) -> String {
+    let v = r6(x);
+    let v = if v == 0.0 { 0.0 } else { v }; // no "-0"
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A host's name as scenarios write it: region code and index within the region (`ams:1`).
+pub fn host_name(sim: &Sim, host: usize) -> String {
+    let region = sim.hosts[host].region;
+    let index = sim.hosts[..host]
+        .iter()
+        .filter(|h| h.region == region)
+        .count();
+    format!("{}:{index}", sim.scenario().regions[region as usize].code)
+}
+
 fn ms(ns: f64) -> f64 {
     r6(ns / 1e6)
 }
@@ -310,7 +332,7 @@ pub fn incidents_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let secs = |t: Option<SimTime>| t.map_or(String::new(), |t| format!("{}", r6(t.as_secs_f64())));
+    let secs = |t: Option<SimTime>| t.map_or(String::new(), |t| dec(t.as_secs_f64()));
     let rows = sim
         .incidents
         .iter()
@@ -325,20 +347,19 @@ pub fn incidents_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
                 .collect();
             vec![
                 secs(Some(i.start)),
-                i.host.to_string(),
+                host_name(sim, i.host as usize),
                 sc.regions[i.region as usize].code.clone(),
                 names.join(" "),
                 secs(i.detected),
                 secs(i.takeover),
                 secs(i.host_back),
                 secs(i.recovered),
-                i.recovered.map_or(String::new(), |r| {
-                    format!("{}", r6((r - i.start).as_secs_f64()))
-                }),
+                i.recovered
+                    .map_or(String::new(), |r| dec((r - i.start).as_secs_f64())),
                 i.requests_failed_on_host.to_string(),
                 i.requests_failed_during.to_string(),
                 i.volumes_lost.to_string(),
-                format!("{}", r6(i.data_lost_hours)),
+                dec(i.data_lost_hours),
             ]
         })
         .collect();
@@ -368,8 +389,8 @@ pub fn states_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
             if to > from {
                 rows.push(vec![
                     name.clone(),
-                    format!("{}", r6(from.as_secs_f64())),
-                    format!("{}", r6(to.as_secs_f64())),
+                    dec(from.as_secs_f64()),
+                    dec(to.as_secs_f64()),
                     s.name().to_string(),
                 ]);
             }
@@ -405,11 +426,8 @@ pub fn latency_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         }
         last = share;
         rows.push(vec![
-            format!(
-                "{}",
-                r6(all.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0)
-            ),
-            format!("{}", r6(cumulative as f64 / total)),
+            dec(all.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0),
+            dec(cumulative as f64 / total),
         ]);
     }
     (header, rows)
@@ -434,9 +452,9 @@ pub fn cost_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
                 rows.push(vec![
                     app.name.clone(),
                     region.code.clone(),
-                    format!("{}", r6(c.compute)),
-                    format!("{}", r6(c.rootfs)),
-                    format!("{}", r6(c.volumes)),
+                    dec(c.compute),
+                    dec(c.rootfs),
+                    dec(c.volumes),
                 ]);
             }
         }
@@ -490,14 +508,14 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
                 app.name.clone(),
                 app.groups[m.group as usize].name.clone(),
                 sc.regions[m.region as usize].code.clone(),
-                m.host.to_string(),
+                host_name(sim, m.host as usize),
                 vm.cpu_kind.to_string(),
                 vm.cpus.to_string(),
                 vm.memory_mb.to_string(),
                 m.state.name().to_string(),
             ];
             for t in m.time_in_until(end) {
-                row.push(format!("{}", r6(t as f64 / 1e9)));
+                row.push(dec(t as f64 / 1e9));
             }
             let c = sim.machine_cost(m, end);
             for v in [
@@ -511,9 +529,9 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
                 row.push(v.to_string());
             }
             row.push(m.served.to_string());
-            row.push(format!("{}", r6(c.compute)));
-            row.push(format!("{}", r6(c.rootfs)));
-            row.push(format!("{}", r6(c.volumes)));
+            row.push(dec(c.compute));
+            row.push(dec(c.rootfs));
+            row.push(dec(c.volumes));
             row
         })
         .collect();
@@ -549,18 +567,18 @@ pub fn timeseries_csv(sim: &Sim) -> Vec<u8> {
     header.push("cost_usd".into());
     let rows = sim.rec.rows.iter().map(|b| {
         let mut row = vec![
-            format!("{}", r6(b.start_s)),
+            dec(b.start_s),
             b.offered.to_string(),
             b.served.to_string(),
             b.failed.to_string(),
             b.cold_starts.to_string(),
-            format!("{}", r6(b.offered as f64 / b.width_s)),
-            format!("{}", r6(b.served as f64 / b.width_s)),
+            dec(b.offered as f64 / b.width_s),
+            dec(b.served as f64 / b.width_s),
         ];
-        row.extend(b.latency_ms.iter().map(|x| format!("{}", r6(*x))));
-        row.push(format!("{}", r6(b.mean_in_flight)));
-        row.extend(b.machines.iter().map(|x| format!("{}", r6(*x))));
-        row.push(format!("{}", r6(b.cost_usd)));
+        row.extend(b.latency_ms.iter().map(|x| dec(*x)));
+        row.push(dec(b.mean_in_flight));
+        row.extend(b.machines.iter().map(|x| dec(*x)));
+        row.push(dec(b.cost_usd));
         row
     });
     crate::output::csv_from_rows(&header, rows)

@@ -237,6 +237,14 @@ pub fn inspect(dir: &Path) -> Result<Existing, OutputError> {
     }
 }
 
+/// Checks, changing nothing, that [`replace_dir`] would accept `dir`.
+pub fn check_replaceable(dir: &Path) -> Result<(), OutputError> {
+    if let Existing::Ours(listed) = inspect(dir)? {
+        check_only_ours(dir, &listed)?;
+    }
+    Ok(())
+}
+
 /// Every file and folder below `dir`, as relative paths with `/`; `Err` names the first entry
 /// that is neither a plain file nor a folder, or a folder too large to inspect.
 fn walk(dir: &Path) -> Result<Vec<(String, bool)>, String> {

@@ -23,6 +23,8 @@ pub use reader::{Problem, Severity};
 
 /// The built-in quickstart scenario, also at `scenarios/quickstart.toml`.
 pub const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
+/// The name the built-in quickstart scenario goes by in messages.
+pub const QUICKSTART_NAME: &str = "scenarios/quickstart.toml (built in)";
 
 /// Index of a region in [`Scenario::regions`].
 pub type RegionIdx = usize;

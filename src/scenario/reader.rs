@@ -94,6 +94,24 @@ impl Problems {
         self.push(Severity::Error, origin, path, message.into());
     }
 
+    /// Records a problem found in another file than this collector's (a referenced fly.toml).
+    pub fn push_in(
+        &mut self,
+        file: &str,
+        severity: Severity,
+        origin: &Origin,
+        path: &str,
+        message: impl Into<String>,
+    ) {
+        self.list.push(Problem {
+            severity,
+            file: file.to_string(),
+            origin: origin.clone(),
+            path: path.to_string(),
+            message: message.into(),
+        });
+    }
+
     /// Records a warning.
     pub fn warning(&mut self, origin: &Origin, path: &str, message: impl Into<String>) {
         self.push(Severity::Warning, origin, path, message.into());

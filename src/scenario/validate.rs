@@ -124,6 +124,10 @@ pub fn from_text(
             return Err(ScenarioError { problems: p.list });
         }
     };
+    if let Some(what) = not_a_scenario(&root) {
+        p.error(&root.origin, "", what);
+        return Err(ScenarioError { problems: p.list });
+    }
     for (arg, label) in sets {
         if let Err(msg) = doc::apply_set(&mut root, arg, label) {
             p.error(&Origin::Set(label.clone()), "", msg);
@@ -145,6 +149,49 @@ pub fn from_text(
             notes: p.list,
         })
     }
+}
+
+/// Whether a parsed file reads as a fly.toml: no `duration`, and an `app` name or keys that only
+/// fly.toml files have.
+pub fn looks_like_fly_toml(root: &Node) -> bool {
+    const FLY_ONLY: &[&str] = &[
+        "http_service",
+        "services",
+        "primary_region",
+        "vm",
+        "compute",
+        "build",
+        "deploy",
+        "mounts",
+        "processes",
+        "env",
+        "kill_signal",
+        "kill_timeout",
+        "checks",
+        "statics",
+        "experimental",
+        "restart",
+        "swap_size_mb",
+        "console_command",
+        "metrics",
+    ];
+    let app_is_name = matches!(root.get("app").map(|a| &a.value), Some(Value::Str(_)));
+    root.get("duration").is_none()
+        && !matches!(root.get("app").map(|a| &a.value), Some(Value::Array(_)))
+        && (app_is_name || FLY_ONLY.iter().any(|k| root.get(k).is_some()))
+}
+
+/// What a file that is not a scenario is instead (a sweep file, a fly.toml), and which
+/// command takes it.
+fn not_a_scenario(root: &Node) -> Option<String> {
+    let has = |k: &str| root.get(k).is_some();
+    if has("axis") && has("scenario") {
+        return Some("this is a sweep file, not a scenario (it has `scenario` and [[axis]]); run it with `flysim sweep`".into());
+    }
+    if looks_like_fly_toml(root) {
+        return Some("this looks like a fly.toml, not a scenario (it has no `duration` and no [[app]]); make a scenario around it with `flysim import FILE`, or name it in a scenario's [[app]] as fly_toml = \"FILE\"".into());
+    }
+    None
 }
 
 /// Regions met while reading, with where each was first named.
@@ -854,6 +901,7 @@ impl<'p> Builder<'p> {
         let mut t = TableReader::new(n, path, self.p);
         let name = t.req_str(self.p, "name").unwrap_or_default();
         self.current_app = name.clone();
+        let mut fly_file_name: Option<String> = None;
         let fly = match (t.take("fly"), t.take("fly_toml")) {
             (Some(_), Some(f)) => {
                 self.p.error(
@@ -869,7 +917,13 @@ impl<'p> Builder<'p> {
                 self.misplaced_app_keys(first);
                 Some(fly)
             }
-            (None, Some(f)) => self.fly_file(f, &t.key_path("fly_toml")),
+            (None, Some(f)) => {
+                fly_file_name = match &f.value {
+                    Value::Str(rel) => Some(self.base_dir.join(rel).display().to_string()),
+                    _ => None,
+                };
+                self.fly_file(f, &t.key_path("fly_toml"))
+            }
             (None, None) => {
                 self.p.error(
                     t.origin(),
@@ -924,9 +978,26 @@ impl<'p> Builder<'p> {
             })
             .collect();
         let primary = fly.primary_region.as_ref().and_then(|(code, origin)| {
+            // A position in a referenced fly.toml names that file, not the scenario.
+            let fly_path = match &fly_file_name {
+                Some(_) => "primary_region".to_string(),
+                None => format!("{path}.fly.primary_region"),
+            };
+            let warn = |p: &mut Problems, msg: String| match &fly_file_name {
+                Some(f) => p.push_in(f, Severity::Warning, origin, &fly_path, msg),
+                None => p.warning(origin, &fly_path, msg),
+            };
             if fly::is_placeholder(code) {
-                self.p.warning(origin, &format!("{path}.fly.primary_region"), format!(
+                warn(self.p, format!(
                     "{code:?} looks like a template placeholder, not a region; give the Machines' regions in `machines`"));
+                None
+            } else if regions::lookup(code).is_none() && t.has("machines") {
+                warn(self.p, format!(
+                    "{code:?} is not a Fly region; flysim takes the Machines' first region as the primary region"));
+                None
+            } else if let (Some(f), None) = (&fly_file_name, regions::lookup(code)) {
+                self.p.push_in(f, Severity::Error, origin, &fly_path, format!(
+                    "unknown region {code:?}; fix primary_region, or say where the Machines run in the scenario's `machines`"));
                 None
             } else {
                 self.region(code, origin, &format!("{path}.fly.primary_region"))

@@ -84,8 +84,11 @@ const SWEEP_KEYS: &[&str] = &["name", "scenario", "replications", "combine", "se
 const AXIS_KEYS: &[&str] = &["path", "values", "range"];
 const RANGE_KEYS: &[&str] = &["from", "to", "step"];
 
-/// Most runs one sweep may expand to.
-const MAX_RUNS: usize = 10_000_000;
+/// Most points one sweep may expand to: every point's scenario is validated and held in memory.
+pub const MAX_POINTS: usize = 20_000;
+/// Most runs (points × replications) one sweep may hold: each run's summary stays in memory
+/// until the result files are written.
+pub const MAX_RUNS: usize = 200_000;
 
 /// Reads and validates a sweep file (and every scenario it expands to).
 pub fn load(path: &Path) -> Result<Sweep, SweepError> {
@@ -107,11 +110,27 @@ pub fn load(path: &Path) -> Result<Sweep, SweepError> {
             return Err(SweepError { problems: p.list });
         }
     };
+    if looks_like_scenario(&root) {
+        p.error(
+            &root.origin,
+            "",
+            "this is a scenario, not a sweep file (it has `duration` or [[app]], and no `scenario` or [[axis]]); run it with `flysim run`, or sweep it with `flysim run FILE --set path=a,b,c`",
+        );
+        return Err(SweepError { problems: p.list });
+    }
     let mut t = TableReader::new(&root, "", &mut p);
     let name = t.opt_str(&mut p, "name");
+    if let Some(why) = name.as_deref().and_then(scenario::folder_name_problem) {
+        p.error(&t.origin_of("name"), "name", why);
+    }
     let scenario_rel = t.req_str(&mut p, "scenario");
     let replications = t
-        .opt_int(&mut p, "replications", 1, 100_000)
+        .opt_int(
+            &mut p,
+            "replications",
+            1,
+            scenario::validate::MAX_REPLICATIONS,
+        )
         .map(|r| r as u32);
     let combine = match t.opt_str(&mut p, "combine").as_deref() {
         None | Some("grid") => Combine::Grid,
@@ -286,7 +305,7 @@ pub fn expand(
     combine: Combine,
     fixed: &[(String, String)],
     replications: Option<u32>,
-    mut problems: Vec<Problem>,
+    problems: Vec<Problem>,
     sweep_text: &str,
 ) -> Result<Sweep, SweepError> {
     let base_name = base.display().to_string();
@@ -299,31 +318,75 @@ pub fn expand(
             message: format!("cannot read the base scenario: {e}"),
         }],
     })?;
+    expand_text(
+        &base_name,
+        &base_text,
+        name,
+        axes,
+        labels,
+        combine,
+        fixed,
+        replications,
+        problems,
+        sweep_text,
+    )
+}
+
+/// [`expand`] over a base scenario's text.
+#[allow(clippy::too_many_arguments)]
+fn expand_text(
+    base_name: &str,
+    base_text: &str,
+    name: String,
+    axes: Vec<Axis>,
+    labels: &[String],
+    combine: Combine,
+    fixed: &[(String, String)],
+    replications: Option<u32>,
+    mut problems: Vec<Problem>,
+    sweep_text: &str,
+) -> Result<Sweep, SweepError> {
+    let base_name = base_name.to_string();
+    let too_big = |problems: &mut Vec<Problem>, what: String| {
+        problems.push(Problem {
+            severity: Severity::Error,
+            file: base_name.clone(),
+            origin: Origin::Implied,
+            path: String::new(),
+            message: what,
+        });
+    };
+    let total = match combine {
+        Combine::Zip => Some(axes.first().map_or(0, |a| a.values.len())),
+        Combine::Grid => axes
+            .iter()
+            .try_fold(1usize, |n, a| n.checked_mul(a.values.len())),
+    };
+    let Some(total) = total.filter(|&t| t <= MAX_POINTS) else {
+        let sizes: Vec<String> = axes.iter().map(|a| a.values.len().to_string()).collect();
+        too_big(
+            &mut problems,
+            format!(
+                "the axes ({} values) make {} points; a sweep may have at most {MAX_POINTS}. Use coarser axes or split the sweep",
+                sizes.join(" × "),
+                total.map_or_else(|| "more than 2^64".to_string(), |t| t.to_string())
+            ),
+        );
+        return Err(SweepError { problems });
+    };
     let combos: Vec<Vec<usize>> = match combine {
-        Combine::Zip => (0..axes.first().map_or(0, |a| a.values.len()))
-            .map(|i| vec![i; axes.len()])
+        Combine::Zip => (0..total).map(|i| vec![i; axes.len()]).collect(),
+        Combine::Grid => (0..total)
+            .map(|mut i| {
+                // The first axis varies slowest.
+                let mut c = vec![0; axes.len()];
+                for (k, a) in axes.iter().enumerate().rev() {
+                    c[k] = i % a.values.len();
+                    i /= a.values.len();
+                }
+                c
+            })
             .collect(),
-        Combine::Grid => {
-            let total: usize = axes.iter().map(|a| a.values.len()).product();
-            if total > MAX_RUNS {
-                problems.push(Problem {
-                    severity: Severity::Error,
-                    file: base_name,
-                    origin: Origin::Implied,
-                    path: String::new(),
-                    message: format!("the grid has {total} points; at most {MAX_RUNS}"),
-                });
-                return Err(SweepError { problems });
-            }
-            let mut combos = vec![vec![]];
-            for a in &axes {
-                combos = combos
-                    .into_iter()
-                    .flat_map(|c| (0..a.values.len()).map(move |i| [c.clone(), vec![i]].concat()))
-                    .collect();
-            }
-            combos
-        }
     };
     let mut points = Vec::new();
     let mut seen_errors = std::collections::BTreeSet::new();
@@ -335,7 +398,7 @@ pub fn expand(
             sets.push((format!("{}={v}", a.path), format!("{label} value {v}")));
             values.push(v.clone());
         }
-        match scenario::validate::from_text(&base_text, &base_name, &sets) {
+        match scenario::validate::from_text(base_text, &base_name, &sets) {
             Ok(l) => points.push((values, l.scenario)),
             Err(e) => {
                 // The same problem at many points is reported once.
@@ -352,6 +415,17 @@ pub fn expand(
     }
     let replications =
         replications.unwrap_or_else(|| points.first().map_or(1, |(_, s)| s.replications));
+    if points.len() * replications as usize > MAX_RUNS {
+        too_big(
+            &mut problems,
+            format!(
+                "{} points × {replications} replications make {} runs; a sweep may hold at most {MAX_RUNS}",
+                points.len(),
+                points.len() * replications as usize
+            ),
+        );
+        return Err(SweepError { problems });
+    }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in sweep_text
         .bytes()
@@ -405,7 +479,7 @@ pub fn split_values(value: &str) -> Vec<String> {
 
 /// A sweep from `flysim run SCENARIO --set path=a,b,c`: every `--set` with several values
 /// becomes a grid axis, the others fixed overrides.
-pub fn from_run_args(scenario_path: &Path, sets: &[String]) -> Result<Sweep, SweepError> {
+pub fn from_run_args(scenario_path: Option<&Path>, sets: &[String]) -> Result<Sweep, SweepError> {
     let mut fixed = Vec::new();
     let mut axes = Vec::new();
     let mut labels = Vec::new();
@@ -422,16 +496,32 @@ pub fn from_run_args(scenario_path: &Path, sets: &[String]) -> Result<Sweep, Swe
             fixed.push((s.clone(), format!("--set {s}")));
         }
     }
-    let text = format!("{}\n{}", scenario_path.display(), sets.join("\n"));
-    let name = std::fs::read_to_string(scenario_path)
+    let (base_name, base_text) = match scenario_path {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).map_err(|e| SweepError {
+                problems: vec![Problem {
+                    severity: Severity::Error,
+                    file: p.display().to_string(),
+                    origin: Origin::Implied,
+                    path: String::new(),
+                    message: format!("cannot read the scenario: {e}"),
+                }],
+            })?,
+        ),
+        None => (
+            scenario::QUICKSTART_NAME.to_string(),
+            scenario::QUICKSTART.to_string(),
+        ),
+    };
+    let text = format!("{base_name}\n{}", sets.join("\n"));
+    let name = scenario::validate::from_text(&base_text, &base_name, &[])
         .ok()
-        .and_then(|t| {
-            scenario::validate::from_text(&t, &scenario_path.display().to_string(), &[]).ok()
-        })
         .map(|l| format!("{}-sweep", l.scenario.name))
         .unwrap_or_else(|| "sweep".into());
-    expand(
-        scenario_path,
+    expand_text(
+        &base_name,
+        &base_text,
         name,
         axes,
         &labels,
@@ -441,6 +531,19 @@ pub fn from_run_args(scenario_path: &Path, sets: &[String]) -> Result<Sweep, Swe
         Vec::new(),
         &text,
     )
+}
+
+/// Whether a parsed file reads as a scenario rather than a sweep.
+pub fn looks_like_scenario(root: &Node) -> bool {
+    (root.get("duration").is_some()
+        || matches!(root.get("app").map(|a| &a.value), Some(Value::Array(_))))
+        && root.get("axis").is_none()
+        && root.get("scenario").is_none()
+}
+
+/// Whether a parsed file reads as a sweep file.
+pub fn looks_like_sweep(root: &Node) -> bool {
+    root.get("axis").is_some() && root.get("scenario").is_some()
 }
 
 /// Whether `--set` arguments ask for a sweep (some value lists several values).
