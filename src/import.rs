@@ -35,12 +35,8 @@ pub fn import(
 ) -> Result<Imported, Vec<Problem>> {
     let file = fly_toml.display().to_string();
     let mut p = Problems::new(&file);
-    let text = std::fs::read_to_string(fly_toml).map_err(|e| {
-        p.error(
-            &doc::Origin::Implied,
-            "",
-            format!("cannot read the file: {e}"),
-        );
+    let text = doc::read_text(fly_toml, doc::MAX_TEXT_BYTES).map_err(|(origin, message)| {
+        p.error(&origin, "", message);
         p.list.clone()
     })?;
     let root = doc::parse(&text).map_err(|e| {

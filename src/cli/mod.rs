@@ -572,15 +572,17 @@ fn validate_one(
     path: &Path,
 ) -> std::result::Result<Vec<scenario::Problem>, Vec<scenario::Problem>> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![scenario::Problem {
-            severity: Severity::Error,
-            file: name.clone(),
-            origin: scenario::doc::Origin::Implied,
-            path: String::new(),
-            message: format!("cannot read the file: {e}"),
-        }]
-    })?;
+    let text = scenario::doc::read_text(path, scenario::doc::MAX_TEXT_BYTES).map_err(
+        |(origin, message)| {
+            vec![scenario::Problem {
+                severity: Severity::Error,
+                file: name.clone(),
+                origin,
+                path: String::new(),
+                message,
+            }]
+        },
+    )?;
     let parsed = scenario::doc::parse(&text);
     // The same classification `run` and `sweep` use, so that what `validate` accepts runs.
     if parsed.as_ref().is_ok_and(crate::sweep::looks_like_sweep) {

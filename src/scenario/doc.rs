@@ -144,14 +144,68 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+/// Largest input file flysim reads as text (scenario, sweep, fly.toml).
+pub const MAX_TEXT_BYTES: u64 = 64 << 20;
+
+/// Reads a text input: `Err((where, what))` when it cannot be read, is too large, or is not
+/// UTF-8 (naming the line and column of the first bad byte).
+pub fn read_text(path: &std::path::Path, max_bytes: u64) -> Result<String, (Origin, String)> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| (Origin::Implied, format!("cannot read the file: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| (Origin::Implied, format!("cannot read the file: {e}")))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err((
+            Origin::Implied,
+            format!(
+                "the file is over {} MB; flysim reads at most that",
+                max_bytes >> 20
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let text = std::str::from_utf8(&bytes[..good]).unwrap_or_default();
+        let index = LineIndex::new(text);
+        (
+            index.origin(text, good),
+            format!(
+                "not UTF-8 text: byte 0x{:02X} here is not valid UTF-8; save the file as UTF-8",
+                bytes[good]
+            ),
+        )
+    })
+}
+
 /// Parses TOML text into a tree of nodes.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let index = LineIndex::new(text);
-    let doc = toml_edit::Document::parse(text).map_err(|e| SyntaxError {
-        origin: e
-            .span()
-            .map_or(Origin::Implied, |s| index.origin(text, s.start)),
-        message: e.message().trim().to_string(),
+    let doc = toml_edit::Document::parse(text).map_err(|e| {
+        let start = e.span().map(|s| s.start);
+        let mut message = e.message().trim().to_string();
+        // Name the key a "duplicate key" error is about: the span starts at it.
+        if message.starts_with("duplicate key") {
+            if let Some(key) = start.and_then(|s| text.get(s..)).map(|rest| {
+                rest.chars()
+                    .take_while(|c| !matches!(c, '=' | ']' | '\n' | '\r'))
+                    .collect::<String>()
+                    .trim()
+                    .to_string()
+            }) {
+                if !key.is_empty() {
+                    message =
+                        format!("duplicate key `{key}`: each key may be given once per table");
+                }
+            }
+        }
+        SyntaxError {
+            origin: start.map_or(Origin::Implied, |s| index.origin(text, s)),
+            message,
+        }
     })?;
     let conv = Converter { text, index };
     Ok(conv.item(doc.as_item(), 0))

@@ -363,6 +363,8 @@ pub struct MachineGroup {
     /// Ordinals (`<app>:<n>`) of the Machines these stand by for: stopped, on another host,
     /// started when a watched Machine's host fails. Empty: not standbys.
     pub standby_for: Vec<u32>,
+    /// Where the group is declared (the app's table for the default layout), for messages.
+    pub origin: doc::Origin,
 }
 
 /// An app: its fly.toml-derived service and size, its Machines and its traffic.
@@ -582,15 +584,16 @@ pub const MAX_NAME_BYTES: usize = 100;
 /// Reads and validates a scenario file, applying `--set` overrides first.
 pub fn load(path: &Path, sets: &[String]) -> Result<Loaded, ScenarioError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        problems: vec![Problem {
-            severity: Severity::Error,
-            file: name.clone(),
-            origin: doc::Origin::Implied,
-            path: String::new(),
-            message: format!("cannot read the file: {e}"),
-        }],
-    })?;
+    let text =
+        doc::read_text(path, doc::MAX_TEXT_BYTES).map_err(|(origin, message)| ScenarioError {
+            problems: vec![Problem {
+                severity: Severity::Error,
+                file: name.clone(),
+                origin,
+                path: String::new(),
+                message,
+            }],
+        })?;
     validate::from_text(&text, &name, &cli_sets(sets))
 }
 

@@ -424,6 +424,9 @@ pub fn read_prometheus(text: &str, label: &str) -> Result<TraceData, TraceError>
     })
 }
 
+/// Largest trace file flysim reads.
+const MAX_TRACE_BYTES: u64 = 4 << 30;
+
 /// Reads a trace file; the format follows the extension (`.json` is Prometheus).
 pub fn read_file(
     path: &Path,
@@ -433,7 +436,12 @@ pub fn read_file(
     prometheus: Option<bool>,
 ) -> Result<TraceData, TraceError> {
     let text =
-        std::fs::read_to_string(path).map_err(|e| err(0, format!("cannot read the file: {e}")))?;
+        super::doc::read_text(path, MAX_TRACE_BYTES).map_err(|(origin, message)| match origin {
+            super::doc::Origin::File { line, column } => {
+                err(line as usize, format!("column {column}: {message}"))
+            }
+            _ => err(0, message),
+        })?;
     let is_json = prometheus.unwrap_or_else(|| {
         path.extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"))

@@ -718,7 +718,7 @@ impl<'p> Builder<'p> {
                     let path = format!("app[{ai}].machines[{mi}].standby_for");
                     if w >= total {
                         self.p.error(
-                            &Origin::Implied,
+                            &g.origin,
                             &path,
                             format!(
                                 "{}:{w} does not exist; the app has {total} Machines ({}:0..{})",
@@ -729,7 +729,7 @@ impl<'p> Builder<'p> {
                         );
                     } else if standby_ordinals.contains(&w) {
                         self.p.error(
-                            &Origin::Implied,
+                            &g.origin,
                             &path,
                             format!("{}:{w} is itself a standby", app.name),
                         );
@@ -1029,6 +1029,7 @@ impl<'p> Builder<'p> {
                         per_region: vec![(r, count)],
                         started: true,
                         standby_for: Vec::new(),
+                        origin: t.origin().clone(),
                     });
                     if !serves && g.volume_gb.is_none() {
                         machines.push(MachineGroup {
@@ -1036,6 +1037,7 @@ impl<'p> Builder<'p> {
                             per_region: vec![(r, 1)],
                             started: false,
                             standby_for: vec![ordinal],
+                            origin: t.origin().clone(),
                         });
                         ordinal += 1;
                     }
@@ -1168,18 +1170,19 @@ impl<'p> Builder<'p> {
             return None;
         };
         let full = self.base_dir.join(rel);
-        let text = match std::fs::read_to_string(&full) {
+        let file = full.display().to_string();
+        let text = match doc::read_text(&full, doc::MAX_TEXT_BYTES) {
             Ok(t) => t,
-            Err(e) => {
-                self.p.error(
-                    &n.origin,
-                    path,
-                    format!("cannot read {}: {e}", full.display()),
-                );
+            Err((Origin::Implied, message)) => {
+                self.p
+                    .error(&n.origin, path, format!("{}: {message}", full.display()));
+                return None;
+            }
+            Err((origin, message)) => {
+                self.p.push_in(&file, Severity::Error, &origin, "", message);
                 return None;
             }
         };
-        let file = full.display().to_string();
         let mut fp = Problems::new(&file);
         let fly = match doc::parse(&text) {
             Ok(root) => Some(fly::read(&root, "", &mut fp)),
@@ -1346,6 +1349,9 @@ impl<'p> Builder<'p> {
             per_region,
             started: started && standby_for.is_empty(),
             standby_for,
+            origin: n
+                .get("standby_for")
+                .map_or_else(|| n.origin.clone(), |s| s.origin.clone()),
         })
     }
 
@@ -1829,7 +1835,7 @@ impl<'p> Builder<'p> {
     /// Every Machine must fit on one host of its region.
     fn check_capacity(&mut self, apps: &[App]) {
         for (ai, app) in apps.iter().enumerate() {
-            for g in &app.machines {
+            for (mi, g) in app.machines.iter().enumerate() {
                 let vm = app.groups[g.group].vm;
                 for &(r, _) in &g.per_region {
                     let Some(region) = self.regions.get(r) else {
@@ -1840,7 +1846,7 @@ impl<'p> Builder<'p> {
                         .iter()
                         .any(|h| h.cpus >= vm.cpus && h.memory_mb >= vm.memory_mb);
                     if !fits {
-                        self.p.error(&Origin::Implied, &format!("app[{ai}].fly.vm"), format!(
+                        self.p.error(&g.origin, &format!("app[{ai}].machines[{mi}]"), format!(
                             "a {} {}-vCPU {} MB Machine (group {:?}) fits on no host of region {:?}; give the region bigger hosts ([[region]] host = {{ cpus = .., memory = \"..\" }})",
                             vm.cpu_kind, vm.cpus, vm.memory_mb, app.groups[g.group].name, region.code));
                     }

@@ -93,15 +93,16 @@ pub const MAX_RUNS: usize = 200_000;
 /// Reads and validates a sweep file (and every scenario it expands to).
 pub fn load(path: &Path) -> Result<Sweep, SweepError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SweepError {
-        problems: vec![Problem {
-            severity: Severity::Error,
-            file: file.clone(),
-            origin: Origin::Implied,
-            path: String::new(),
-            message: format!("cannot read the file: {e}"),
-        }],
-    })?;
+    let text =
+        doc::read_text(path, doc::MAX_TEXT_BYTES).map_err(|(origin, message)| SweepError {
+            problems: vec![Problem {
+                severity: Severity::Error,
+                file: file.clone(),
+                origin,
+                path: String::new(),
+                message,
+            }],
+        })?;
     let mut p = Problems::new(&file);
     let root = match doc::parse(&text) {
         Ok(r) => r,
@@ -309,15 +310,16 @@ pub fn expand(
     sweep_text: &str,
 ) -> Result<Sweep, SweepError> {
     let base_name = base.display().to_string();
-    let base_text = std::fs::read_to_string(base).map_err(|e| SweepError {
-        problems: vec![Problem {
-            severity: Severity::Error,
-            file: base_name.clone(),
-            origin: Origin::Implied,
-            path: String::new(),
-            message: format!("cannot read the base scenario: {e}"),
-        }],
-    })?;
+    let base_text =
+        doc::read_text(base, doc::MAX_TEXT_BYTES).map_err(|(origin, message)| SweepError {
+            problems: vec![Problem {
+                severity: Severity::Error,
+                file: base_name.clone(),
+                origin,
+                path: String::new(),
+                message: format!("the base scenario: {message}"),
+            }],
+        })?;
     expand_text(
         &base_name,
         &base_text,
@@ -499,13 +501,13 @@ pub fn from_run_args(scenario_path: Option<&Path>, sets: &[String]) -> Result<Sw
     let (base_name, base_text) = match scenario_path {
         Some(p) => (
             p.display().to_string(),
-            std::fs::read_to_string(p).map_err(|e| SweepError {
+            doc::read_text(p, doc::MAX_TEXT_BYTES).map_err(|(origin, message)| SweepError {
                 problems: vec![Problem {
                     severity: Severity::Error,
                     file: p.display().to_string(),
-                    origin: Origin::Implied,
+                    origin,
                     path: String::new(),
-                    message: format!("cannot read the scenario: {e}"),
+                    message,
                 }],
             })?,
         ),
