@@ -48,6 +48,8 @@
 pub mod chart;
 pub mod cli;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod import;
 pub mod metrics;
 pub mod model;

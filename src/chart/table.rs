@@ -34,6 +34,13 @@ impl Table {
         if header.iter().all(|h| h.is_empty()) {
             return Err(format!("{name}: empty file; expected a header row"));
         }
+        // flysim ends every line it writes; a file that does not end so was cut off.
+        if !bytes.ends_with(b"\n") {
+            let lines = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
+            return Err(format!(
+                "{name}:{lines}: the last line is incomplete; the file was cut off"
+            ));
+        }
         let mut rows = Vec::new();
         let mut lines = Vec::new();
         for rec in r.records() {

@@ -107,7 +107,7 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
         o,
         "flysim {}: {name}, seed {}, {} simulated, {} replication{} in {:.2} s ({} events)",
         env!("CARGO_PKG_VERSION"),
-        num(s, "seed"),
+        s.get("seed").and_then(Value::as_u64).unwrap_or(0),
         crate::engine::SimDuration::from_secs_f64(num(s, "duration_s")),
         reps,
         if reps == 1 { "" } else { "s" },

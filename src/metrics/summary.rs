@@ -20,6 +20,16 @@ fn r6(x: f64) -> f64 {
     }
 }
 
+/// Rounds a share [0..1] to 12 decimals: six would turn 3 failures in 10 million requests
+/// into an availability of exactly 1.
+fn share(x: f64) -> f64 {
+    if x.is_finite() {
+        (x * 1e12).round() / 1e12
+    } else {
+        0.0
+    }
+}
+
 /// A decimal column's cell: rounded like [`r6`], always with a decimal point (`0.0`, `5.0`,
 /// `0.042111`), so that a column never changes type between rows for CSV readers.
 pub fn dec(x: f64) -> String {
@@ -57,20 +67,23 @@ fn requests_block(
         by_reason.insert(r.name().into(), json!(c.failed[r as usize]));
     }
     let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    // Requests still in flight when the run ends have no outcome yet: they count neither as
+    // served nor as failed, so a run without failures has an availability of exactly 1.
+    let decided = c.served + failed;
     json!({
         "offered": c.offered,
         "served": c.served,
         "failed": failed,
         "failed_by_reason": by_reason,
         "in_flight_at_end": c.in_flight,
-        "availability": r6(ratio(c.served, c.offered)),
-        "slo_share": r6(ratio(c.within_slo, c.offered)),
+        "availability": share(ratio(c.served, decided)),
+        "slo_share": share(ratio(c.within_slo, decided)),
         "cold_starts": c.cold_starts,
         "cold_start_wait_ms_mean": if c.cold_starts == 0 { 0.0 } else { ms(c.cold_wait_ns as f64 / c.cold_starts as f64) },
         "queued": c.queued,
         "retried": c.retried,
         "mean_in_flight": r6(c.in_flight_area as f64 / (duration_s * 1e9)),
-        "cross_region_share": r6(if c.served == 0 { 0.0 } else { c.cross_region as f64 / c.served as f64 }),
+        "cross_region_share": share(if c.served == 0 { 0.0 } else { c.cross_region as f64 / c.served as f64 }),
         "throughput_rps": r6(c.served as f64 / duration_s),
         "mean_response_ms": if c.served == 0 { 0.0 } else { ms(c.response_ns as f64 / c.served as f64) },
         "mean_sojourn_ms": if c.served + failed == 0 { 0.0 } else { ms(c.sojourn_ns as f64 / (c.served + failed) as f64) },
@@ -212,10 +225,11 @@ pub fn summary(sim: &Sim, replication: u64) -> Value {
             }),
         );
     }
-    let availability = if total.offered == 0 {
+    let decided = total.served + total.failed_total();
+    let availability = if decided == 0 {
         1.0
     } else {
-        total.served as f64 / total.offered as f64
+        total.served as f64 / decided as f64
     };
     let p99_ms = if all_latency.is_empty() {
         0.0
@@ -274,7 +288,7 @@ fn workers(sim: &Sim) -> Value {
             };
             out.insert(
                 key,
-                json!({ "app": app.name, "availability": r6(sim.group_availability(ai, gi)) }),
+                json!({ "app": app.name, "availability": share(sim.group_availability(ai, gi)) }),
             );
         }
     }

@@ -207,7 +207,7 @@ fn grid(samples: &[(f64, f64, usize)]) -> Result<(u64, Counts, usize), TraceErro
             return Err(err(
                 line,
                 format!(
-                    "this row is {} s after the first, {idx:.0} intervals of {interval} s; a trace may span at most {MAX_INTERVALS:.0} intervals",
+                    "this row is {:.3e} s after the first, {idx:.3e} intervals of {interval} s; a trace may span at most {MAX_INTERVALS:.0e} intervals",
                     t - t0
                 ),
             ));

@@ -409,8 +409,11 @@ impl<'p> Builder<'p> {
     ) {
         let span = duration.as_secs_f64();
         let mut requests = 0.0;
-        for app in apps {
+        // Where the busiest source is declared: `app[i].traffic[j]`.
+        let mut busiest: (f64, Origin, String) = (0.0, root.origin.clone(), "app.traffic".into());
+        for (ai, app) in apps.iter().enumerate() {
             for tr in &app.traffic {
+                let before = requests;
                 let end = tr.end.map_or(span, |e| e.as_secs_f64().min(span));
                 let active = (end - tr.start.as_secs_f64()).max(0.0);
                 requests += match &tr.shape {
@@ -422,12 +425,39 @@ impl<'p> Builder<'p> {
                         per_s * active.min(if replay.looped { f64::INFINITY } else { len_s })
                     }
                 };
+                if requests - before > busiest.0 {
+                    // The stream name is `<app>/<index>`, plus `.k` for a trace's k-th series.
+                    let index: usize = tr
+                        .stream
+                        .rsplit('/')
+                        .next()
+                        .and_then(|s| s.split('.').next())
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
+                    let origin = root
+                        .get("app")
+                        .and_then(|a| match &a.value {
+                            Value::Array(v) => v.get(ai),
+                            _ => None,
+                        })
+                        .and_then(|a| a.get("traffic"))
+                        .and_then(|t| match &t.value {
+                            Value::Array(v) => v.get(index),
+                            _ => Some(t),
+                        })
+                        .map_or_else(|| root.origin.clone(), |n| n.origin.clone());
+                    busiest = (
+                        requests - before,
+                        origin,
+                        format!("app[{ai}].traffic[{index}]"),
+                    );
+                }
             }
         }
         if requests > MAX_REQUESTS_PER_RUN {
             self.p.error(
-                &root.origin,
-                "app.traffic",
+                &busiest.1,
+                &busiest.2,
                 format!(
                     "the traffic sends about {requests:.2e} requests over {duration}; at most {MAX_REQUESTS_PER_RUN:.0e} per run (about half an hour of computing at flysim's speed). Shorten `duration`, lower the rates, or simulate a representative slice"
                 ),
@@ -448,7 +478,9 @@ impl<'p> Builder<'p> {
             .map(|&(_, n)| f64::from(n))
             .sum();
         let mut failures = 0.0;
-        for f in faults {
+        let mut worst: (f64, usize) = (0.0, 0);
+        for (fi, f) in faults.iter().enumerate() {
+            let before = failures;
             failures += match f {
                 Fault::HostFailures { regions, ttf, .. } => {
                     let mean_s = match ttf {
@@ -464,11 +496,22 @@ impl<'p> Builder<'p> {
                 }
                 Fault::Outage { .. } => 0.0,
             };
+            if failures - before > worst.0 {
+                worst = (failures - before, fi);
+            }
         }
         if failures > MAX_FAILURES_PER_RUN {
+            let origin = root
+                .get("fault")
+                .and_then(|a| match &a.value {
+                    Value::Array(v) => v.get(worst.1),
+                    _ => Some(a),
+                })
+                .map(|f| f.get("mtbf").unwrap_or(f).origin.clone())
+                .unwrap_or_else(|| root.origin.clone());
             self.p.error(
-                &root.origin,
-                "fault",
+                &origin,
+                &format!("fault[{}].mtbf", worst.1),
                 format!(
                     "the faults make about {failures:.2e} failures over {duration}; at most {MAX_FAILURES_PER_RUN:.0e} per run. An `mtbf` this short is not a failure model: give hours or days"
                 ),

@@ -103,8 +103,15 @@ pub fn load(path: &Path) -> Result<Sweep, SweepError> {
                 message,
             }],
         })?;
+    from_text(&text, path)
+}
+
+/// Validates a sweep file's text; `path` is where it was read from (its base scenario's path
+/// is relative to that folder).
+pub fn from_text(text: &str, path: &Path) -> Result<Sweep, SweepError> {
+    let file = path.display().to_string();
     let mut p = Problems::new(&file);
-    let root = match doc::parse(&text) {
+    let root = match doc::parse(text) {
         Ok(r) => r,
         Err(e) => {
             p.error(&e.origin, "", format!("not valid TOML: {}", e.message));
@@ -138,7 +145,7 @@ pub fn load(path: &Path) -> Result<Sweep, SweepError> {
         Some("zip") => Combine::Zip,
         Some(other) => {
             p.error(
-                t.origin(),
+                &t.origin_of("combine"),
                 "combine",
                 format!("expected \"grid\" or \"zip\", got {other:?}"),
             );
@@ -207,7 +214,7 @@ pub fn load(path: &Path) -> Result<Sweep, SweepError> {
         &fixed,
         replications,
         p.list,
-        &text,
+        text,
     )
 }
 

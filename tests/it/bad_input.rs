@@ -5,8 +5,24 @@
 
 use std::process::Command;
 
+/// `flysim` under a 4 GB address-space limit, so that a broken input that made it allocate
+/// without bound fails the test instead of the machine.
 fn flysim() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flysim"))
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("ulimit -v 4000000; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_flysim"));
+    c
+}
+
+/// Fails if `f` took longer than a broken input ever should.
+fn within_time(started: std::time::Instant, f: &std::path::Path) {
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{}: took {:?}",
+        f.display(),
+        started.elapsed()
+    );
 }
 
 /// The files of a broken-input corpus, sorted; at least `min` of them.
@@ -25,7 +41,7 @@ fn corpus(dir: &str, min: usize) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn every_broken_scenario_gives_its_message_and_no_output() {
-    let files = corpus("tests/fixtures/bad", 25);
+    let files = corpus("tests/fixtures/bad", 120);
     let tmp = tempfile::tempdir().unwrap();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
@@ -39,6 +55,7 @@ fn every_broken_scenario_gives_its_message_and_no_output() {
             f.display()
         );
         let out = tmp.path().join(f.file_stem().unwrap());
+        let started = std::time::Instant::now();
         let run = flysim()
             .arg("run")
             .arg(f)
@@ -46,6 +63,7 @@ fn every_broken_scenario_gives_its_message_and_no_output() {
             .arg(&out)
             .output()
             .unwrap();
+        within_time(started, f);
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert_eq!(
             run.status.code(),
@@ -53,6 +71,9 @@ fn every_broken_scenario_gives_its_message_and_no_output() {
             "{}: exit code; stderr:\n{stderr}",
             f.display()
         );
+        // Every message names the file, and for a problem in the file, its line:column.
+        let first = stderr.lines().next().unwrap_or("");
+        assert!(first.starts_with("error: "), "{}: {first}", f.display());
         for e in expected {
             assert!(
                 stderr.contains(e),
@@ -83,7 +104,7 @@ fn every_broken_scenario_gives_its_message_and_no_output() {
 
 #[test]
 fn every_broken_fly_toml_gives_its_message() {
-    let files = corpus("tests/fixtures/bad-fly", 10);
+    let files = corpus("tests/fixtures/bad-fly", 25);
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
         let expected: Vec<&str> = text
@@ -223,4 +244,128 @@ fn a_good_run_writes_its_files() {
         serde_json::from_slice(&std::fs::read(out2.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["replications"], 3);
     assert!(s.pointer("/ci95/requests/availability").is_some());
+}
+
+#[test]
+fn every_broken_sweep_gives_its_message_and_no_output() {
+    let files = corpus("tests/fixtures/bad-sweep", 15);
+    let tmp = tempfile::tempdir().unwrap();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let expected: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{} has no `# expect:` line",
+            f.display()
+        );
+        let out = tmp.path().join(f.file_stem().unwrap());
+        let started = std::time::Instant::now();
+        let r = flysim()
+            .arg("sweep")
+            .arg(f)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        within_time(started, f);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{}: {stderr}", f.display());
+        assert!(stderr.starts_with("error: "), "{}: {stderr}", f.display());
+        for e in expected {
+            assert!(
+                stderr.contains(e),
+                "{}: expected {e:?} in:\n{stderr}",
+                f.display()
+            );
+        }
+        assert!(!stderr.contains("panicked"), "{}", f.display());
+        assert!(
+            !out.exists(),
+            "{}: an output folder was written",
+            f.display()
+        );
+        let v = flysim().arg("validate").arg(f).output().unwrap();
+        assert_eq!(
+            v.status.code(),
+            Some(1),
+            "{}: validate exit code",
+            f.display()
+        );
+    }
+}
+
+/// Files of `tests/fixtures/bad-charts/`: `<file>--<case>` replaces `<file>` in a good output.
+#[test]
+fn every_damaged_chart_input_gives_an_error_naming_the_file_and_changes_nothing() {
+    let files = corpus("tests/fixtures/bad-charts", 20);
+    let tmp = tempfile::tempdir().unwrap();
+    let run_dir = tmp.path().join("run");
+    let sweep_dir = tmp.path().join("sweep");
+    let r = flysim()
+        .args(["run", "-q", "--set", "duration=\"30m\"", "--out"])
+        .arg(&run_dir)
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    // The sweep the damaged sweep files were cut from (tests/fixtures/chart-sweep).
+    let base = std::fs::canonicalize("tests/fixtures/gen/base.toml").unwrap();
+    let sweep_file = tmp.path().join("s.toml");
+    std::fs::write(
+        &sweep_file,
+        format!("name = \"s\"\nscenario = {:?}\nreplications = 2\n[[axis]]\npath = \"app.web.machines[0].count\"\nvalues = [1, 2]\n", base.display().to_string()),
+    )
+    .unwrap();
+    let r = flysim()
+        .arg("sweep")
+        .arg(&sweep_file)
+        .arg("-q")
+        .arg("--out")
+        .arg(&sweep_dir)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // Every file but the lock (which records the last process that held it): name and bytes,
+    // hashed to keep a failure's message short.
+    let snapshot = |d: &std::path::Path| -> Vec<(std::ffi::OsString, u64)> {
+        use std::hash::{Hash, Hasher};
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().unwrap().is_file() && e.file_name() != ".flysim-lock")
+            .map(|e| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                std::fs::read(e.path()).unwrap().hash(&mut h);
+                (e.file_name(), h.finish())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let (target, _) = name.split_once("--").expect("names are <file>--<case>");
+        let dir = if ["points.csv", "sweep.json"].contains(&target) {
+            &sweep_dir
+        } else {
+            &run_dir
+        };
+        let good = std::fs::read(dir.join(target)).unwrap();
+        std::fs::copy(f, dir.join(target)).unwrap();
+        let before = snapshot(dir);
+        let started = std::time::Instant::now();
+        let r = flysim().arg("chart").arg(dir).output().unwrap();
+        within_time(started, f);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(target),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert_eq!(snapshot(dir), before, "{name}: chart wrote files");
+        std::fs::write(dir.join(target), good).unwrap();
+    }
 }

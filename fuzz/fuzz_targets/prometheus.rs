@@ -1,0 +1,4 @@
+//! Fuzzes flysim's `prometheus` reader: any bytes must give a result or an error, never a panic.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| flysim::fuzz_targets::prometheus(data));
