@@ -122,8 +122,11 @@ pub fn sweep_charts(data: &[u8]) {
     let _ = crate::chart::charts_for_sweep_files(&with_replaced(&SWEEP_FILES, data));
 }
 
+/// A fuzz target: bytes in, nothing out.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, for the corpus replay.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("scenario", scenario),
     ("sweep", sweep),
     ("fly_toml", fly_toml),
