@@ -33,19 +33,19 @@ pub fn fly_toml(data: &[u8]) {
 
 /// The CSV trace reader, and the replay built from what it accepts.
 pub fn trace_csv(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(t) = crate::scenario::trace::read_csv(text, None, None) {
-            exercise_counts(&t);
-        }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(t) = crate::scenario::trace::read_csv(text, None, None)
+    {
+        exercise_counts(&t);
     }
 }
 
 /// The Prometheus `query_range` reader.
 pub fn prometheus(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(t) = crate::scenario::trace::read_prometheus(text, "region") {
-            exercise_counts(&t);
-        }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(t) = crate::scenario::trace::read_prometheus(text, "region")
+    {
+        exercise_counts(&t);
     }
 }
 

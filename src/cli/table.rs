@@ -86,7 +86,7 @@ fn group(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -253,23 +253,23 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
             verdict(met("latency_p99_met")),
         ),
     );
-    if let Some(apps) = s.get("apps").and_then(Value::as_object) {
-        if apps.len() > 1 {
-            for (name, a) in apps {
-                row(
-                    &mut o,
-                    &format!("app {name}"),
-                    format!(
-                        "served {}   availability {}   p99 {} ms   cold starts {} (mean wait {} ms)   ${} per 30 days",
-                        count(num(a, "requests.served")),
-                        pct(num(a, "requests.availability")),
-                        short(num(a, "latency_ms.p99")),
-                        count(num(a, "requests.cold_starts")),
-                        short(num(a, "requests.cold_start_wait_ms_mean")),
-                        short(num(a, "cost_usd.per_30_days")),
-                    ),
-                );
-            }
+    if let Some(apps) = s.get("apps").and_then(Value::as_object)
+        && apps.len() > 1
+    {
+        for (name, a) in apps {
+            row(
+                &mut o,
+                &format!("app {name}"),
+                format!(
+                    "served {}   availability {}   p99 {} ms   cold starts {} (mean wait {} ms)   ${} per 30 days",
+                    count(num(a, "requests.served")),
+                    pct(num(a, "requests.availability")),
+                    short(num(a, "latency_ms.p99")),
+                    count(num(a, "requests.cold_starts")),
+                    short(num(a, "requests.cold_start_wait_ms_mean")),
+                    short(num(a, "cost_usd.per_30_days")),
+                ),
+            );
         }
     }
     if let Some(dir) = out {

@@ -118,7 +118,7 @@ impl fmt::Display for SimDuration {
             return write!(f, "0s");
         }
         for (size, unit) in units {
-            if ns % size == 0 {
+            if ns.is_multiple_of(size) {
                 return write!(f, "{}{unit}", ns / size);
             }
         }

@@ -1276,11 +1276,11 @@ impl<'s> Sim<'s> {
             return; // workers run their own loop; only proxied requests make a Machine busy
         }
         m.idle_since = now;
-        if let Some(t) = self.sc.apps[m.app as usize].idle_exit {
-            if !m.idle_check_armed {
-                m.idle_check_armed = true;
-                self.engine.schedule_in(t, Event::IdleCheck { machine: id });
-            }
+        if let Some(t) = self.sc.apps[m.app as usize].idle_exit
+            && !m.idle_check_armed
+        {
+            m.idle_check_armed = true;
+            self.engine.schedule_in(t, Event::IdleCheck { machine: id });
         }
     }
 

@@ -140,13 +140,13 @@ fn refuse_special(dir: &Path) -> Result<(), OutputError> {
             "is the root folder; give a folder of its own, such as output/NAME",
         ));
     }
-    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        if abs == absolute(Path::new(&home)) {
-            return Err(refused(
-                dir,
-                "is your home folder; give a folder of its own, such as output/NAME",
-            ));
-        }
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
+        && abs == absolute(Path::new(&home))
+    {
+        return Err(refused(
+            dir,
+            "is your home folder; give a folder of its own, such as output/NAME",
+        ));
     }
     if let Ok(cwd) = std::env::current_dir() {
         let cwd = fs::canonicalize(&cwd).unwrap_or(cwd);

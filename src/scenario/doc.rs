@@ -188,19 +188,17 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         let start = e.span().map(|s| s.start);
         let mut message = e.message().trim().to_string();
         // Name the key a "duplicate key" error is about: the span starts at it.
-        if message.starts_with("duplicate key") {
-            if let Some(key) = start.and_then(|s| text.get(s..)).map(|rest| {
+        if message.starts_with("duplicate key")
+            && let Some(key) = start.and_then(|s| text.get(s..)).map(|rest| {
                 rest.chars()
                     .take_while(|c| !matches!(c, '=' | ']' | '\n' | '\r'))
                     .collect::<String>()
                     .trim()
                     .to_string()
-            }) {
-                if !key.is_empty() {
-                    message =
-                        format!("duplicate key `{key}`: each key may be given once per table");
-                }
-            }
+            })
+            && !key.is_empty()
+        {
+            message = format!("duplicate key `{key}`: each key may be given once per table");
         }
         SyntaxError {
             origin: start.map_or(Origin::Implied, |s| index.origin(text, s)),

@@ -417,10 +417,11 @@ fn read_service(node: &Node, path: &str, p: &mut Problems) -> (Service, Option<V
 fn read_concurrency(n: &Node, path: &str, p: &mut Problems) -> (ConcurrencyKind, u32, u32) {
     if let Value::Str(s) = &n.value {
         let parts: Vec<Option<u32>> = s.split(',').map(|x| x.trim().parse().ok()).collect();
-        if let [Some(soft), Some(hard)] = parts[..] {
-            if soft >= 1 && hard >= 1 {
-                return (ConcurrencyKind::Requests, soft, hard);
-            }
+        if let [Some(soft), Some(hard)] = parts[..]
+            && soft >= 1
+            && hard >= 1
+        {
+            return (ConcurrencyKind::Requests, soft, hard);
         }
         p.error(
             &n.origin,
@@ -501,16 +502,16 @@ fn read_vm(
         vm.cpus = c as u32;
     }
     let memory_mb = t.opt_int(p, "memory_mb", 1, i64::MAX).map(|m| m as u64);
-    if let (Some(a), Some(b)) = (memory, memory_mb) {
-        if a != b {
-            p.warning(
-                t.origin(),
-                path,
-                format!(
-                    "memory ({a} MB) and memory_mb ({b} MB) disagree; memory_mb wins, as in flyctl"
-                ),
-            );
-        }
+    if let (Some(a), Some(b)) = (memory, memory_mb)
+        && a != b
+    {
+        p.warning(
+            t.origin(),
+            path,
+            format!(
+                "memory ({a} MB) and memory_mb ({b} MB) disagree; memory_mb wins, as in flyctl"
+            ),
+        );
     }
     if let Some(m) = memory_mb {
         vm.memory_mb = m;

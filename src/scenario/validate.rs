@@ -1593,14 +1593,14 @@ impl<'p> Builder<'p> {
             }
             None => (None, &[]),
         };
-        if let Some(e) = end {
-            if e <= start {
-                self.p.error(
-                    t.origin(),
-                    &t.key_path("end"),
-                    format!("must be after the start ({start}), got {e}"),
-                );
-            }
+        if let Some(e) = end
+            && e <= start
+        {
+            self.p.error(
+                t.origin(),
+                &t.key_path("end"),
+                format!("must be after the start ({start}), got {e}"),
+            );
         }
         if !keys.is_empty() {
             t.finish_strict(self.p, keys);
@@ -1769,14 +1769,14 @@ impl<'p> Builder<'p> {
                 stream,
             });
         }
-        if let Some(e) = end {
-            if e <= start {
-                self.p.error(
-                    t.origin(),
-                    &t.key_path("end"),
-                    format!("must be after the start ({start}), got {e}"),
-                );
-            }
+        if let Some(e) = end
+            && e <= start
+        {
+            self.p.error(
+                t.origin(),
+                &t.key_path("end"),
+                format!("must be after the start ({start}), got {e}"),
+            );
         }
         t.finish_strict(self.p, KEYS);
         out

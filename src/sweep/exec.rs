@@ -175,15 +175,15 @@ fn check_entries(
             )));
         }
         let key = (e.point, e.replication);
-        if let Some(prev) = by_key.get(&key) {
-            if prev.summary != e.summary {
-                return Err(SweepRunError::Mismatch(format!(
-                    "{}: point {} replication {} appears twice with different results; the journal is damaged",
-                    path.display(),
-                    e.point,
-                    e.replication
-                )));
-            }
+        if let Some(prev) = by_key.get(&key)
+            && prev.summary != e.summary
+        {
+            return Err(SweepRunError::Mismatch(format!(
+                "{}: point {} replication {} appears twice with different results; the journal is damaged",
+                path.display(),
+                e.point,
+                e.replication
+            )));
         }
         by_key.insert(key, e);
     }
@@ -364,13 +364,13 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Value, Vec<RunEntry>), SweepRunError> 
         }
         for e in check_entries(&journal_path, read.entries, points, reps)? {
             let key = (e.point, e.replication);
-            if let Some(prev) = all.get(&key) {
-                if prev.summary != e.summary {
-                    return Err(SweepRunError::Mismatch(format!(
-                        "run {key:?} appears twice with different results ({}); were the shards made by different flysim versions?",
-                        d.display()
-                    )));
-                }
+            if let Some(prev) = all.get(&key)
+                && prev.summary != e.summary
+            {
+                return Err(SweepRunError::Mismatch(format!(
+                    "run {key:?} appears twice with different results ({}); were the shards made by different flysim versions?",
+                    d.display()
+                )));
             }
             all.insert(key, e);
         }

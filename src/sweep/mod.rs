@@ -168,22 +168,22 @@ pub fn from_text(text: &str, path: &Path) -> Result<Sweep, SweepError> {
             "no [[axis]]; a sweep needs at least one axis (path + values or range)",
         );
     }
-    if combine == Combine::Zip {
-        if let Some((first, _, _)) = axes.first() {
-            let n = first.values.len();
-            for (a, origin, apath) in &axes {
-                if a.values.len() != n {
-                    p.error(
-                        origin,
-                        apath,
-                        format!(
-                            "zipped axes need the same number of values: {} has {}, {} has {n}",
-                            a.path,
-                            a.values.len(),
-                            first.path
-                        ),
-                    );
-                }
+    if combine == Combine::Zip
+        && let Some((first, _, _)) = axes.first()
+    {
+        let n = first.values.len();
+        for (a, origin, apath) in &axes {
+            if a.values.len() != n {
+                p.error(
+                    origin,
+                    apath,
+                    format!(
+                        "zipped axes need the same number of values: {} has {}, {} has {n}",
+                        a.path,
+                        a.values.len(),
+                        first.path
+                    ),
+                );
             }
         }
     }
