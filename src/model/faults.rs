@@ -168,6 +168,7 @@ impl Sim<'_> {
                 .failed(app, now, p.arrived, FailReason::HostFailure);
             lost += 1;
         }
+        self.reband(id);
         self.incidents[incident as usize].requests_failed_on_host += lost;
         let m = &mut self.machines[id as usize];
         m.before_down = m.state;
@@ -196,7 +197,10 @@ impl Sim<'_> {
             return;
         }
         h.detected = true;
-        let Some(incident) = h.incident else { return };
+        let incident = h.incident;
+        // The proxy sees its Machines as down now.
+        self.reband_host(host);
+        let Some(incident) = incident else { return };
         self.incidents[incident as usize].detected = Some(now);
         for id in self.machines_on_host[host as usize].clone() {
             let before = self.machines[id as usize].before_down;
@@ -255,6 +259,8 @@ impl Sim<'_> {
                 _ => self.transition(id, MState::Stopped),
             }
         }
+        // Machines still down (a lost volume) look again as they were before the failure.
+        self.reband_host(host);
         if let Some(i) = incident {
             let failed = self.failed_so_far();
             let inc = &mut self.incidents[i as usize];

@@ -221,6 +221,8 @@ pub struct Machine {
     pub epoch: u32,
     /// Requests being served.
     pub in_service: u32,
+    /// Position in the proxy's index of its app and region (`u32::MAX`: not routed to).
+    pub route_pos: u32,
     /// Requests waiting for the boot to finish.
     pub pending: VecDeque<Pending>,
     /// When the running boot finishes (valid while starting).
@@ -304,6 +306,7 @@ impl Machine {
             generation: 0,
             epoch: 0,
             in_service: 0,
+            route_pos: u32::MAX,
             pending: VecDeque::new(),
             ready_at: SimTime::ZERO,
             connect_check_at: SimTime::NEVER,

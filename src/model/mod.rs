@@ -11,6 +11,7 @@ pub mod autostop;
 pub mod faults;
 pub mod machine;
 pub mod proxy;
+mod route_index;
 pub mod traffic;
 
 use std::collections::VecDeque;
@@ -167,8 +168,8 @@ struct Queued {
 
 /// Per-app routing state.
 struct AppRt {
-    /// Machine ids per region index.
-    by_region: Vec<Vec<u32>>,
+    /// The Machines the proxy routes to, per region index, with their bands.
+    regions: Vec<route_index::RegionIndex>,
     /// For each client region: the regions holding this app's Machines, closest first.
     order: Vec<Vec<u16>>,
     /// The proxy queue.
@@ -219,6 +220,8 @@ pub struct Sim<'s> {
     region_area: Vec<[u128; STATES]>,
     region_since: SimTime,
     scratch: [Vec<u32>; 5],
+    /// Whether every routing decision is checked against a scan (tests).
+    check_routing: bool,
     /// Lifecycle transitions, when tracing.
     pub trace: Option<Vec<Transition>>,
     /// Machine ids on each host.
@@ -274,6 +277,11 @@ impl<'s> Sim<'s> {
             region_hosts.push(ids);
         }
         let nregions = sc.regions.len();
+        let recency_sign = match sc.platform.tiebreak {
+            TieBreak::MostRecentlyStarted => -1,
+            TieBreak::LeastRecentlyUsed => 1,
+            TieBreak::Random | TieBreak::RoundRobin => 0,
+        };
         let mut machines_on_host: Vec<Vec<u32>> = vec![Vec::new(); hosts.len()];
         let mut standbys_of: Vec<Vec<u32>> = Vec::new();
         let mut machines = Vec::new();
@@ -282,8 +290,9 @@ impl<'s> Sim<'s> {
         for (ai, app) in sc.apps.iter().enumerate() {
             // Machines of the served groups, by region: the ones the proxy routes to.
             let mut by_region = vec![Vec::new(); nregions];
-            // All of this app's Machines by region, for spreading over hosts.
-            let mut all_by_region: Vec<Vec<u32>> = vec![Vec::new(); nregions];
+            // This app's Machines on each host, for spreading over hosts: placing a Machine
+            // costs O(hosts in its region), not O(Machines × hosts).
+            let mut app_on_host: Vec<u32> = vec![0; hosts.len()];
             // Create every Machine (ordinal = creation order), then place them: first those
             // that are not standbys, then standbys away from the hosts they watch.
             let first = machines.len();
@@ -314,12 +323,12 @@ impl<'s> Sim<'s> {
                     .iter()
                     .filter(|h| !avoid.contains(h) || region_hosts[r].len() == 1)
                     .min_by_key(|&&h| {
-                        let on_host = all_by_region[r]
-                            .iter()
-                            .filter(|&&j| host_of[j as usize] == h)
-                            .count();
                         let hs: &Host = &hosts[h as usize];
-                        (on_host, std::cmp::Reverse(hs.memory_mb - hs.used_mb), h)
+                        (
+                            app_on_host[h as usize],
+                            std::cmp::Reverse(hs.memory_mb - hs.used_mb),
+                            h,
+                        )
                     })
                     .expect("validated: every region has hosts");
                 host_of[i] = host;
@@ -344,14 +353,16 @@ impl<'s> Sim<'s> {
                 m.serves = app.served_groups.contains(&group);
                 m.holds_host = state == MState::Started;
                 m.is_standby = !watches.is_empty();
-                all_by_region[r].push(i as u32);
+                app_on_host[host as usize] += 1;
                 placed[i] = Some(m);
             }
             for m in placed {
                 let m = m.expect("every Machine is placed");
                 let id = machines.len() as u32;
                 let r = m.region as usize;
+                let mut m = m;
                 if m.serves {
+                    m.route_pos = by_region[r].len() as u32;
                     by_region[r].push(id);
                 }
                 region_states[r][m.state as usize] += 1;
@@ -375,7 +386,10 @@ impl<'s> Sim<'s> {
                 })
                 .collect();
             apps.push(AppRt {
-                by_region,
+                regions: by_region
+                    .into_iter()
+                    .map(|ids| route_index::RegionIndex::new(ids, recency_sign))
+                    .collect(),
                 order,
                 queue: VecDeque::new(),
                 expiry_armed: false,
@@ -524,9 +538,84 @@ impl<'s> Sim<'s> {
             group_up,
             machines_on_host,
             standbys_of,
+            check_routing: false,
         };
+        for id in 0..sim.machines.len() as u32 {
+            sim.reband(id);
+        }
         sim.seed_events(&streams);
         sim
+    }
+
+    /// Checks every routing decision against a scan of every Machine (slow; for tests): a
+    /// difference panics, naming the simulated time.
+    pub fn check_routing(&mut self, on: bool) {
+        self.check_routing = on;
+    }
+
+    /// Where Machine `id` stands for the proxy now (see [`route_index`]).
+    fn standing_of(&self, id: u32) -> route_index::Standing {
+        use route_index::{Band, Standing};
+        let m = &self.machines[id as usize];
+        let svc = &self.sc.apps[m.app as usize].service;
+        // Until the platform notices a failed host, the proxy still sees its Machines as
+        // they were.
+        let seen = match m.state {
+            MState::Down if !self.hosts[m.host as usize].detected => m.before_down,
+            s => s,
+        };
+        let key = match self.tiebreak() {
+            TieBreak::MostRecentlyStarted => m.started_at,
+            TieBreak::LeastRecentlyUsed => m.last_used,
+            TieBreak::Random | TieBreak::RoundRobin => SimTime::ZERO,
+        };
+        let mut st = Standing {
+            key,
+            stopping: m.state == MState::Stopping,
+            ..Standing::NONE
+        };
+        match seen {
+            MState::Started | MState::Starting => {
+                st.running = true;
+                let load = m.load();
+                let starting = seen == MState::Starting;
+                st.band = match (load < svc.soft_limit, load < svc.hard_limit, starting) {
+                    (true, _, false) => Band::SoftStarted,
+                    (true, _, true) => Band::SoftStarting,
+                    (false, true, false) => Band::HardStarted,
+                    (false, true, true) => Band::HardStarting,
+                    (false, false, _) => Band::None,
+                };
+            }
+            // Standbys wait for a host failure; Machines on a failed host cannot start.
+            MState::Stopped | MState::Suspended
+                if svc.autostart && !m.is_standby && m.state != MState::Down =>
+            {
+                st.wake = Some(m.state != MState::Suspended);
+            }
+            _ => {}
+        }
+        st
+    }
+
+    /// Brings the proxy's index up to date with Machine `id` (after any change of its state,
+    /// load, host or recency).
+    fn reband(&mut self, id: u32) {
+        let m = &self.machines[id as usize];
+        if m.route_pos == u32::MAX {
+            return;
+        }
+        let (app, region, pos) = (m.app as usize, m.region as usize, m.route_pos as usize);
+        let st = self.standing_of(id);
+        self.apps[app].regions[region].set(pos, st);
+    }
+
+    /// [`Sim::reband`] for every Machine on `host` (its failure was noticed, or it is back).
+    fn reband_host(&mut self, host: u32) {
+        for i in 0..self.machines_on_host[host as usize].len() {
+            let id = self.machines_on_host[host as usize][i];
+            self.reband(id);
+        }
     }
 
     fn seed_events(&mut self, streams: &RngStreams) {
@@ -542,7 +631,7 @@ impl<'s> Sim<'s> {
                 continue;
             }
             for r in 0..sc.regions.len() {
-                if self.apps[ai].by_region[r].is_empty() {
+                if self.apps[ai].regions[r].ids.is_empty() {
                     continue;
                 }
                 let interval = sc.platform.autostop_interval.0;
@@ -805,6 +894,7 @@ impl<'s> Sim<'s> {
             retries: req.retries,
             flags: req.flags | flags::COLD,
         });
+        self.reband(id);
         self.arm_connect_check(id);
     }
 
@@ -853,6 +943,7 @@ impl<'s> Sim<'s> {
                 self.ps_reschedule(id);
             }
         }
+        self.reband(id);
     }
 
     /// A request finished on Machine `id`.
@@ -862,6 +953,7 @@ impl<'s> Sim<'s> {
         m.in_service -= 1;
         m.served += 1;
         let (app, region) = (m.app as usize, m.region as usize);
+        self.reband(id);
         let rtt = self.sc.rtt[client as usize][region];
         self.rec.served(
             app,
@@ -1026,6 +1118,7 @@ impl<'s> Sim<'s> {
                 to,
             });
         }
+        self.reband(id);
     }
 
     fn settle_regions(&mut self, now: SimTime) {
@@ -1097,6 +1190,7 @@ impl<'s> Sim<'s> {
         m.started_at = now;
         m.connect_check_at = SimTime::NEVER;
         let app = m.app as usize;
+        self.reband(id);
         while let Some(p) = self.machines[id as usize].pending.pop_front() {
             self.rec.cold_wait(app, now - p.assigned);
             self.begin_service(id, p.arrived, p.service_ns, p.client, p.flags);
@@ -1175,6 +1269,7 @@ impl<'s> Sim<'s> {
         m.slots.clear();
         m.free_slots.clear();
         m.in_service = 0;
+        self.reband(id);
         let n = arrivals.len() as u64;
         for a in arrivals {
             self.rec.failed(app, now, SimTime(a), reason);
@@ -1216,6 +1311,7 @@ impl<'s> Sim<'s> {
             self.rec
                 .failed(app, now, p.arrived, FailReason::StartFailed);
         }
+        self.reband(id);
     }
 
     /// Arms the connect-timeout check for the oldest request waiting on `id`, when it could
@@ -1252,6 +1348,7 @@ impl<'s> Sim<'s> {
                 break;
             }
             self.machines[id as usize].pending.pop_front();
+            self.reband(id);
             if (head.retries as u32) < retries_allowed {
                 self.rec.retried(app);
                 let req = Request {
@@ -1315,7 +1412,8 @@ impl<'s> Sim<'s> {
             },
         );
         let a = &sc.apps[app];
-        let running: Vec<autostop::Running> = self.apps[app].by_region[region]
+        let running: Vec<autostop::Running> = self.apps[app].regions[region]
+            .ids
             .iter()
             .map(|&id| (id, &self.machines[id as usize]))
             .filter(|(_, m)| m.state == MState::Started)

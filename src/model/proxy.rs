@@ -21,6 +21,7 @@ use rand::RngExt;
 
 use super::Sim;
 use super::machine::MState;
+use super::route_index::Band;
 use crate::metrics::FailReason;
 use crate::scenario::{Spill, TieBreak};
 
@@ -41,7 +42,7 @@ pub enum Route {
     Fail(FailReason),
 }
 
-/// Scratch lists, one per band (reused across requests: no allocation per request).
+/// Scratch lists of the scan, one per band (reused across requests).
 const UNDER_SOFT_STARTED: usize = 0;
 const UNDER_SOFT_STARTING: usize = 1;
 const UNDER_HARD_STARTED: usize = 2;
@@ -51,13 +52,13 @@ const WAKEABLE: usize = 4;
 impl Sim<'_> {
     /// Sorts the app's Machines in `region` into bands; returns whether any is started or
     /// starting (at its hard limit or not).
-    fn classify(&mut self, app: usize, region: usize, avoid: Option<u32>) -> bool {
+    fn scan_classify(&mut self, app: usize, region: usize, avoid: Option<u32>) -> bool {
         let mut running = false;
         let svc = &self.sc.apps[app].service;
         for s in &mut self.scratch {
             s.clear();
         }
-        for &id in &self.apps[app].by_region[region] {
+        for &id in &self.apps[app].regions[region].ids {
             if Some(id) == avoid {
                 continue;
             }
@@ -99,7 +100,7 @@ impl Sim<'_> {
     }
 
     /// Picks one Machine of a band by the tie-break rule.
-    fn pick(&mut self, band: usize, app: usize, region: usize) -> Option<u32> {
+    fn scan_pick(&mut self, band: usize, app: usize, region: usize) -> Option<u32> {
         let n = self.scratch[band].len();
         if n == 0 {
             return None;
@@ -131,15 +132,180 @@ impl Sim<'_> {
     }
 
     /// The Machine to wake in a region: suspended first (faster), then the lowest id.
-    fn pick_wakeable(&self) -> Option<u32> {
+    fn scan_pick_wakeable(&self) -> Option<u32> {
         self.scratch[WAKEABLE]
             .iter()
             .copied()
             .min_by_key(|&id| (self.machines[id as usize].state != MState::Suspended, id))
     }
 
-    /// Decides where a request from `client` goes.
+    /// Decides where a request from `client` goes: from the bands the index keeps, and, when
+    /// [`Sim::check_routing`] is on, also by scanning every Machine, failing on a difference.
     pub(super) fn route(&mut self, app: usize, client: u16, avoid: Option<u32>) -> Route {
+        if !self.check_routing {
+            return self.route_indexed(app, client, avoid);
+        }
+        let rng = self.rng_route.clone();
+        let rr = self.apps[app].rr.clone();
+        let scanned = self.route_by_scan(app, client, avoid);
+        let (rng_after, rr_after) = (self.rng_route.clone(), self.apps[app].rr.clone());
+        self.rng_route = rng;
+        self.apps[app].rr = rr;
+        let indexed = self.route_indexed(app, client, avoid);
+        assert_eq!(
+            (indexed, &self.rng_route, &self.apps[app].rr),
+            (scanned, &rng_after, &rr_after),
+            "the routing index and a scan of every Machine disagree at {}",
+            self.now()
+        );
+        indexed
+    }
+
+    /// Where Machine `id` stands in the index of its app and region, if it is in one.
+    fn position_in(&self, app: usize, region: usize, id: Option<u32>) -> Option<usize> {
+        let m = &self.machines[id? as usize];
+        (m.app as usize == app && m.region as usize == region && m.route_pos != u32::MAX)
+            .then_some(m.route_pos as usize)
+    }
+
+    /// Picks one Machine of a band by the tie-break rule, from the index.
+    fn pick(&mut self, band: Band, app: usize, region: usize, avoid: Option<u32>) -> Option<u32> {
+        let avoid_pos = self.position_in(app, region, avoid);
+        let ix = &self.apps[app].regions[region];
+        let n = ix.count(band, avoid_pos);
+        if n == 0 {
+            return None;
+        }
+        let chosen = match self.tiebreak() {
+            _ if n == 1 => ix.kth(band, 0, avoid_pos),
+            TieBreak::Random => {
+                // The same draw a scan makes over the band's list: an index into it.
+                let k = self.rng_route.random_range(0..n as usize) as u32;
+                ix.kth(band, k, avoid_pos)
+            }
+            TieBreak::MostRecentlyStarted => ix
+                .by_recency(band)
+                .rev()
+                .find(|&id| Some(id) != avoid)
+                .expect("n > 0"),
+            TieBreak::LeastRecentlyUsed => ix
+                .by_recency(band)
+                .find(|&id| Some(id) != avoid)
+                .expect("n > 0"),
+            TieBreak::RoundRobin => {
+                let cursor = self.apps[app].rr[region];
+                let first_at_cursor = ix.ids.partition_point(|&id| id < cursor);
+                let mut before = ix.rank(band, first_at_cursor);
+                if avoid_pos.is_some_and(|p| p < first_at_cursor && ix.standing(p).band == band) {
+                    before -= 1;
+                }
+                let k = if before < n { before } else { 0 };
+                let id = ix.kth(band, k, avoid_pos);
+                self.apps[app].rr[region] = id + 1;
+                id
+            }
+        };
+        Some(chosen)
+    }
+
+    /// The Machine to wake in a region: suspended first (faster), then the lowest id, among
+    /// those whose host has room (or that hold their place on it).
+    fn pick_wakeable(&self, app: usize, region: usize, avoid: Option<u32>) -> Option<u32> {
+        let sc_app = &self.sc.apps[app];
+        self.apps[app].regions[region]
+            .wake
+            .iter()
+            .map(|&(_, id)| id)
+            .filter(|&id| Some(id) != avoid)
+            .find(|&id| {
+                let m = &self.machines[id as usize];
+                let vm = sc_app.groups[m.group as usize].vm;
+                let h = &self.hosts[m.host as usize];
+                m.holds_host
+                    || (h.used_cpus + vm.cpus <= h.cpus && h.used_mb + vm.memory_mb <= h.memory_mb)
+            })
+    }
+
+    /// Whether any Machine of the app in `region` other than `avoid` is started or starting.
+    fn any_running_in(&self, app: usize, region: usize, avoid: Option<u32>) -> bool {
+        let ix = &self.apps[app].regions[region];
+        let avoided = self
+            .position_in(app, region, avoid)
+            .is_some_and(|p| ix.standing(p).running);
+        ix.running > u32::from(avoided)
+    }
+
+    /// [`Sim::route`] from the index: the same decisions as [`Sim::route_by_scan`].
+    fn route_indexed(&mut self, app: usize, client: u16, avoid: Option<u32>) -> Route {
+        let nregions = self.apps[app].order[client as usize].len();
+        let spill = self.sc.platform.cross_region_spill;
+        for i in 0..nregions {
+            let region = self.apps[app].order[client as usize][i] as usize;
+            if let Some(id) = self.pick(Band::SoftStarted, app, region, avoid) {
+                return Route::Serve(id);
+            }
+            if let Some(id) = self.pick(Band::SoftStarting, app, region, avoid) {
+                return Route::Wait(id);
+            }
+            if self.sc.apps[app].service.autostart {
+                if let Some(id) = self.pick_wakeable(app, region, avoid) {
+                    return Route::Wake(id);
+                }
+            }
+            if spill == Spill::Hard || i + 1 == nregions {
+                if let Some(id) = self.pick(Band::HardStarted, app, region, avoid) {
+                    return Route::Serve(id);
+                }
+                if let Some(id) = self.pick(Band::HardStarting, app, region, avoid) {
+                    return Route::Wait(id);
+                }
+            }
+        }
+        if spill == Spill::Soft {
+            for i in 0..nregions {
+                let region = self.apps[app].order[client as usize][i] as usize;
+                if let Some(id) = self.pick(Band::HardStarted, app, region, avoid) {
+                    return Route::Serve(id);
+                }
+                if let Some(id) = self.pick(Band::HardStarting, app, region, avoid) {
+                    return Route::Wait(id);
+                }
+            }
+        }
+        let hard = self.sc.apps[app].service.hard_limit;
+        if self.sc.apps[app].service.autostart {
+            for i in 0..nregions {
+                let region = self.apps[app].order[client as usize][i] as usize;
+                let stopping = self.apps[app].regions[region]
+                    .stopping
+                    .iter()
+                    .copied()
+                    .find(|&id| {
+                        Some(id) != avoid
+                            && (self.machines[id as usize].pending.len() as u32) < hard
+                    });
+                if let Some(id) = stopping {
+                    return Route::WakeAfterStop(id);
+                }
+            }
+        }
+        let any_running = (0..nregions).any(|i| {
+            let region = self.apps[app].order[client as usize][i] as usize;
+            self.any_running_in(app, region, avoid)
+        });
+        if !any_running {
+            return Route::Fail(FailReason::NoMachine);
+        }
+        if self.sc.platform.max_queue_wait.0 > 0 {
+            Route::Queue
+        } else {
+            Route::Fail(FailReason::AtHardLimit)
+        }
+    }
+
+    /// The proxy's decision by scanning every Machine of the app in each region: the plain
+    /// statement of the rules, kept as the reference the index is checked against.
+    fn route_by_scan(&mut self, app: usize, client: u16, avoid: Option<u32>) -> Route {
         let nregions = self.apps[app].order[client as usize].len();
         let spill = self.sc.platform.cross_region_spill;
         let mut any_running = false;
@@ -147,21 +313,21 @@ impl Sim<'_> {
         // region is tried only after this one's over-soft band.
         for i in 0..nregions {
             let region = self.apps[app].order[client as usize][i] as usize;
-            any_running |= self.classify(app, region, avoid);
-            if let Some(id) = self.pick(UNDER_SOFT_STARTED, app, region) {
+            any_running |= self.scan_classify(app, region, avoid);
+            if let Some(id) = self.scan_pick(UNDER_SOFT_STARTED, app, region) {
                 return Route::Serve(id);
             }
-            if let Some(id) = self.pick(UNDER_SOFT_STARTING, app, region) {
+            if let Some(id) = self.scan_pick(UNDER_SOFT_STARTING, app, region) {
                 return Route::Wait(id);
             }
-            if let Some(id) = self.pick_wakeable() {
+            if let Some(id) = self.scan_pick_wakeable() {
                 return Route::Wake(id);
             }
             if spill == Spill::Hard || i + 1 == nregions {
-                if let Some(id) = self.pick(UNDER_HARD_STARTED, app, region) {
+                if let Some(id) = self.scan_pick(UNDER_HARD_STARTED, app, region) {
                     return Route::Serve(id);
                 }
-                if let Some(id) = self.pick(UNDER_HARD_STARTING, app, region) {
+                if let Some(id) = self.scan_pick(UNDER_HARD_STARTING, app, region) {
                     return Route::Wait(id);
                 }
             }
@@ -170,11 +336,11 @@ impl Sim<'_> {
         if spill == Spill::Soft {
             for i in 0..nregions {
                 let region = self.apps[app].order[client as usize][i] as usize;
-                self.classify(app, region, avoid);
-                if let Some(id) = self.pick(UNDER_HARD_STARTED, app, region) {
+                self.scan_classify(app, region, avoid);
+                if let Some(id) = self.scan_pick(UNDER_HARD_STARTED, app, region) {
                     return Route::Serve(id);
                 }
-                if let Some(id) = self.pick(UNDER_HARD_STARTING, app, region) {
+                if let Some(id) = self.scan_pick(UNDER_HARD_STARTING, app, region) {
                     return Route::Wait(id);
                 }
             }
@@ -184,7 +350,8 @@ impl Sim<'_> {
             for i in 0..nregions {
                 let region = self.apps[app].order[client as usize][i] as usize;
                 let hard = self.sc.apps[app].service.hard_limit;
-                let stopping = self.apps[app].by_region[region]
+                let stopping = self.apps[app].regions[region]
+                    .ids
                     .iter()
                     .copied()
                     .find(|&id| {

@@ -191,6 +191,8 @@ proptest! {
         let sc = flysim::scenario::from_str(&text(&p), "prop.toml", &[]).map_err(|e| TestCaseError::fail(e.to_string()))?.scenario;
         let initial: Vec<MState> = Sim::new(&sc, 0).machines.iter().map(|m| m.state).collect();
         let mut sim = Sim::new(&sc, 0).with_trace();
+        // Every routing decision of the index is also made by scanning every Machine.
+        sim.check_routing(true);
         // Check host capacity at many points along the run.
         for step in 1..=30u64 {
             sim.run_until(flysim::engine::SimTime(sc.duration.0 / 30 * step));
@@ -229,4 +231,47 @@ proptest! {
         let jobs: Vec<&flysim::model::machine::Machine> = sim.machines.iter().filter(|m| m.app == 1).collect();
         prop_assert_ne!(jobs[0].host, jobs[1].host);
     }
+}
+
+/// The proxy's index picks exactly what a scan of every Machine picks, with the same random
+/// draws, for every example scenario under every tie-break rule and both spill rules.
+#[test]
+fn the_routing_index_decides_as_a_scan_of_every_machine() {
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for dir in ["scenarios", "scenarios/resilience", "scenarios/real"] {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            files.extend(
+                entries
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "toml")),
+            );
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let mut decisions = 0;
+    for f in &files {
+        for tiebreak in [
+            "random",
+            "most_recently_started",
+            "least_recently_used",
+            "round_robin",
+        ] {
+            for spill in ["hard", "soft"] {
+                let sets = [
+                    "duration=\"3h\"".to_string(),
+                    format!("platform.tiebreak=\"{tiebreak}\""),
+                    format!("platform.cross_region_spill=\"{spill}\""),
+                ];
+                let Ok(l) = flysim::scenario::load(f, &sets) else {
+                    continue;
+                };
+                let mut sim = Sim::new(&l.scenario, 0);
+                sim.check_routing(true);
+                sim.run();
+                decisions += sim.rec.apps.iter().map(|a| a.offered).sum::<u64>();
+            }
+        }
+    }
+    assert!(decisions > 100_000, "{decisions} routing decisions checked");
 }
