@@ -247,10 +247,9 @@ impl Sim<'_> {
             if let Some(id) = self.pick(Band::SoftStarting, app, region, avoid) {
                 return Route::Wait(id);
             }
-            if self.sc.apps[app].service.autostart {
-                if let Some(id) = self.pick_wakeable(app, region, avoid) {
-                    return Route::Wake(id);
-                }
+            // Only Machines autostart may wake are in the wake set.
+            if let Some(id) = self.pick_wakeable(app, region, avoid) {
+                return Route::Wake(id);
             }
             if spill == Spill::Hard || i + 1 == nregions {
                 if let Some(id) = self.pick(Band::HardStarted, app, region, avoid) {
