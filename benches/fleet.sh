@@ -3,7 +3,7 @@
 # at 10 requests/s per Machine (constant load per Machine), soft/hard 20/25, lognormal service,
 # about 5.5 M requests per run; then setup alone for 20,000 Machines on 2,000 hosts.
 #
-#   benches/fleet.sh [path/to/flysim] [N ...]
+#   benches/fleet.sh [path/to/flysim] [N ...]      (SETUP=0: skip the setup measurement)
 # Prints one row per N: Machines, requests, seconds, requests/s, ns per request.
 set -euo pipefail
 bin=${1:-target/release/flysim}
@@ -49,7 +49,8 @@ for n in $sizes; do
   req=$(echo "$out" | sed -n 's/.*offered \([0-9,]*\).*/\1/p' | tr -d ,)
   awk -v n="$n" -v r="$req" -v s="$start" -v e="$end" 'BEGIN { t = e - s; printf "%8d %12d %9.2f %12.0f %10.0f\n", n, r, t, r / t, t * 1e9 / r }'
 done
-# Setup: 20,000 Machines on 2,000 hosts, simulated for one millisecond.
+# Setup: 20,000 Machines on 2,000 hosts, simulated for one millisecond (SETUP=0 skips it).
+[ "${SETUP:-1}" = 0 ] && exit 0
 scenario 20000 0.001 2000
 start=$(date +%s.%N)
 "$bin" run "$dir/fleet-20000.toml" --no-output -q

@@ -221,7 +221,8 @@ pub struct Machine {
     pub epoch: u32,
     /// Requests being served.
     pub in_service: u32,
-    /// Position in the proxy's index of its app and region (`u32::MAX`: not routed to).
+    /// Position in the proxy's index of its app and region (`u32::MAX`: not routed to, or its
+    /// region is scanned rather than indexed).
     pub route_pos: u32,
     /// Requests waiting for the boot to finish.
     pub pending: VecDeque<Pending>,

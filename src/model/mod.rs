@@ -170,6 +170,8 @@ struct Queued {
 struct AppRt {
     /// The Machines the proxy routes to, per region index, with their bands.
     regions: Vec<route_index::RegionIndex>,
+    /// Whether any region keeps bands (else the proxy scans every region).
+    any_indexed: bool,
     /// For each client region: the regions holding this app's Machines, closest first.
     order: Vec<Vec<u16>>,
     /// The proxy queue.
@@ -360,9 +362,7 @@ impl<'s> Sim<'s> {
                 let m = m.expect("every Machine is placed");
                 let id = machines.len() as u32;
                 let r = m.region as usize;
-                let mut m = m;
                 if m.serves {
-                    m.route_pos = by_region[r].len() as u32;
                     by_region[r].push(id);
                 }
                 region_states[r][m.state as usize] += 1;
@@ -386,6 +386,9 @@ impl<'s> Sim<'s> {
                 })
                 .collect();
             apps.push(AppRt {
+                any_indexed: by_region
+                    .iter()
+                    .any(|ids| ids.len() > route_index::SCAN_UP_TO),
                 regions: by_region
                     .into_iter()
                     .map(|ids| route_index::RegionIndex::new(ids, recency_sign))
@@ -540,17 +543,42 @@ impl<'s> Sim<'s> {
             standbys_of,
             check_routing: false,
         };
-        for id in 0..sim.machines.len() as u32 {
-            sim.reband(id);
-        }
+        sim.place_in_indexes();
         sim.seed_events(&streams);
         sim
     }
 
     /// Checks every routing decision against a scan of every Machine (slow; for tests): a
     /// difference panics, naming the simulated time.
+    /// Every region then keeps its bands, however few its Machines, so that the index itself
+    /// is what is checked.
     pub fn check_routing(&mut self, on: bool) {
         self.check_routing = on;
+        if on {
+            for app in &mut self.apps {
+                app.any_indexed = true;
+                for r in &mut app.regions {
+                    r.indexed = true;
+                }
+            }
+            self.place_in_indexes();
+        }
+    }
+
+    /// Gives every Machine of a region that keeps bands its position there, and its standing.
+    fn place_in_indexes(&mut self) {
+        for a in 0..self.apps.len() {
+            for r in 0..self.apps[a].regions.len() {
+                if !self.apps[a].regions[r].indexed {
+                    continue;
+                }
+                for pos in 0..self.apps[a].regions[r].ids.len() {
+                    let id = self.apps[a].regions[r].ids[pos];
+                    self.machines[id as usize].route_pos = pos as u32;
+                    self.reband(id);
+                }
+            }
+        }
     }
 
     /// Where Machine `id` stands for the proxy now (see [`route_index`]).
@@ -599,12 +627,18 @@ impl<'s> Sim<'s> {
     }
 
     /// Brings the proxy's index up to date with Machine `id` (after any change of its state,
-    /// load, host or recency).
+    /// load, host or recency). Inline, and free in regions the proxy scans.
+    #[inline]
     fn reband(&mut self, id: u32) {
-        let m = &self.machines[id as usize];
-        if m.route_pos == u32::MAX {
-            return;
+        // Only Machines of regions that keep bands have a position.
+        if self.machines[id as usize].route_pos != u32::MAX {
+            self.reband_indexed(id);
         }
+    }
+
+    #[inline(never)]
+    fn reband_indexed(&mut self, id: u32) {
+        let m = &self.machines[id as usize];
         let (app, region, pos) = (m.app as usize, m.region as usize, m.route_pos as usize);
         let st = self.standing_of(id);
         self.apps[app].regions[region].set(pos, st);

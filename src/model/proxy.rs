@@ -143,7 +143,12 @@ impl Sim<'_> {
     /// [`Sim::check_routing`] is on, also by scanning every Machine, failing on a difference.
     pub(super) fn route(&mut self, app: usize, client: u16, avoid: Option<u32>) -> Route {
         if !self.check_routing {
-            return self.route_indexed(app, client, avoid);
+            // Small fleets keep no index: the scan is the cheaper way to the same answer.
+            return if self.apps[app].any_indexed {
+                self.route_indexed(app, client, avoid)
+            } else {
+                self.route_by_scan(app, client, avoid)
+            };
         }
         let rng = self.rng_route.clone();
         let rr = self.apps[app].rr.clone();
@@ -235,12 +240,35 @@ impl Sim<'_> {
         ix.running > u32::from(avoided)
     }
 
-    /// [`Sim::route`] from the index: the same decisions as [`Sim::route_by_scan`].
+    /// [`Sim::route`] from the index in regions that keep one, by a scan in the others: the
+    /// same decisions as [`Sim::route_by_scan`].
     fn route_indexed(&mut self, app: usize, client: u16, avoid: Option<u32>) -> Route {
         let nregions = self.apps[app].order[client as usize].len();
         let spill = self.sc.platform.cross_region_spill;
         for i in 0..nregions {
             let region = self.apps[app].order[client as usize][i] as usize;
+            let last = spill == Spill::Hard || i + 1 == nregions;
+            if !self.apps[app].regions[region].indexed {
+                self.scan_classify(app, region, avoid);
+                if let Some(id) = self.scan_pick(UNDER_SOFT_STARTED, app, region) {
+                    return Route::Serve(id);
+                }
+                if let Some(id) = self.scan_pick(UNDER_SOFT_STARTING, app, region) {
+                    return Route::Wait(id);
+                }
+                if let Some(id) = self.scan_pick_wakeable() {
+                    return Route::Wake(id);
+                }
+                if last {
+                    if let Some(id) = self.scan_pick(UNDER_HARD_STARTED, app, region) {
+                        return Route::Serve(id);
+                    }
+                    if let Some(id) = self.scan_pick(UNDER_HARD_STARTING, app, region) {
+                        return Route::Wait(id);
+                    }
+                }
+                continue;
+            }
             if let Some(id) = self.pick(Band::SoftStarted, app, region, avoid) {
                 return Route::Serve(id);
             }
@@ -251,7 +279,7 @@ impl Sim<'_> {
             if let Some(id) = self.pick_wakeable(app, region, avoid) {
                 return Route::Wake(id);
             }
-            if spill == Spill::Hard || i + 1 == nregions {
+            if last {
                 if let Some(id) = self.pick(Band::HardStarted, app, region, avoid) {
                     return Route::Serve(id);
                 }
@@ -263,6 +291,16 @@ impl Sim<'_> {
         if spill == Spill::Soft {
             for i in 0..nregions {
                 let region = self.apps[app].order[client as usize][i] as usize;
+                if !self.apps[app].regions[region].indexed {
+                    self.scan_classify(app, region, avoid);
+                    if let Some(id) = self.scan_pick(UNDER_HARD_STARTED, app, region) {
+                        return Route::Serve(id);
+                    }
+                    if let Some(id) = self.scan_pick(UNDER_HARD_STARTING, app, region) {
+                        return Route::Wait(id);
+                    }
+                    continue;
+                }
                 if let Some(id) = self.pick(Band::HardStarted, app, region, avoid) {
                     return Route::Serve(id);
                 }
@@ -275,14 +313,18 @@ impl Sim<'_> {
         if self.sc.apps[app].service.autostart {
             for i in 0..nregions {
                 let region = self.apps[app].order[client as usize][i] as usize;
-                let stopping = self.apps[app].regions[region]
-                    .stopping
-                    .iter()
-                    .copied()
-                    .find(|&id| {
-                        Some(id) != avoid
-                            && (self.machines[id as usize].pending.len() as u32) < hard
-                    });
+                let ix = &self.apps[app].regions[region];
+                let wakeable = |id: &u32| {
+                    let m = &self.machines[*id as usize];
+                    Some(*id) != avoid
+                        && m.state == MState::Stopping
+                        && (m.pending.len() as u32) < hard
+                };
+                let stopping = if ix.indexed {
+                    ix.stopping.iter().copied().find(wakeable)
+                } else {
+                    ix.ids.iter().copied().find(wakeable)
+                };
                 if let Some(id) = stopping {
                     return Route::WakeAfterStop(id);
                 }
@@ -290,7 +332,11 @@ impl Sim<'_> {
         }
         let any_running = (0..nregions).any(|i| {
             let region = self.apps[app].order[client as usize][i] as usize;
-            self.any_running_in(app, region, avoid)
+            if self.apps[app].regions[region].indexed {
+                self.any_running_in(app, region, avoid)
+            } else {
+                self.scan_classify(app, region, avoid)
+            }
         });
         if !any_running {
             return Route::Fail(FailReason::NoMachine);

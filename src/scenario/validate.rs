@@ -1264,7 +1264,7 @@ impl<'p> Builder<'p> {
                 }
             },
         };
-        let count = t.opt_int(self.p, "count", 0, 10_000);
+        let count = t.opt_int(self.p, "count", 0, 100_000);
         if count.is_none() && !t.has("count") {
             self.p.error(
                 t.origin(),
