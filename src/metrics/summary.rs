@@ -13,11 +13,13 @@ use crate::scenario::SECONDS_PER_BILLING_MONTH;
 
 /// Rounds for output: 6 significant decimals is plenty and keeps files readable.
 fn r6(x: f64) -> f64 {
-    if x.is_finite() {
+    let v = if x.is_finite() {
         (x * 1e6).round() / 1e6
     } else {
         0.0
-    }
+    };
+    // An empty float sum is −0.0, and rounding keeps the sign: outputs never show "-0".
+    if v == 0.0 { 0.0 } else { v }
 }
 
 /// Rounds a share [0..1] to 12 decimals: six would turn 3 failures in 10 million requests

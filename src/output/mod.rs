@@ -29,9 +29,26 @@ pub fn csv_bytes(header: &[String], rows: &[Vec<String>]) -> Vec<u8> {
     csv_from_rows(header, rows)
 }
 
+/// Replaces every −0.0 in a JSON document by 0.0 (a sum of nothing, or a tiny negative mean
+/// rounded, must not print as "-0.0").
+fn no_negative_zero(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n)
+            if n.as_f64().is_some_and(|x| x == 0.0 && x.is_sign_negative()) =>
+        {
+            *v = serde_json::json!(0.0);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(no_negative_zero),
+        serde_json::Value::Object(o) => o.values_mut().for_each(no_negative_zero),
+        _ => {}
+    }
+}
+
 /// Pretty JSON bytes with a final newline.
 pub fn json_bytes(v: &serde_json::Value) -> Vec<u8> {
-    let mut b = serde_json::to_vec_pretty(v).expect("JSON values serialise");
+    let mut v = v.clone();
+    no_negative_zero(&mut v);
+    let mut b = serde_json::to_vec_pretty(&v).expect("JSON values serialise");
     b.push(b'\n');
     b
 }

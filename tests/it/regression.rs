@@ -808,6 +808,24 @@ fn csv_columns_changed_type_mid_file() {
 }
 
 #[test]
+fn negative_zero_appeared_in_summary_json() {
+    let t = tmp();
+    let out = tiny_output(t.path());
+    for f in [
+        "summary.json",
+        "timeseries.csv",
+        "machines.csv",
+        "incidents.csv",
+        "cost.csv",
+    ] {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        for bad in [": -0.0", ": -0,", ",-0.0", ",-0,", ",-0\n"] {
+            assert!(!text.contains(bad), "{f} holds {bad:?}");
+        }
+    }
+}
+
+#[test]
 fn hosts_were_numbered_across_regions_instead_of_named() {
     let t = tmp();
     let out = tiny_output(t.path());
