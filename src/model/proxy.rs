@@ -349,7 +349,9 @@ impl Sim<'_> {
     }
 
     /// The proxy's decision by scanning every Machine of the app in each region: the plain
-    /// statement of the rules, kept as the reference the index is checked against.
+    /// statement of the rules, kept as the reference the index is checked against, and the
+    /// path of apps whose regions are all small. (`route_indexed` with every region scanned
+    /// decides the same, but a single function for both cost M/M/4 7 % of its speed.)
     fn route_by_scan(&mut self, app: usize, client: u16, avoid: Option<u32>) -> Route {
         let nregions = self.apps[app].order[client as usize].len();
         let spill = self.sc.platform.cross_region_spill;
