@@ -34,9 +34,11 @@
 //! [`scenario`] reads and validates scenario, fly.toml and trace files; [`model::Sim`] runs one
 //! replication (faults in [`model::faults`]); [`metrics::summary`] turns it into
 //! `summary.json` and the CSV files; [`run`] runs replications; [`sweep`] expands and runs
-//! grids; [`chart`] draws charts and the HTML report from the files; [`cli`] is the `flysim`
-//! command. Module dependencies point one way: `engine` ← `scenario` ← `model` ←
-//! `metrics::summary` ← `run`/`output` ← `sweep`/`chart` ← `cli`.
+//! grids; [`chart`] draws charts and the HTML report from the files; [`output`] holds the
+//! bytes of every output file and ([`output::place`]) decides which folders flysim may write;
+//! [`progress`] draws progress bars; [`cli`] is the `flysim` command. Module dependencies point
+//! one way: `engine` ← `scenario` ← `model` ← `metrics::summary` ← `run`/`output` ←
+//! `sweep`/`chart` ← `cli`; `fuzz_targets` (for `fuzz/`) sits beside `cli`.
 //!
 //! Failures: hosts fail at random or on schedule; their Machines go `down`, the proxy fails
 //! over once the failure is detected, standbys take over, volumes may be lost. Every number
