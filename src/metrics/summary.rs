@@ -32,7 +32,7 @@ fn share(x: f64) -> f64 {
     }
 }
 
-/// A decimal column's cell: rounded like [`r6`], always with a decimal point (`0.0`, `5.0`,
+/// A decimal column's cell: rounded to 6 decimals, always with a decimal point (`0.0`, `5.0`,
 /// `0.042111`), so that a column never changes type between rows for CSV readers.
 pub fn dec(x: f64) -> String {
     let v = r6(x);
