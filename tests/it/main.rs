@@ -12,4 +12,5 @@ mod real_inputs;
 mod regression;
 mod resilience;
 mod scenarios;
+mod snapshots;
 mod sweep;

@@ -1,0 +1,115 @@
+//! Golden outputs of tiny scenarios: `summary.json`, `machines.csv` and a sweep's `runs.csv`,
+//! byte for byte. A change in any figure shows as a snapshot diff to review (`cargo insta
+//! review`, or `INSTA_UPDATE=always cargo test --release snapshots` and `git diff`), never as
+//! silent drift.
+
+use std::path::Path;
+use std::process::Command;
+
+fn flysim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_flysim"))
+}
+
+/// Runs `args` and returns the named files of the output folder.
+fn outputs(args: &[&str], dir: &Path, files: &[&str]) -> Vec<(String, String)> {
+    let out = dir.join("out");
+    let r = flysim()
+        .args(args)
+        .arg("-q")
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    files
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read_to_string(out.join(f)).unwrap()))
+        .collect()
+}
+
+fn snapshot(name: &str, args: &[&str], files: &[&str]) {
+    let t = tempfile::tempdir().unwrap();
+    for (file, text) in outputs(args, t.path(), files) {
+        insta::assert_snapshot!(format!("{name}__{file}"), text);
+    }
+}
+
+#[test]
+fn quickstart_for_two_hours() {
+    snapshot(
+        "quickstart-2h",
+        &[
+            "run",
+            "scenarios/quickstart.toml",
+            "--no-charts",
+            "--set",
+            "duration=\"2h\"",
+        ],
+        &["summary.json", "machines.csv"],
+    );
+}
+
+#[test]
+fn one_machine_with_host_failures_for_a_week() {
+    snapshot(
+        "one-machine-7d",
+        &[
+            "run",
+            "scenarios/resilience/one-machine.toml",
+            "--no-charts",
+            "--set",
+            "duration=\"7d\"",
+        ],
+        &["summary.json", "machines.csv", "incidents.csv"],
+    );
+}
+
+#[test]
+fn standby_worker_for_a_day() {
+    snapshot(
+        "standby-worker-1d",
+        &[
+            "run",
+            "scenarios/resilience/standby-worker.toml",
+            "--no-charts",
+            "--set",
+            "duration=\"1d\"",
+        ],
+        &["summary.json", "machines.csv"],
+    );
+}
+
+#[test]
+fn two_regions_with_three_replications() {
+    snapshot(
+        "two-regions-3x1h",
+        &[
+            "run",
+            "scenarios/two-regions.toml",
+            "--no-charts",
+            "--set",
+            "duration=\"1h\"",
+            "--set",
+            "replications=3",
+        ],
+        &["summary.json", "replications.csv", "rep-001/machines.csv"],
+    );
+}
+
+#[test]
+fn a_small_sweep() {
+    snapshot(
+        "sweep-count-by-autostop",
+        &[
+            "run",
+            "scenarios/quickstart.toml",
+            "--set",
+            "duration=\"20m\"",
+            "--set",
+            "app.web.machines[0].count=1,2",
+            "--set",
+            "app.web.fly.http_service.auto_stop_machines=stop,suspend",
+        ],
+        &["runs.csv", "points.csv", "sweep.json"],
+    );
+}
