@@ -8,7 +8,8 @@
 //!    a resume is faster) and send the request to it;
 //! 3. else a Machine over soft but under `hard_limit` there;
 //! 4. only then other regions, each tried the same way (with `cross_region_spill = "soft"`,
-//!    the older rule, other regions' Machines under soft come before step 3);
+//!    the rule Fly's docs described until 2025, other regions' Machines under soft come before
+//!    step 3);
 //! 5. a Machine that is stopping is woken again when nothing else can take the request;
 //! 6. a Machine on a failed host that the platform has not noticed yet still looks as it was:
 //!    a request sent there fails over after `dead_retry_delay` (see `faults`);

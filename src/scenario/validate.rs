@@ -1020,6 +1020,18 @@ impl<'p> Builder<'p> {
                 restart: g.restart,
             })
             .collect();
+        for g in &groups {
+            if let Some((n, kind)) = &g.gpus {
+                self.p.warning(
+                    t.origin(),
+                    &format!("{path}.fly.vm"),
+                    format!(
+                        "group {:?} asks for {n} {kind} GPU(s): Fly has deprecated GPU Machines (its docs: \"GPUs are deprecated and will be unavailable after August 1\"); flysim still simulates them, but a plan built on them may not be deployable",
+                        g.name
+                    ),
+                );
+            }
+        }
         let primary = fly.primary_region.as_ref().and_then(|(code, origin)| {
             // A position in a referenced fly.toml names that file, not the scenario.
             let fly_path = match &fly_file_name {

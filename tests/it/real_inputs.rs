@@ -369,3 +369,31 @@ fn a_prometheus_matrix_replays_per_region() {
     // ewr clients are served from ams, across the Atlantic.
     assert!(s["requests"]["cross_region_share"].as_f64().unwrap() > 0.2);
 }
+
+/// Fly's docs deprecate GPU Machines: a scenario using one still runs, with a warning.
+#[test]
+fn a_gpu_size_is_warned_about_as_deprecated() {
+    let text = r#"
+name = "g"
+duration = "10m"
+[[region]]
+code = "ord"
+hosts = 1
+host = { cpus = 16, memory = "64gb" }
+[[app]]
+name = "ml"
+machines = [{ count = 1, regions = ["ord"] }]
+[app.fly]
+primary_region = "ord"
+[[app.fly.vm]]
+size = "a10"
+"#;
+    let l = flysim::scenario::from_str(text, "g.toml", &[]).unwrap();
+    let warnings: Vec<String> = l.notes.iter().map(|n| n.to_string()).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("deprecated GPU Machines") && w.contains("app[0].fly.vm")),
+        "{warnings:?}"
+    );
+}
