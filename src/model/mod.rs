@@ -1427,7 +1427,15 @@ impl<'s> Sim<'s> {
         }
         let due = m.idle_since + t;
         if due <= now {
+            // The app exits cleanly; under `[[restart]] policy = "always"` Fly starts it again at
+            // once (an exit is an exit, whatever its code), so it never stays stopped. Under
+            // "on-failure" (the default) and "never" a clean exit stays stopped.
+            let group = &self.sc.apps[m.app as usize].groups[m.group as usize];
+            let restarts = matches!(group.restart, Some(crate::scenario::fly::Restart::Always));
             self.begin_drain(id, DrainTo::Stop);
+            if restarts {
+                self.machines[id as usize].restart_after_stop = true;
+            }
         } else {
             m.idle_check_armed = true;
             self.engine
