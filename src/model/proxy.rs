@@ -241,6 +241,51 @@ impl Sim<'_> {
         ix.running > u32::from(avoided)
     }
 
+    /// Steps 1 and 2 in `region`: a Machine under soft (started, then booting), else one to
+    /// wake. A scanned region must have been classified just before.
+    fn pick_under_soft(&mut self, app: usize, region: usize, avoid: Option<u32>) -> Option<Route> {
+        if !self.apps[app].regions[region].indexed {
+            return (self
+                .scan_pick(UNDER_SOFT_STARTED, app, region)
+                .map(Route::Serve))
+            .or_else(|| {
+                self.scan_pick(UNDER_SOFT_STARTING, app, region)
+                    .map(Route::Wait)
+            })
+            .or_else(|| self.scan_pick_wakeable().map(Route::Wake));
+        }
+        // Only Machines autostart may wake are in the wake set.
+        (self
+            .pick(Band::SoftStarted, app, region, avoid)
+            .map(Route::Serve))
+        .or_else(|| {
+            self.pick(Band::SoftStarting, app, region, avoid)
+                .map(Route::Wait)
+        })
+        .or_else(|| self.pick_wakeable(app, region, avoid).map(Route::Wake))
+    }
+
+    /// Step 3 in `region`: a Machine over soft but under hard (started, then booting). A
+    /// scanned region must have been classified just before.
+    fn pick_over_soft(&mut self, app: usize, region: usize, avoid: Option<u32>) -> Option<Route> {
+        if !self.apps[app].regions[region].indexed {
+            return (self
+                .scan_pick(UNDER_HARD_STARTED, app, region)
+                .map(Route::Serve))
+            .or_else(|| {
+                self.scan_pick(UNDER_HARD_STARTING, app, region)
+                    .map(Route::Wait)
+            });
+        }
+        (self
+            .pick(Band::HardStarted, app, region, avoid)
+            .map(Route::Serve))
+        .or_else(|| {
+            self.pick(Band::HardStarting, app, region, avoid)
+                .map(Route::Wait)
+        })
+    }
+
     /// [`Sim::route`] from the index in regions that keep one, by a scan in the others: the
     /// same decisions as [`Sim::route_by_scan`].
     fn route_indexed(&mut self, app: usize, client: u16, avoid: Option<u32>) -> Route {
@@ -248,45 +293,16 @@ impl Sim<'_> {
         let spill = self.sc.platform.cross_region_spill;
         for i in 0..nregions {
             let region = self.apps[app].order[client as usize][i] as usize;
-            let last = spill == Spill::Hard || i + 1 == nregions;
             if !self.apps[app].regions[region].indexed {
                 self.scan_classify(app, region, avoid);
-                if let Some(id) = self.scan_pick(UNDER_SOFT_STARTED, app, region) {
-                    return Route::Serve(id);
-                }
-                if let Some(id) = self.scan_pick(UNDER_SOFT_STARTING, app, region) {
-                    return Route::Wait(id);
-                }
-                if let Some(id) = self.scan_pick_wakeable() {
-                    return Route::Wake(id);
-                }
-                if last {
-                    if let Some(id) = self.scan_pick(UNDER_HARD_STARTED, app, region) {
-                        return Route::Serve(id);
-                    }
-                    if let Some(id) = self.scan_pick(UNDER_HARD_STARTING, app, region) {
-                        return Route::Wait(id);
-                    }
-                }
-                continue;
             }
-            if let Some(id) = self.pick(Band::SoftStarted, app, region, avoid) {
-                return Route::Serve(id);
+            if let Some(r) = self.pick_under_soft(app, region, avoid) {
+                return r;
             }
-            if let Some(id) = self.pick(Band::SoftStarting, app, region, avoid) {
-                return Route::Wait(id);
-            }
-            // Only Machines autostart may wake are in the wake set.
-            if let Some(id) = self.pick_wakeable(app, region, avoid) {
-                return Route::Wake(id);
-            }
-            if last {
-                if let Some(id) = self.pick(Band::HardStarted, app, region, avoid) {
-                    return Route::Serve(id);
-                }
-                if let Some(id) = self.pick(Band::HardStarting, app, region, avoid) {
-                    return Route::Wait(id);
-                }
+            if (spill == Spill::Hard || i + 1 == nregions)
+                && let Some(r) = self.pick_over_soft(app, region, avoid)
+            {
+                return r;
             }
         }
         if spill == Spill::Soft {
@@ -294,19 +310,9 @@ impl Sim<'_> {
                 let region = self.apps[app].order[client as usize][i] as usize;
                 if !self.apps[app].regions[region].indexed {
                     self.scan_classify(app, region, avoid);
-                    if let Some(id) = self.scan_pick(UNDER_HARD_STARTED, app, region) {
-                        return Route::Serve(id);
-                    }
-                    if let Some(id) = self.scan_pick(UNDER_HARD_STARTING, app, region) {
-                        return Route::Wait(id);
-                    }
-                    continue;
                 }
-                if let Some(id) = self.pick(Band::HardStarted, app, region, avoid) {
-                    return Route::Serve(id);
-                }
-                if let Some(id) = self.pick(Band::HardStarting, app, region, avoid) {
-                    return Route::Wait(id);
+                if let Some(r) = self.pick_over_soft(app, region, avoid) {
+                    return r;
                 }
             }
         }

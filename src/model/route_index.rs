@@ -4,12 +4,15 @@
 //! Each Machine the proxy routes to has a position in its region's list (creation order, so
 //! ascending ids) and a band: under soft and started, under soft and starting, over soft but
 //! under hard (started or starting), a candidate to wake (stopped or suspended), stopping, or
-//! none. Each routing band keeps a Fenwick tree over positions, so the k-th Machine of a band in
-//! list order — what a scan of the list would have found — is found in O(log N): every
-//! tie-break picks exactly the Machine the scan picked, with the same random draws. The
-//! recency tie-breaks keep an ordered set per band keyed by their time. `Sim::reband` moves a
-//! Machine between bands whenever its state, load or recency changes; with
-//! [`super::Sim::check_routing`] on, every decision is also made by the plain scan and compared.
+//! none. Each routing band keeps a bitmap of positions with a Fenwick tree over its words'
+//! counts, so the k-th Machine of a band in list order — what a scan of the list would have
+//! found — is found in O(log N): every tie-break picks exactly the Machine the scan picked,
+//! with the same random draws. The recency tie-breaks keep an ordered set per band keyed by
+//! their time. `Sim::reband` moves a Machine between bands whenever its state, load or recency
+//! changes. Regions of at most [`SCAN_UP_TO`] Machines keep no bands (`indexed` is false, their
+//! Machines have no position) and the proxy scans them, which is cheaper there; with
+//! [`super::Sim::check_routing`] on, every region keeps bands and every decision is also made
+//! by the plain scan and compared.
 
 use std::collections::BTreeSet;
 
