@@ -313,7 +313,7 @@ fn run_cmd(args: RunArgs) -> Result<()> {
         );
     }
     if !args.no_output {
-        output::replace_dir(&out_dir, &files).map_err(|e| UserError(format!("error: {e}")))?;
+        output::replace_dir(&out_dir, &files).map_err(user)?;
     }
     if !args.quiet {
         let written = (!args.no_output).then_some(out_dir.as_path());
@@ -384,7 +384,7 @@ fn execute_sweep(
     let mut files = res.files.clone();
     files.extend(
         crate::chart::charts_for_sweep_files(&res.files)
-            .map_err(|e| UserError(format!("error: drawing the charts: {e}")))?,
+            .map_err(|e| user(format!("drawing the charts: {e}")))?,
     );
     exec::write_results(&mut owned, &files).map_err(user)?;
     if !quiet {
@@ -431,7 +431,7 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
     files.extend(res.files.iter().cloned());
     files.extend(
         crate::chart::charts_for_sweep_files(&res.files)
-            .map_err(|e| UserError(format!("error: drawing the charts: {e}")))?,
+            .map_err(|e| user(format!("drawing the charts: {e}")))?,
     );
     output::replace_dir(&args.out, &files).map_err(user)?;
     if !args.quiet {
@@ -492,9 +492,12 @@ fn chart_cmd(args: ChartArgs) -> Result<()> {
         }
         crate::chart::charts_for_run_files(&files, prefix)
     } else {
-        return Err(UserError(format!("error: {}: no summary.json (a run) or points.csv (a sweep) found; give a folder written by flysim run or flysim sweep", dir.display())).into());
+        return Err(user(format!(
+            "{}: no summary.json (a run) or points.csv (a sweep) found; give a folder written by flysim run or flysim sweep",
+            dir.display()
+        )));
     };
-    let charts = charts.map_err(|e| UserError(format!("error: {}: {e}", dir.display())))?;
+    let charts = charts.map_err(|e| user(format!("{}: {e}", dir.display())))?;
     for (name, bytes) in &charts {
         owned.write(name, bytes).map_err(user)?;
     }

@@ -15,6 +15,21 @@ fn flysim() -> Command {
     c
 }
 
+/// The `# expect: <text>` lines of a corpus file: texts its error output must contain.
+fn expectations(f: &std::path::Path) -> Vec<String> {
+    let expected: Vec<String> = std::fs::read_to_string(f)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# expect: ").map(String::from))
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "{} has no `# expect:` line",
+        f.display()
+    );
+    expected
+}
+
 /// Fails if `f` took longer than a broken input ever should.
 fn within_time(started: std::time::Instant, f: &std::path::Path) {
     assert!(
@@ -44,16 +59,7 @@ fn every_broken_scenario_gives_its_message_and_no_output() {
     let files = corpus("tests/fixtures/bad", 120);
     let tmp = tempfile::tempdir().unwrap();
     for f in &files {
-        let text = std::fs::read_to_string(f).unwrap();
-        let expected: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("# expect: "))
-            .collect();
-        assert!(
-            !expected.is_empty(),
-            "{} has no `# expect:` line",
-            f.display()
-        );
+        let expected = expectations(f);
         let out = tmp.path().join(f.file_stem().unwrap());
         let started = std::time::Instant::now();
         let run = flysim()
@@ -76,7 +82,7 @@ fn every_broken_scenario_gives_its_message_and_no_output() {
         assert!(first.starts_with("error: "), "{}: {first}", f.display());
         for e in expected {
             assert!(
-                stderr.contains(e),
+                stderr.contains(e.as_str()),
                 "{}: expected {e:?} in:\n{stderr}",
                 f.display()
             );
@@ -106,11 +112,7 @@ fn every_broken_scenario_gives_its_message_and_no_output() {
 fn every_broken_fly_toml_gives_its_message() {
     let files = corpus("tests/fixtures/bad-fly", 25);
     for f in &files {
-        let text = std::fs::read_to_string(f).unwrap();
-        let expected: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("# expect: "))
-            .collect();
+        let expected = expectations(f);
         let v = flysim().arg("validate").arg(f).output().unwrap();
         let out = format!(
             "{}{}",
@@ -140,7 +142,7 @@ fn every_broken_fly_toml_gives_its_message() {
             f.display()
         );
         assert!(
-            String::from_utf8_lossy(&i.stderr).contains(expected[0]),
+            String::from_utf8_lossy(&i.stderr).contains(expected[0].as_str()),
             "{}",
             f.display()
         );
@@ -251,16 +253,7 @@ fn every_broken_sweep_gives_its_message_and_no_output() {
     let files = corpus("tests/fixtures/bad-sweep", 15);
     let tmp = tempfile::tempdir().unwrap();
     for f in &files {
-        let text = std::fs::read_to_string(f).unwrap();
-        let expected: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("# expect: "))
-            .collect();
-        assert!(
-            !expected.is_empty(),
-            "{} has no `# expect:` line",
-            f.display()
-        );
+        let expected = expectations(f);
         let out = tmp.path().join(f.file_stem().unwrap());
         let started = std::time::Instant::now();
         let r = flysim()
@@ -276,7 +269,7 @@ fn every_broken_sweep_gives_its_message_and_no_output() {
         assert!(stderr.starts_with("error: "), "{}: {stderr}", f.display());
         for e in expected {
             assert!(
-                stderr.contains(e),
+                stderr.contains(e.as_str()),
                 "{}: expected {e:?} in:\n{stderr}",
                 f.display()
             );
