@@ -1104,3 +1104,70 @@ fn set_without_a_scenario_read_quickstart_from_the_working_folder() {
         .arg(t.path().join("o")));
     assert_eq!(code, Some(0), "{err}");
 }
+
+#[test]
+fn availability_counted_requests_still_in_flight_at_the_end_as_lost() {
+    let t = tmp();
+    let out = t.path().join("o");
+    let (code, _, err) = run(flysim()
+        .arg("run")
+        .arg("tests/fixtures/gen/base.toml")
+        .arg("-q")
+        .arg("--no-charts")
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(code, Some(0), "{err}");
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let r = &s["requests"];
+    // The case in point: nothing failed, but requests were still being served at the end.
+    assert_eq!(r["failed"], 0, "{r}");
+    assert!(r["in_flight_at_end"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["availability"].as_f64(), Some(1.0), "{r}");
+}
+
+/// An app that exits when idle, under `[[restart]] policy = "always"`, is started again by Fly
+/// at once: it never stays stopped. Under "never" (and the default "on-failure": a clean exit)
+/// it stays stopped until a request wakes it.
+#[test]
+fn an_idle_exit_under_restart_always_stayed_stopped() {
+    let text = |policy: &str| {
+        format!(
+            r#"
+name = "idle"
+duration = "1h"
+[platform]
+boot_time = "1s"
+stop_overhead = "1s"
+[[region]]
+code = "ams"
+hosts = 1
+[[app]]
+name = "web"
+machines = [{{ count = 1, regions = ["ams"] }}]
+request = {{ service_time = "10ms" }}
+app_boot = "2s"
+idle_exit = "5m"
+[app.fly]
+primary_region = "ams"
+[app.fly.http_service]
+auto_stop_machines = "off"
+{policy}
+"#
+        )
+    };
+    // No traffic: the Machine starts idle at 0, exits at 5 min.
+    let always = crate::common::scenario(&text("[[app.fly.restart]]\npolicy = \"always\""));
+    let sim = crate::common::run(&always, 0);
+    let m = &sim.machines[0];
+    // Each cycle: 5 min idle, 1 s to stop, 1 s boot + 2 s app boot, then idle again from the
+    // moment it is started: 304 s a cycle, so 11 exits and 11 restarts in the hour.
+    assert_eq!((m.stops, m.starts), (11, 11), "{m:?}");
+    assert_eq!(m.state, flysim::model::machine::MState::Started);
+    let never = crate::common::scenario(&text("[[app.fly.restart]]\npolicy = \"never\""));
+    let sim = crate::common::run(&never, 0);
+    assert_eq!((sim.machines[0].stops, sim.machines[0].starts), (1, 0));
+    let default = crate::common::scenario(&text(""));
+    let sim = crate::common::run(&default, 0);
+    assert_eq!((sim.machines[0].stops, sim.machines[0].starts), (1, 0));
+}
