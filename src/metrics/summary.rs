@@ -400,7 +400,7 @@ pub fn states_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         let name = format!("{}:{}", sc.apps[m.app as usize].name, m.ordinal);
         let ts = &per_machine[id];
         let mut state = ts.first().map_or(m.state, |t| t.from);
-        let mut since = SimTime::ZERO;
+        let mut since = m.created_at;
         let mut push = |from: SimTime, to: SimTime, s: MState| {
             if to > from {
                 rows.push(vec![
@@ -416,7 +416,9 @@ pub fn states_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
             state = t.to;
             since = t.at;
         }
-        push(since, sim.end(), state);
+        if state != MState::Destroyed {
+            push(since, sim.end(), state);
+        }
     }
     (header, rows)
 }
@@ -518,7 +520,7 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         .iter()
         .map(|m| {
             let app = &sc.apps[m.app as usize];
-            let vm = app.groups[m.group as usize].vm;
+            let vm = m.vm;
             let mut row = vec![
                 format!("{}:{}", app.name, m.ordinal),
                 app.name.clone(),
@@ -530,8 +532,9 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
                 vm.memory_mb.to_string(),
                 m.state.name().to_string(),
             ];
-            for t in m.time_in_until(end) {
-                row.push(dec(t as f64 / 1e9));
+            let t = m.time_in_until(end);
+            for s in MState::ALL {
+                row.push(dec(t[s as usize] as f64 / 1e9));
             }
             let c = sim.machine_cost(m, end);
             for v in [

@@ -187,6 +187,7 @@ impl Sim<'_> {
             }
         }
         self.transition(id, MState::Down);
+        self.update_finished(id, false);
     }
 
     /// The platform notices the failure: the proxy stops routing there; standbys start.
@@ -276,13 +277,7 @@ impl Sim<'_> {
     pub(super) fn on_started(&mut self, id: u32) {
         let now = self.now();
         if let Some(i) = self.machines[id as usize].recovering.take() {
-            let failed = self.failed_so_far();
-            let inc = &mut self.incidents[i as usize];
-            inc.to_recover = inc.to_recover.saturating_sub(1);
-            if inc.to_recover == 0 && inc.recovered.is_none() {
-                inc.recovered = Some(now);
-                inc.requests_failed_during = failed - inc.failed_at_start;
-            }
+            self.recovery_settled(i);
             if self.sc.platform.standby_on_host_return == StandbyReturn::StandbyStops {
                 for s in self.standbys_of[id as usize].clone() {
                     let sm = &mut self.machines[s as usize];
@@ -300,6 +295,19 @@ impl Sim<'_> {
             }
         }
         self.schedule_crash(id);
+    }
+
+    /// One Machine incident `i` waited for runs again (or is gone): the incident is over when
+    /// none is left.
+    pub(super) fn recovery_settled(&mut self, i: u32) {
+        let now = self.now();
+        let failed = self.failed_so_far();
+        let inc = &mut self.incidents[i as usize];
+        inc.to_recover = inc.to_recover.saturating_sub(1);
+        if inc.to_recover == 0 && inc.recovered.is_none() {
+            inc.recovered = Some(now);
+            inc.requests_failed_during = failed - inc.failed_at_start;
+        }
     }
 
     /// Draws when Machine `id` crashes next, if crashes are modelled for its app.

@@ -11,6 +11,10 @@
 //! overhead; `suspending` drains the same way, then writes the snapshot. Stopped Machines
 //! release their host's CPU and memory; suspended ones keep them (Fly docs, suspend-resume).
 //!
+//! An update (`fly scale vm`) drops a suspended Machine's snapshot: `suspended → stopped`.
+//! Any state but `destroyed` goes to `destroyed` when the operator destroys the Machine; it
+//! is terminal.
+//!
 //! Any state goes to `down` when the Machine's host fails; when the host returns, a Machine
 //! that was running boots again (`down → stopped → starting`), a suspended one stays
 //! suspended, a stopped one stopped; one whose volume was destroyed stays down.
@@ -21,7 +25,9 @@
 
 use std::collections::VecDeque;
 
-use crate::engine::SimTime;
+use super::CostSplit;
+use crate::engine::{SimTime, StreamRng};
+use crate::scenario::VmSize;
 
 /// Lifecycle state (the subset of Fly's states that the model visits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,14 +47,17 @@ pub enum MState {
     Suspended = 5,
     /// Its host is down: unreachable, not billed (but for its volume).
     Down = 6,
+    /// Gone for good (`fly machine destroy`, `fly scale count` down): billed for nothing from
+    /// then on, never reported as a share of time.
+    Destroyed = 7,
 }
 
 /// Number of states.
-pub const STATES: usize = 7;
+pub const STATES: usize = 8;
 
 impl MState {
-    /// Every state, in report order.
-    pub const ALL: [MState; STATES] = [
+    /// Every state a Machine spends time in, in report order (all but `destroyed`).
+    pub const ALL: [MState; 7] = [
         MState::Stopped,
         MState::Starting,
         MState::Started,
@@ -68,8 +77,21 @@ impl MState {
             MState::Suspending => "suspending",
             MState::Suspended => "suspended",
             MState::Down => "down",
+            MState::Destroyed => "destroyed",
         }
     }
+
+    /// Every state, `destroyed` last: the lifecycle graph's nodes.
+    pub const LIFECYCLE: [MState; STATES] = [
+        MState::Stopped,
+        MState::Starting,
+        MState::Started,
+        MState::Stopping,
+        MState::Suspending,
+        MState::Suspended,
+        MState::Down,
+        MState::Destroyed,
+    ];
 
     /// Whether the lifecycle allows going from `self` to `to` (Fly's state diagram).
     pub fn can_go_to(self, to: MState) -> bool {
@@ -84,9 +106,11 @@ impl MState {
                 | (Stopping, Stopped)
                 | (Suspending, Suspended)
                 | (Suspended, Starting)
+                | (Suspended, Stopped)
                 | (Down, Stopped)
                 | (Down, Suspended)
-        ) || (to == Down && self != Down)
+        ) || (to == Down && !matches!(self, Down | Destroyed))
+            || (to == Destroyed && self != Destroyed)
     }
 }
 
@@ -290,11 +314,41 @@ pub struct Machine {
     pub restart_window_start: SimTime,
     /// Restart once the running stop completes (a crash under a restart policy).
     pub restart_after_stop: bool,
+    /// Its size now.
+    pub vm: VmSize,
+    /// Its size when it was created.
+    pub first_vm: VmSize,
+    /// Its size changes: when, and the new size.
+    pub resized: Vec<(SimTime, VmSize)>,
+    /// Price while started at its size now [USD/s].
+    pub compute_rate: f64,
+    /// Cost accrued at earlier sizes.
+    pub banked: CostSplit,
+    /// `time_in` when its size last changed (time since then is billed at `compute_rate`).
+    pub rate_mark: [u64; STATES],
+    /// When it was created.
+    pub created_at: SimTime,
+    /// The `fly scale vm` action updating it, by index, while it restarts.
+    pub updating: Option<u32>,
+    /// Its own stream for boot, resume and suspend times (`machine/<app>:<n>`), so that a
+    /// Machine created during the run moves no other Machine's draws.
+    pub rng: Box<StreamRng>,
 }
 
 impl Machine {
-    /// A new Machine in `state` at time zero.
-    pub fn new(app: u16, region: u16, host: u32, ordinal: u32, state: MState) -> Self {
+    /// A new Machine in `state`, created at `now`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        app: u16,
+        region: u16,
+        host: u32,
+        ordinal: u32,
+        state: MState,
+        vm: VmSize,
+        compute_rate: f64,
+        rng: StreamRng,
+        now: SimTime,
+    ) -> Self {
         Machine {
             app,
             region,
@@ -303,7 +357,7 @@ impl Machine {
             group: 0,
             serves: true,
             state,
-            since: SimTime::ZERO,
+            since: now,
             generation: 0,
             epoch: 0,
             in_service: 0,
@@ -311,9 +365,9 @@ impl Machine {
             pending: VecDeque::new(),
             ready_at: SimTime::ZERO,
             connect_check_at: SimTime::NEVER,
-            started_at: SimTime::ZERO,
-            last_used: SimTime::ZERO,
-            idle_since: SimTime::ZERO,
+            started_at: now,
+            last_used: now,
+            idle_since: now,
             idle_check_armed: false,
             drain_to: DrainTo::Stop,
             drained: false,
@@ -321,7 +375,7 @@ impl Machine {
             free_slots: Vec::new(),
             ps_jobs: std::collections::BinaryHeap::new(),
             ps_vtime: 0.0,
-            ps_last: SimTime::ZERO,
+            ps_last: now,
             ps_generation: 0,
             time_in: [0; STATES],
             starts: 0,
@@ -339,8 +393,17 @@ impl Machine {
             taking_over: None,
             crashes: 0,
             restarts_in_window: 0,
-            restart_window_start: SimTime::ZERO,
+            restart_window_start: now,
             restart_after_stop: false,
+            vm,
+            first_vm: vm,
+            resized: Vec::new(),
+            compute_rate,
+            banked: CostSplit::default(),
+            rate_mark: [0; STATES],
+            created_at: now,
+            updating: None,
+            rng: Box::new(rng),
         }
     }
 
@@ -372,7 +435,9 @@ impl Machine {
     /// Time in each state up to `now` (the current state's open span included).
     pub fn time_in_until(&self, now: SimTime) -> [u64; STATES] {
         let mut t = self.time_in;
-        t[self.state as usize] += now.0.saturating_sub(self.since.0);
+        if self.state != MState::Destroyed {
+            t[self.state as usize] += now.0.saturating_sub(self.since.0);
+        }
         t
     }
 }

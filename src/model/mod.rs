@@ -7,9 +7,11 @@
 //!
 //! Depends on `engine`, `scenario` (validated inputs) and `metrics`.
 
+pub mod actions;
 pub mod autostop;
 pub mod faults;
 pub mod machine;
+pub mod placement;
 pub mod proxy;
 mod route_index;
 pub mod traffic;
@@ -132,6 +134,23 @@ pub enum Event {
         /// Index of the request in the failover pool.
         request: u32,
     },
+    /// An `[[action]]`'s time has come.
+    Action {
+        /// Index into the scenario's actions.
+        index: u32,
+    },
+    /// One create of an action finished.
+    Created {
+        /// Index into the scenario's actions.
+        action: u32,
+        /// Which of its creates.
+        step: u32,
+    },
+    /// A `scale_vm` checks again whether its next Machine can be updated.
+    UpdateNext {
+        /// Index into the scenario's actions.
+        action: u32,
+    },
 }
 
 /// A host's capacity and what its Machines hold.
@@ -180,8 +199,8 @@ struct AppRt {
     expiry_armed: bool,
     /// Round-robin cursor per region.
     rr: Vec<u32>,
-    /// Price of one started Machine [USD/s] per group and region.
-    started_rate: Vec<Vec<f64>>,
+    /// Whether autostop passes run in each region (from the region's first Machine on).
+    pass_armed: Vec<bool>,
     /// Price of one stopped or suspended Machine's rootfs [USD/s].
     rootfs_rate: f64,
     /// Price of one Machine's volume [USD/s] per group (0 without a volume), in any state.
@@ -213,7 +232,16 @@ pub struct Sim<'s> {
     apps: Vec<AppRt>,
     sources: Vec<Source>,
     rng_route: StreamRng,
-    rng_boot: StreamRng,
+    /// The run's stream factory, for the streams of Machines created during the run.
+    streams: RngStreams,
+    /// Host ids of each region.
+    region_hosts: Vec<Vec<u32>>,
+    /// Per app: its Machines on each host (for spreading new ones).
+    app_on_host: Vec<Vec<u32>>,
+    /// Per app: Machine id by ordinal (`u32::MAX`: its create failed or is still running).
+    by_ordinal: Vec<Vec<u32>>,
+    /// What each `[[action]]` did.
+    pub actions: Vec<actions::ActionRun>,
     /// What the run measured.
     pub rec: Recorder,
     bucket_start: SimTime,
@@ -253,6 +281,21 @@ pub struct Sim<'s> {
     pub events: u64,
 }
 
+/// For each client region: the regions holding the app's routed Machines, closest first.
+fn route_order(sc: &Scenario, has_machines: &[bool]) -> Vec<Vec<u16>> {
+    let nregions = sc.regions.len();
+    (0..nregions)
+        .map(|client| {
+            let mut rs: Vec<u16> = (0..nregions)
+                .filter(|&r| has_machines[r])
+                .map(|r| r as u16)
+                .collect();
+            rs.sort_by_key(|&r| (sc.rtt[client][r as usize], r));
+            rs
+        })
+        .collect()
+}
+
 impl<'s> Sim<'s> {
     /// Builds the world of `sc` for replication `replication`: hosts, Machines placed on them,
     /// traffic sources and the first events.
@@ -288,13 +331,15 @@ impl<'s> Sim<'s> {
         let mut standbys_of: Vec<Vec<u32>> = Vec::new();
         let mut machines = Vec::new();
         let mut apps = Vec::new();
+        let mut app_on_host = Vec::new();
+        let mut by_ordinal = Vec::new();
         let mut region_states = vec![[0u32; STATES]; nregions];
         for (ai, app) in sc.apps.iter().enumerate() {
             // Machines of the served groups, by region: the ones the proxy routes to.
             let mut by_region = vec![Vec::new(); nregions];
             // This app's Machines on each host, for spreading over hosts: placing a Machine
             // costs O(hosts in its region), not O(Machines × hosts).
-            let mut app_on_host: Vec<u32> = vec![0; hosts.len()];
+            let mut on_host: Vec<u32> = vec![0; hosts.len()];
             // Create every Machine (ordinal = creation order), then place them: first those
             // that are not standbys, then standbys away from the hosts they watch.
             let first = machines.len();
@@ -319,19 +364,7 @@ impl<'s> Sim<'s> {
                     .iter()
                     .filter_map(|&w| host_of.get(w as usize).copied())
                     .collect();
-                // Spread: the host with the fewest of this app's Machines, then the most free
-                // memory, then the lowest index; a standby never shares a watched Machine's host.
-                let host = *region_hosts[r]
-                    .iter()
-                    .filter(|h| !avoid.contains(h) || region_hosts[r].len() == 1)
-                    .min_by_key(|&&h| {
-                        let hs: &Host = &hosts[h as usize];
-                        (
-                            app_on_host[h as usize],
-                            std::cmp::Reverse(hs.memory_mb - hs.used_mb),
-                            h,
-                        )
-                    })
+                let host = placement::choose_host(&hosts, &region_hosts[r], &on_host, &avoid, None)
                     .expect("validated: every region has hosts");
                 host_of[i] = host;
                 let mut state = if *started {
@@ -341,26 +374,37 @@ impl<'s> Sim<'s> {
                 };
                 let hs = &mut hosts[host as usize];
                 if state == MState::Started {
-                    if hs.used_cpus + vm.cpus <= hs.cpus
-                        && hs.used_mb + vm.memory_mb <= hs.memory_mb
-                    {
+                    if placement::fits(hs, &vm) {
                         hs.used_cpus += vm.cpus;
                         hs.used_mb += vm.memory_mb;
                     } else {
                         state = MState::Stopped;
                     }
                 }
-                let mut m = Machine::new(ai as u16, r as u16, host, i as u32, state);
+                let mut m = Machine::new(
+                    ai as u16,
+                    r as u16,
+                    host,
+                    i as u32,
+                    state,
+                    vm,
+                    sc.prices
+                        .started_per_sec(&app.groups[group], &vm, sc.regions[r].price_multiplier),
+                    streams.stream(&format!("machine/{}:{i}", app.name)),
+                    SimTime::ZERO,
+                );
                 m.group = group as u16;
                 m.serves = app.served_groups.contains(&group);
                 m.holds_host = state == MState::Started;
                 m.is_standby = !watches.is_empty();
-                app_on_host[host as usize] += 1;
+                on_host[host as usize] += 1;
                 placed[i] = Some(m);
             }
+            let mut ids = Vec::with_capacity(placed.len());
             for m in placed {
                 let m = m.expect("every Machine is placed");
                 let id = machines.len() as u32;
+                ids.push(id);
                 let r = m.region as usize;
                 if m.serves {
                     by_region[r].push(id);
@@ -369,22 +413,16 @@ impl<'s> Sim<'s> {
                 machines_on_host[m.host as usize].push(id);
                 machines.push(m);
             }
+            by_ordinal.push(ids);
+            app_on_host.push(on_host);
             standbys_of.resize(machines.len(), Vec::new());
             for (i, (_, _, _, watches)) in plan.iter().enumerate() {
                 for &w in watches {
                     standbys_of[first + w as usize].push((first + i) as u32);
                 }
             }
-            let order = (0..nregions)
-                .map(|client| {
-                    let mut rs: Vec<u16> = (0..nregions)
-                        .filter(|&r| !by_region[r].is_empty())
-                        .map(|r| r as u16)
-                        .collect();
-                    rs.sort_by_key(|&r| (sc.rtt[client][r as usize], r));
-                    rs
-                })
-                .collect();
+            let has: Vec<bool> = by_region.iter().map(|ids| !ids.is_empty()).collect();
+            let order = route_order(sc, &has);
             apps.push(AppRt {
                 any_indexed: by_region
                     .iter()
@@ -397,16 +435,7 @@ impl<'s> Sim<'s> {
                 queue: VecDeque::new(),
                 expiry_armed: false,
                 rr: vec![0; nregions],
-                started_rate: app
-                    .groups
-                    .iter()
-                    .map(|g| {
-                        sc.regions
-                            .iter()
-                            .map(|r| sc.prices.started_per_sec(g, r.price_multiplier))
-                            .collect()
-                    })
-                    .collect(),
+                pass_armed: vec![false; nregions],
                 rootfs_rate: sc.prices.rootfs_per_sec(app.rootfs_gb),
                 volume_rate: app
                     .groups
@@ -520,7 +549,11 @@ impl<'s> Sim<'s> {
             apps,
             sources,
             rng_route: streams.stream("proxy"),
-            rng_boot: streams.stream("boot"),
+            streams,
+            region_hosts,
+            app_on_host,
+            by_ordinal,
+            actions: sc.actions.iter().map(|_| actions::ActionRun::default()).collect(),
             rec: Recorder::new(sc.apps.len(), sc.regions.len(), sc.slo.latency_p99),
             bucket_start: SimTime::ZERO,
             region_states,
@@ -544,7 +577,7 @@ impl<'s> Sim<'s> {
             check_routing: false,
         };
         sim.place_in_indexes();
-        sim.seed_events(&streams);
+        sim.seed_events();
         sim
     }
 
@@ -652,37 +685,18 @@ impl<'s> Sim<'s> {
         }
     }
 
-    fn seed_events(&mut self, streams: &RngStreams) {
+    fn seed_events(&mut self) {
         for s in 0..self.sources.len() {
             if let Some(t) = self.sources[s].next(None) {
                 self.engine
                     .schedule_at(t, Event::Arrival { source: s as u32 });
             }
         }
-        let sc = self.sc;
-        for (ai, app) in sc.apps.iter().enumerate() {
-            if app.service.autostop == Autostop::Off {
-                continue;
-            }
-            for r in 0..sc.regions.len() {
-                if self.apps[ai].regions[r].ids.is_empty() {
-                    continue;
+        for ai in 0..self.sc.apps.len() {
+            for r in 0..self.sc.regions.len() {
+                if !self.apps[ai].regions[r].ids.is_empty() {
+                    self.arm_autostop(ai, r);
                 }
-                let interval = sc.platform.autostop_interval.0;
-                let phase = if sc.platform.autostop_random_phase {
-                    streams
-                        .stream(&format!("autostop/{}/{}", app.name, sc.regions[r].code))
-                        .random_range(0..interval)
-                } else {
-                    interval
-                };
-                self.engine.schedule_at(
-                    SimTime(phase),
-                    Event::AutostopPass {
-                        app: ai as u16,
-                        region: r as u16,
-                    },
-                );
             }
         }
         for id in 0..self.machines.len() {
@@ -709,8 +723,45 @@ impl<'s> Sim<'s> {
                     .schedule_at(start + *duration, Event::OutageEnd { fault: fi as u32 });
             }
         }
+        for (i, a) in self.sc.actions.iter().enumerate() {
+            self.engine
+                .schedule_at(SimTime(a.at.0), Event::Action { index: i as u32 });
+        }
         self.engine
             .schedule_at(SimTime(self.sc.bucket.0.min(self.end.0)), Event::BucketEnd);
+    }
+
+    /// Starts the autostop passes of app `ai` in region `r` (once; from its first Machine).
+    /// Passes fall on a fixed grid per app and region, `phase + k × interval`, whenever the
+    /// region got its first Machine.
+    fn arm_autostop(&mut self, ai: usize, r: usize) {
+        let sc = self.sc;
+        let app = &sc.apps[ai];
+        if app.service.autostop == Autostop::Off || self.apps[ai].pass_armed[r] {
+            return;
+        }
+        self.apps[ai].pass_armed[r] = true;
+        let interval = sc.platform.autostop_interval.0;
+        let phase = if sc.platform.autostop_random_phase {
+            self.streams
+                .stream(&format!("autostop/{}/{}", app.name, sc.regions[r].code))
+                .random_range(0..interval)
+        } else {
+            interval
+        };
+        let now = self.now().0;
+        let first = if now <= phase {
+            phase
+        } else {
+            phase + (now - phase).div_ceil(interval) * interval
+        };
+        self.engine.schedule_at(
+            SimTime(first),
+            Event::AutostopPass {
+                app: ai as u16,
+                region: r as u16,
+            },
+        );
     }
 
     /// Keeps every lifecycle transition in [`Sim::trace`].
@@ -839,6 +890,9 @@ impl<'s> Sim<'s> {
                 self.free_failovers.push(request);
                 self.dispatch(f.app as usize, f.request, Some(f.avoid));
             }
+            Event::Action { index } => self.on_action(index as usize),
+            Event::Created { action, step } => self.on_created(action as usize, step as usize),
+            Event::UpdateNext { action } => self.update_next(action as usize),
             Event::BucketEnd => {
                 let now = self.now();
                 self.close_bucket(now);
@@ -1176,7 +1230,7 @@ impl<'s> Sim<'s> {
         let resume = m.state == MState::Suspended;
         if !m.holds_host {
             let h = &mut self.hosts[m.host as usize];
-            if h.used_cpus + vm.cpus > h.cpus || h.used_mb + vm.memory_mb > h.memory_mb {
+            if !placement::fits(h, &vm) {
                 self.machines[id as usize].failed_starts += 1;
                 return false;
             }
@@ -1184,14 +1238,14 @@ impl<'s> Sim<'s> {
             h.used_mb += vm.memory_mb;
         }
         let p = &self.sc.platform;
+        let rng = &mut *self.machines[id as usize].rng;
         let lost_snapshot = resume
             && p.snapshot_loss_probability > 0.0
-            && self.rng_boot.random::<f64>() < p.snapshot_loss_probability;
+            && rng.random::<f64>() < p.snapshot_loss_probability;
         let duration = if resume && !lost_snapshot {
-            sample_ns(&p.resume_time, &mut self.rng_boot)
+            sample_ns(&p.resume_time, rng)
         } else {
-            sample_ns(&p.boot_time, &mut self.rng_boot)
-                + sample_ns(&app.app_boot, &mut self.rng_boot)
+            sample_ns(&p.boot_time, rng) + sample_ns(&app.app_boot, rng)
         };
         self.transition(id, MState::Starting);
         let m = &mut self.machines[id as usize];
@@ -1234,6 +1288,7 @@ impl<'s> Sim<'s> {
             self.became_idle(id);
         }
         self.on_started(id);
+        self.update_finished(id, true);
     }
 
     /// Begins stopping or suspending a started Machine: drain, then stop.
@@ -1269,7 +1324,7 @@ impl<'s> Sim<'s> {
         m.drained = true;
         let delay = match m.drain_to {
             DrainTo::Stop => p.stop_overhead,
-            DrainTo::Suspend => SimDuration(sample_ns(&p.suspend_time, &mut self.rng_boot)),
+            DrainTo::Suspend => SimDuration(sample_ns(&p.suspend_time, &mut m.rng)),
         };
         let generation = m.generation;
         self.engine.schedule_in(
@@ -1329,12 +1384,15 @@ impl<'s> Sim<'s> {
                 h.used_mb -= vm.memory_mb;
             }
         }
-        // A crash under a restart policy boots it again; requests sent to it while it
-        // stopped wake it (the proxy's "recently stopped" path).
+        // An update takes its new size while stopped; a crash under a restart policy boots it
+        // again; requests sent to it while it stopped wake it (the proxy's "recently stopped"
+        // path).
+        self.update_stopped(id);
         let restart = std::mem::take(&mut self.machines[id as usize].restart_after_stop);
         let wanted = !self.machines[id as usize].pending.is_empty();
         if (restart || wanted) && !self.begin_start(id, wanted) {
             self.fail_pending_after_start_failure(id);
+            self.update_finished(id, false);
         }
     }
 
@@ -1520,25 +1578,60 @@ impl<'s> Sim<'s> {
     /// The size of Machine `id`.
     #[inline]
     pub fn vm_of(&self, id: u32) -> crate::scenario::VmSize {
-        let m = &self.machines[id as usize];
-        self.sc.apps[m.app as usize].groups[m.group as usize].vm
+        self.machines[id as usize].vm
     }
 
-    /// One Machine's cost up to `now`: exact state times × per-second prices.
+    /// One Machine's cost up to `now`: exact state times × per-second prices, at each size it
+    /// had; its volume is billed over its life.
     pub fn machine_cost(&self, m: &Machine, now: SimTime) -> CostSplit {
+        let mut c = m.banked;
+        c.add(&self.cost_since_mark(m, now));
+        let rt = &self.apps[m.app as usize];
+        let end = if m.state == MState::Destroyed {
+            m.since.min(now)
+        } else {
+            now
+        };
+        c.volumes = end.since(m.created_at).as_secs_f64() * rt.volume_rate[m.group as usize];
+        c
+    }
+
+    /// Compute and rootfs cost since the Machine's size last changed.
+    fn cost_since_mark(&self, m: &Machine, now: SimTime) -> CostSplit {
         let t = m.time_in_until(now);
         let rt = &self.apps[m.app as usize];
-        let secs = |s: MState| t[s as usize] as f64 / 1e9;
+        let secs = |s: MState| (t[s as usize] - m.rate_mark[s as usize]) as f64 / 1e9;
         let mut compute_secs = secs(MState::Started);
         if self.sc.platform.bill_transient_states {
             compute_secs +=
                 secs(MState::Starting) + secs(MState::Stopping) + secs(MState::Suspending);
         }
         CostSplit {
-            compute: compute_secs * rt.started_rate[m.group as usize][m.region as usize],
+            compute: compute_secs * m.compute_rate,
             rootfs: (secs(MState::Stopped) + secs(MState::Suspended)) * rt.rootfs_rate,
-            volumes: now.0 as f64 / 1e9 * rt.volume_rate[m.group as usize],
+            volumes: 0.0,
         }
+    }
+
+    /// Changes Machine `id`'s size from now on (it holds no host resources).
+    fn resize(&mut self, id: u32, vm: crate::scenario::VmSize) {
+        let now = self.now();
+        let m = &self.machines[id as usize];
+        debug_assert!(!m.holds_host);
+        let c = self.cost_since_mark(m, now);
+        let mark = m.time_in_until(now);
+        let app = &self.sc.apps[m.app as usize];
+        let rate = self.sc.prices.started_per_sec(
+            &app.groups[m.group as usize],
+            &vm,
+            self.sc.regions[m.region as usize].price_multiplier,
+        );
+        let m = &mut self.machines[id as usize];
+        m.banked.add(&c);
+        m.rate_mark = mark;
+        m.compute_rate = rate;
+        m.vm = vm;
+        m.resized.push((now, vm));
     }
 
     /// End of the run.

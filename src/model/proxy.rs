@@ -85,11 +85,7 @@ impl Sim<'_> {
                 MState::Stopped | MState::Suspended
                     if svc.autostart && !m.is_standby && m.state != MState::Down =>
                 {
-                    let vm = self.sc.apps[app].groups[m.group as usize].vm;
-                    let h = &self.hosts[m.host as usize];
-                    if m.holds_host
-                        || (h.used_cpus + vm.cpus <= h.cpus
-                            && h.used_mb + vm.memory_mb <= h.memory_mb)
+                    if m.holds_host || super::placement::fits(&self.hosts[m.host as usize], &m.vm)
                     {
                         self.scratch[WAKEABLE].push(id);
                     }
@@ -217,7 +213,6 @@ impl Sim<'_> {
     /// The Machine to wake in a region: suspended first (faster), then the lowest id, among
     /// those whose host has room (or that hold their place on it).
     fn pick_wakeable(&self, app: usize, region: usize, avoid: Option<u32>) -> Option<u32> {
-        let sc_app = &self.sc.apps[app];
         self.apps[app].regions[region]
             .wake
             .iter()
@@ -225,10 +220,7 @@ impl Sim<'_> {
             .filter(|&id| Some(id) != avoid)
             .find(|&id| {
                 let m = &self.machines[id as usize];
-                let vm = sc_app.groups[m.group as usize].vm;
-                let h = &self.hosts[m.host as usize];
-                m.holds_host
-                    || (h.used_cpus + vm.cpus <= h.cpus && h.used_mb + vm.memory_mb <= h.memory_mb)
+                m.holds_host || super::placement::fits(&self.hosts[m.host as usize], &m.vm)
             })
     }
 

@@ -93,6 +93,25 @@ impl Fenwick {
         }
     }
 
+    /// Makes room for positions up to `n` (new positions are clear).
+    fn grow(&mut self, n: usize) {
+        let nwords = n.div_ceil(64);
+        if nwords <= self.words.len() {
+            return;
+        }
+        self.words.resize(nwords, 0);
+        // Rebuild the tree over the words' counts: O(words), once per 64 new positions.
+        self.tree = vec![0; nwords + 1];
+        for w in 0..nwords {
+            let i = w + 1;
+            self.tree[i] += self.words[w].count_ones();
+            let parent = i + (i & i.wrapping_neg());
+            if parent <= nwords {
+                self.tree[parent] += self.tree[i];
+            }
+        }
+    }
+
     /// Sets (`delta` = 1) or clears (−1) position `pos`; it must be clear or set before.
     fn add(&mut self, pos: usize, delta: i32) {
         self.count = self.count.wrapping_add_signed(delta);
@@ -197,6 +216,19 @@ impl RegionIndex {
             indexed: n > SCAN_UP_TO,
             ids,
         }
+    }
+
+    /// Appends Machine `id` (created during the run, so its id is the largest), outside every
+    /// band until first recorded; returns its position.
+    pub(super) fn push(&mut self, id: u32) -> usize {
+        debug_assert!(self.ids.last().is_none_or(|&last| last < id));
+        self.ids.push(id);
+        self.standing.push(Standing::NONE);
+        let n = self.ids.len();
+        for t in &mut self.trees {
+            t.grow(n);
+        }
+        n - 1
     }
 
     /// The standing last recorded at `pos`.
@@ -327,6 +359,23 @@ mod tests {
         f.add(4, -1);
         assert_eq!(f.select(2), 10);
         assert_eq!(f.rank(36), 4);
+    }
+
+    #[test]
+    fn a_grown_tree_ranks_and_selects_like_a_list() {
+        let mut f = Fenwick::new(10);
+        f.add(3, 1);
+        f.add(9, 1);
+        for n in [64, 65, 200, 1000] {
+            f.grow(n);
+            f.add(n - 1, 1);
+        }
+        let set = [3usize, 9, 63, 64, 199, 999];
+        assert_eq!(f.count, 6);
+        for (k, &p) in set.iter().enumerate() {
+            assert_eq!(f.select(k as u32), p);
+            assert_eq!(f.rank(p), k as u32);
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!
 //! Depends on `engine` (time types) only. The format is documented in `docs/scenario-format.md`.
 
+pub mod actions;
 pub mod doc;
 pub mod fly;
 pub mod reader;
@@ -54,6 +55,8 @@ pub struct Scenario {
     pub slo: Slo,
     /// Host failures, outages and Machine crashes.
     pub faults: Vec<Fault>,
+    /// What the operator does during the run, in time order (`[[action]]`).
+    pub actions: Vec<Action>,
     /// Price table.
     pub prices: Prices,
     /// FNV-1a hash of the scenario text and overrides, for the record.
@@ -113,6 +116,9 @@ pub struct Platform {
     pub standby_on_host_return: StandbyReturn,
     /// Chance that a host failure destroys each volume on it [default 0.02].
     pub volume_loss_probability: f64,
+    /// Time a Machine create takes before the Machine boots (reserve a host, prepare the
+    /// rootfs; a cached image) [default 4 s, `spec/fly-calibration.md`].
+    pub create_time: SimDuration,
 }
 
 /// What a standby does when the host of the Machine it watches comes back.
@@ -122,6 +128,70 @@ pub enum StandbyReturn {
     BothRun,
     /// The standby stops once the watched Machine runs again.
     StandbyStops,
+}
+
+/// One `[[action]]`, resolved into the Machines it acts on (see [`actions`]).
+#[derive(Clone, Debug)]
+pub struct Action {
+    /// When it happens.
+    pub at: SimDuration,
+    /// The app it acts on.
+    pub app: usize,
+    /// What it does.
+    pub kind: ActionKind,
+    /// The flyctl command it stands for, for `actions.csv`.
+    pub command: String,
+    /// Where it is written.
+    pub origin: doc::Origin,
+}
+
+/// What an action does, with the Machines (by ordinal within the app) it acts on.
+#[derive(Clone, Debug)]
+pub enum ActionKind {
+    /// `fly scale count`: destroy these Machines at once, then create these, in this order.
+    Scale {
+        /// The process group.
+        group: usize,
+        /// Machines to create, in creation order.
+        create: Vec<NewMachine>,
+        /// Machines to destroy.
+        destroy: Vec<u32>,
+    },
+    /// `fly scale vm`: update these Machines one at a time to `vm`.
+    ScaleVm {
+        /// The process group.
+        group: usize,
+        /// The new size.
+        vm: VmSize,
+        /// The group's Machines, in creation order.
+        machines: Vec<u32>,
+    },
+    /// `fly machine clone`: a new started Machine like `source`.
+    Clone {
+        /// The Machine cloned.
+        source: u32,
+        /// The clone.
+        new: NewMachine,
+    },
+    /// `fly machine destroy --force`.
+    Destroy(u32),
+    /// `fly machine stop`.
+    Stop(u32),
+    /// `fly machine start`.
+    Start(u32),
+}
+
+/// A Machine an action creates.
+#[derive(Clone, Debug)]
+pub struct NewMachine {
+    /// Its number within its app (`web:7`); never reused.
+    pub ordinal: u32,
+    /// Its process group.
+    pub group: usize,
+    /// Its region.
+    pub region: RegionIdx,
+    /// Its size.
+    pub vm: VmSize,
 }
 
 /// When a host fails next: exponential (memoryless) or Weibull with a shape.
@@ -479,10 +549,10 @@ pub struct Prices {
 pub const SECONDS_PER_BILLING_MONTH: f64 = 30.0 * 86400.0;
 
 impl Prices {
-    /// Price of a started Machine of `group`'s size in a region with `multiplier` [USD/s]. GPU
-    /// time is not multiplied by the region's markup (none is published for GPUs).
-    pub fn started_per_sec(&self, group: &Group, multiplier: f64) -> f64 {
-        let vm = &group.vm;
+    /// Price of a started Machine of size `vm` in `group` (which gives its GPUs) in a region with
+    /// `multiplier` [USD/s]. GPU time is not multiplied by the region's markup (none is
+    /// published for GPUs).
+    pub fn started_per_sec(&self, group: &Group, vm: &VmSize, multiplier: f64) -> f64 {
         let cpu = match vm.cpu_kind {
             CpuKind::Shared => self.shared_vcpu_month,
             CpuKind::Performance => self.performance_vcpu_month,

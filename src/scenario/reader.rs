@@ -350,7 +350,7 @@ impl<'n> TableReader<'n> {
     }
 
     /// Reports every key nobody took as an error ("unknown key"), naming the known ones.
-    pub fn finish_strict(self, p: &mut Problems, known: &[&str]) {
+    pub fn finish_strict(&self, p: &mut Problems, known: &[&str]) {
         for ((key, node), used) in self.node.entries().iter().zip(&self.used) {
             if !used {
                 let hint = suggestion(key, known)

@@ -27,6 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "slo",
     "prices",
     "fault",
+    "action",
 ];
 const PLATFORM_KEYS: &[&str] = &[
     "autostop_interval",
@@ -56,6 +57,7 @@ const PLATFORM_KEYS: &[&str] = &[
     "latency_base",
     "default_hosts",
     "default_host",
+    "create_time",
 ];
 const REGION_KEYS: &[&str] = &["code", "hosts", "host", "rtt", "price_multiplier"];
 const HOST_KEYS: &[&str] = &["cpus", "memory"];
@@ -195,12 +197,12 @@ fn not_a_scenario(root: &Node) -> Option<String> {
 }
 
 /// Regions met while reading, with where each was first named.
-struct Builder<'p> {
-    p: &'p mut Problems,
+pub(super) struct Builder<'p> {
+    pub(super) p: &'p mut Problems,
     /// The app being read (names `standby_for` references).
     current_app: String,
     base_dir: &'p Path,
-    regions: Vec<Region>,
+    pub(super) regions: Vec<Region>,
     default_hosts: u32,
     default_host: HostSpec,
 }
@@ -221,7 +223,7 @@ impl<'p> Builder<'p> {
     }
 
     /// The index of region `code`, adding it with default hosts on first use.
-    fn region(&mut self, code: &str, origin: &Origin, path: &str) -> Option<RegionIdx> {
+    pub(super) fn region(&mut self, code: &str, origin: &Origin, path: &str) -> Option<RegionIdx> {
         if let Some(i) = self.regions.iter().position(|r| r.code == code) {
             return Some(i);
         }
@@ -356,6 +358,8 @@ impl<'p> Builder<'p> {
             .into_iter()
             .filter_map(|(fp, fnode)| self.fault(fnode, &fp, &apps))
             .collect();
+        let action_nodes = t.opt_tables(self.p, "action");
+        let actions = self.actions(action_nodes, &apps, duration);
         t.finish_strict(self.p, TOP_KEYS);
 
         let rtt = self.rtt_matrix(root, stretch, base_ms, platform.same_region_rtt);
@@ -375,6 +379,7 @@ impl<'p> Builder<'p> {
             slo,
             prices,
             faults,
+            actions,
             hash,
         }
     }
@@ -798,6 +803,7 @@ impl<'p> Builder<'p> {
         let failure_detection = d(&mut t, "failure_detection", SimDuration::from_secs(60));
         let dead_retry_delay = d(&mut t, "dead_retry_delay", SimDuration::from_secs(1));
         let latency_base = d(&mut t, "latency_base", SimDuration(3_900_000));
+        let create_time = d(&mut t, "create_time", SimDuration::from_secs(4));
         if autostop_interval < SimDuration::from_secs(1) {
             self.p.error(
                 &t.origin_of("autostop_interval"),
@@ -898,6 +904,7 @@ impl<'p> Builder<'p> {
             failover_attempts,
             standby_on_host_return,
             volume_loss_probability,
+            create_time,
         };
         (platform, stretch, latency_base.as_millis_f64())
     }

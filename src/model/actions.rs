@@ -1,0 +1,419 @@
+//! The operator's actions during a run (`[[action]]`): Machines created, destroyed, stopped,
+//! started and resized while traffic flows.
+//!
+//! An action arrives resolved (see [`crate::scenario::actions`]): the Machines it creates
+//! carry their ids, regions and sizes; the ones it acts on are named by ordinal. Here it meets
+//! the running world:
+//! - **create** (`scale_count` up, `machine_clone`): flyctl runs at most 5 creates at once
+//!   (`maxConcurrentActions` in `count_machines.go`); each takes `platform.create_time`, then
+//!   the Machine is placed like at time 0 (a host of its region that is up and has room, see
+//!   [`super::placement`]) and started: it serves from create + VM boot + app boot. A create
+//!   that finds no room fails and the action says so; the Machine never exists.
+//! - **destroy** (`scale_count` down, `machine_destroy`): forced, as `fly scale count` does
+//!   (`Kill: true`): requests in flight or waiting for its boot fail as `killed`, it releases
+//!   its host at once and leaves the proxy's view.
+//! - **update** (`scale_vm`): one Machine at a time, as flyctl's loop over `mach.Update` does.
+//!   A started Machine drains like a stop (up to `kill_timeout`), takes the new size and boots
+//!   again; the next Machine's update begins once it is started. A stopped Machine takes the
+//!   size at once and stays stopped; a suspended one loses its snapshot and becomes stopped;
+//!   one in a transition is waited for (checked every second).
+//! - **stop** / **start**: like `fly machine stop` (drain, then stop) and `fly machine start`.
+//!
+//! Every Machine's random streams are named by its id (`machine/web:7`), so a Machine
+//! created at 11h moves no other Machine's draws.
+
+use super::machine::{DrainTo, MState, Machine};
+use super::{Event, Sim, placement, route_index};
+use crate::engine::{SimDuration, SimTime};
+use crate::metrics::FailReason;
+use crate::scenario::{ActionKind, NewMachine};
+
+/// Creates flyctl runs at once (`maxConcurrentActions` in `scale/count_machines.go`).
+pub const CONCURRENT_CREATES: usize = 5;
+
+/// How often an update waits for a Machine in a transition to settle.
+const UPDATE_POLL: SimDuration = SimDuration::from_secs(1);
+
+/// What one action did.
+#[derive(Clone, Debug, Default)]
+pub struct ActionRun {
+    /// Machines created.
+    pub created: u32,
+    /// Machines destroyed.
+    pub destroyed: u32,
+    /// Machines stopped, started or resized.
+    pub changed: u32,
+    /// Machines it could not create, start or resize (no room).
+    pub failed: u32,
+    /// When the command would have returned: creates done, or the last update started.
+    pub done_at: Option<SimTime>,
+    /// What happened to single Machines, for `actions.csv`.
+    pub notes: Vec<String>,
+    /// Creates still running.
+    creating: u32,
+    /// The next Machine a `scale_vm` updates (index into its list).
+    cursor: usize,
+}
+
+impl Sim<'_> {
+    /// The live Machine `<app>:<ordinal>`, if it exists.
+    fn live_machine(&self, app: usize, ordinal: u32) -> Option<u32> {
+        let id = *self.by_ordinal[app].get(ordinal as usize)?;
+        (id != u32::MAX && self.machines[id as usize].state != MState::Destroyed).then_some(id)
+    }
+
+    fn name_of(&self, app: usize, ordinal: u32) -> String {
+        format!("{}:{ordinal}", self.sc.apps[app].name)
+    }
+
+    fn note(&mut self, action: usize, text: String) {
+        self.actions[action].notes.push(text);
+    }
+
+    /// An action's time has come.
+    pub(super) fn on_action(&mut self, index: usize) {
+        let now = self.now();
+        let a = &self.sc.actions[index];
+        let app = a.app;
+        match &a.kind {
+            ActionKind::Scale {
+                create, destroy, ..
+            } => {
+                for &o in destroy {
+                    self.destroy_ordinal(index, app, o);
+                }
+                self.schedule_creates(index, create.len());
+            }
+            ActionKind::Clone { .. } => self.schedule_creates(index, 1),
+            ActionKind::Destroy(o) => {
+                self.destroy_ordinal(index, app, *o);
+                self.actions[index].done_at = Some(now);
+            }
+            ActionKind::Stop(o) => {
+                match self.live_machine(app, *o) {
+                    Some(id) if self.machines[id as usize].state == MState::Started => {
+                        self.begin_drain(id, DrainTo::Stop);
+                        self.actions[index].changed += 1;
+                    }
+                    Some(id) => {
+                        let s = self.machines[id as usize].state.name();
+                        let n = self.name_of(app, *o);
+                        self.note(index, format!("{n} was {s}: nothing to stop"));
+                    }
+                    None => self.missing(index, app, *o),
+                }
+                self.actions[index].done_at = Some(now);
+            }
+            ActionKind::Start(o) => {
+                match self.live_machine(app, *o) {
+                    Some(id)
+                        if matches!(
+                            self.machines[id as usize].state,
+                            MState::Stopped | MState::Suspended
+                        ) =>
+                    {
+                        if self.begin_start(id, false) {
+                            self.actions[index].changed += 1;
+                        } else {
+                            self.actions[index].failed += 1;
+                            let n = self.name_of(app, *o);
+                            self.note(index, format!("{n}: its host has no room to start it"));
+                        }
+                    }
+                    Some(id) => {
+                        let s = self.machines[id as usize].state.name();
+                        let n = self.name_of(app, *o);
+                        self.note(index, format!("{n} was {s}: nothing to start"));
+                    }
+                    None => self.missing(index, app, *o),
+                }
+                self.actions[index].done_at = Some(now);
+            }
+            ActionKind::ScaleVm { .. } => self.update_next(index),
+        }
+    }
+
+    fn missing(&mut self, index: usize, app: usize, ordinal: u32) {
+        let n = self.name_of(app, ordinal);
+        self.note(index, format!("{n} does not exist: its create failed"));
+    }
+
+    /// Runs `n` creates, [`CONCURRENT_CREATES`] at a time.
+    fn schedule_creates(&mut self, action: usize, n: usize) {
+        let now = self.now();
+        self.actions[action].creating = n as u32;
+        if n == 0 {
+            self.actions[action].done_at = Some(now);
+        }
+        let create = self.sc.platform.create_time;
+        for step in 0..n {
+            let wave = (step / CONCURRENT_CREATES + 1) as u64;
+            self.engine.schedule_at(
+                now + SimDuration(create.0 * wave),
+                Event::Created {
+                    action: action as u32,
+                    step: step as u32,
+                },
+            );
+        }
+    }
+
+    /// A create finished: the Machine is placed and started, or the create fails.
+    pub(super) fn on_created(&mut self, action: usize, step: usize) {
+        let now = self.now();
+        let sc = self.sc;
+        let a = &sc.actions[action];
+        let app = a.app;
+        let new = match &a.kind {
+            ActionKind::Scale { create, .. } => &create[step],
+            ActionKind::Clone { new, .. } => new,
+            _ => unreachable!("only scale_count and machine_clone create Machines"),
+        };
+        let host = placement::choose_host(
+            &self.hosts,
+            &self.region_hosts[new.region],
+            &self.app_on_host[app],
+            &[],
+            Some(&new.vm),
+        );
+        match host {
+            Some(h) => {
+                let id = self.spawn(app, new, h);
+                let started = self.begin_start(id, false);
+                debug_assert!(started, "the host was chosen for its room");
+                self.actions[action].created += 1;
+            }
+            None => {
+                self.actions[action].failed += 1;
+                let n = self.name_of(app, new.ordinal);
+                let vm = new.vm;
+                let region = &sc.regions[new.region].code;
+                self.note(
+                    action,
+                    format!(
+                        "{n}: no host in {region} is up with room for {} {} vCPU {} MB",
+                        vm.cpus, vm.cpu_kind, vm.memory_mb
+                    ),
+                );
+            }
+        }
+        let run = &mut self.actions[action];
+        run.creating -= 1;
+        if run.creating == 0 {
+            run.done_at = Some(now);
+        }
+    }
+
+    /// Creates Machine `new` of `app`, stopped, on `host`, and gives it to the proxy.
+    fn spawn(&mut self, app: usize, new: &NewMachine, host: u32) -> u32 {
+        let now = self.now();
+        let sc = self.sc;
+        let a = &sc.apps[app];
+        let id = self.machines.len() as u32;
+        let rate = sc.prices.started_per_sec(
+            &a.groups[new.group],
+            &new.vm,
+            sc.regions[new.region].price_multiplier,
+        );
+        let rng = self
+            .streams
+            .stream(&format!("machine/{}:{}", a.name, new.ordinal));
+        let mut m = Machine::new(
+            app as u16,
+            new.region as u16,
+            host,
+            new.ordinal,
+            MState::Stopped,
+            new.vm,
+            rate,
+            rng,
+            now,
+        );
+        m.group = new.group as u16;
+        m.serves = a.served_groups.contains(&new.group);
+        m.holds_host = false;
+        let serves = m.serves;
+        self.settle_regions(now);
+        self.region_states[new.region][MState::Stopped as usize] += 1;
+        self.machines_on_host[host as usize].push(id);
+        self.app_on_host[app][host as usize] += 1;
+        let slots = &mut self.by_ordinal[app];
+        if slots.len() <= new.ordinal as usize {
+            slots.resize(new.ordinal as usize + 1, u32::MAX);
+        }
+        slots[new.ordinal as usize] = id;
+        self.standbys_of.push(Vec::new());
+        if !self.crash_rngs.is_empty() {
+            let name = format!("crash/{}/{}", a.name, new.ordinal);
+            self.crash_rngs.push(self.streams.stream(&name));
+        }
+        self.machines.push(m);
+        if serves {
+            self.route_add(app, new.region, id);
+        }
+        id
+    }
+
+    /// Adds Machine `id` to the proxy's view of its app in `region`.
+    fn route_add(&mut self, app: usize, region: usize, id: u32) {
+        let ix = &mut self.apps[app].regions[region];
+        let first = ix.ids.is_empty();
+        let pos = ix.push(id);
+        if ix.indexed {
+            self.machines[id as usize].route_pos = pos as u32;
+            self.reband(id);
+        } else if ix.ids.len() > route_index::SCAN_UP_TO {
+            // Large enough now that keeping bands beats scanning.
+            ix.indexed = true;
+            self.apps[app].any_indexed = true;
+            for pos in 0..self.apps[app].regions[region].ids.len() {
+                let m = self.apps[app].regions[region].ids[pos];
+                self.machines[m as usize].route_pos = pos as u32;
+                self.reband(m);
+            }
+        }
+        if first {
+            let has: Vec<bool> = self.apps[app]
+                .regions
+                .iter()
+                .map(|r| !r.ids.is_empty())
+                .collect();
+            self.apps[app].order = super::route_order(self.sc, &has);
+            self.arm_autostop(app, region);
+        }
+    }
+
+    fn destroy_ordinal(&mut self, action: usize, app: usize, ordinal: u32) {
+        match self.live_machine(app, ordinal) {
+            Some(id) => {
+                self.destroy(id);
+                self.actions[action].destroyed += 1;
+            }
+            None => self.missing(action, app, ordinal),
+        }
+    }
+
+    /// Destroys Machine `id` at once (forced, like `fly scale count`'s `Kill: true`).
+    fn destroy(&mut self, id: u32) {
+        let now = self.now();
+        self.kill_in_service(id, FailReason::Killed);
+        let app = self.machines[id as usize].app as usize;
+        while let Some(p) = self.machines[id as usize].pending.pop_front() {
+            self.rec.failed(app, now, p.arrived, FailReason::Killed);
+        }
+        let vm = self.vm_of(id);
+        let m = &mut self.machines[id as usize];
+        let host = m.host as usize;
+        if m.holds_host {
+            m.holds_host = false;
+            let h = &mut self.hosts[host];
+            h.used_cpus -= vm.cpus;
+            h.used_mb -= vm.memory_mb;
+        }
+        m.connect_check_at = SimTime::NEVER;
+        m.restart_after_stop = false;
+        m.updating = None;
+        m.taking_over = None;
+        let recovering = m.recovering.take();
+        self.machines_on_host[host].retain(|&x| x != id);
+        self.app_on_host[app][host] -= 1;
+        self.transition(id, MState::Destroyed);
+        // An incident waiting for this Machine to run again has nothing left to wait for.
+        if let Some(i) = recovering {
+            self.recovery_settled(i);
+        }
+    }
+
+    /// Goes on with a `scale_vm`: updates Machines until one must restart (or all are done).
+    pub(super) fn update_next(&mut self, action: usize) {
+        let sc = self.sc;
+        let a = &sc.actions[action];
+        let ActionKind::ScaleVm { vm, machines, .. } = &a.kind else {
+            unreachable!("only scale_vm updates Machines one by one")
+        };
+        let app = a.app;
+        while let Some(&o) = machines.get(self.actions[action].cursor) {
+            let Some(id) = self.live_machine(app, o) else {
+                self.missing(action, app, o);
+                self.actions[action].cursor += 1;
+                continue;
+            };
+            match self.machines[id as usize].state {
+                MState::Stopped | MState::Down => {
+                    self.resize(id, *vm);
+                    self.actions[action].changed += 1;
+                }
+                MState::Suspended => {
+                    // A new size cannot resume the old snapshot: it is dropped.
+                    let old = self.vm_of(id);
+                    let m = &mut self.machines[id as usize];
+                    m.holds_host = false;
+                    let h = &mut self.hosts[m.host as usize];
+                    h.used_cpus -= old.cpus;
+                    h.used_mb -= old.memory_mb;
+                    self.transition(id, MState::Stopped);
+                    self.resize(id, *vm);
+                    self.actions[action].changed += 1;
+                }
+                MState::Started => {
+                    let m = &mut self.machines[id as usize];
+                    m.updating = Some(action as u32);
+                    m.restart_after_stop = true;
+                    self.begin_drain(id, DrainTo::Stop);
+                    return;
+                }
+                MState::Starting | MState::Stopping | MState::Suspending => {
+                    self.engine.schedule_in(
+                        UPDATE_POLL,
+                        Event::UpdateNext {
+                            action: action as u32,
+                        },
+                    );
+                    return;
+                }
+                MState::Destroyed => unreachable!("live Machines only"),
+            }
+            self.actions[action].cursor += 1;
+        }
+        self.actions[action].done_at = Some(self.now());
+    }
+
+    /// The size an updating Machine takes when its stop completes.
+    pub(super) fn update_size(&self, action: u32) -> crate::scenario::VmSize {
+        match &self.sc.actions[action as usize].kind {
+            ActionKind::ScaleVm { vm, .. } => *vm,
+            _ => unreachable!("only scale_vm updates Machines"),
+        }
+    }
+
+    /// An updating Machine stopped: it takes its new size before it boots again.
+    pub(super) fn update_stopped(&mut self, id: u32) {
+        if let Some(a) = self.machines[id as usize].updating {
+            let vm = self.update_size(a);
+            self.resize(id, vm);
+        }
+    }
+
+    /// An updating Machine is started again (or could not be): the next one's turn.
+    pub(super) fn update_finished(&mut self, id: u32, ok: bool) {
+        let Some(a) = self.machines[id as usize].updating.take() else {
+            return;
+        };
+        let run = &mut self.actions[a as usize];
+        run.cursor += 1;
+        if ok {
+            run.changed += 1;
+        } else {
+            run.failed += 1;
+            let m = &self.machines[id as usize];
+            let n = self.name_of(m.app as usize, m.ordinal);
+            let why = if m.state == MState::Down {
+                "its host failed during the update"
+            } else {
+                "its host has no room for the new size; it stays stopped"
+            };
+            self.note(a as usize, format!("{n}: {why}"));
+        }
+        self.update_next(a as usize);
+    }
+}

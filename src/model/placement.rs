@@ -1,0 +1,95 @@
+//! Where a new Machine goes: the same rule at time 0 and for Machines created during the run.
+//!
+//! Fly places a Machine on a worker of the requested region that has resources, by a choice
+//! it does not publish (`spec/fly-platform.md` §5.3). flysim spreads an app's Machines: the
+//! host of the region with the fewest of that app's Machines, then the most free memory, then
+//! the lowest index; a standby never shares a host with a Machine it watches (unless the
+//! region has one host). At time 0 a Machine that finds no room is created stopped; during the
+//! run a create needs a host that is up and has room for it, else it fails.
+//!
+//! Pure functions over the hosts: cost O(hosts in the region) per Machine.
+
+use super::Host;
+use crate::scenario::VmSize;
+
+/// Whether `vm` fits in what `host` has free.
+pub fn fits(host: &Host, vm: &VmSize) -> bool {
+    host.used_cpus + vm.cpus <= host.cpus && host.used_mb + vm.memory_mb <= host.memory_mb
+}
+
+/// The host for a new Machine among `candidates` (a region's hosts), given how many of the
+/// app's Machines each host holds (`app_on_host`, by host index) and hosts to `avoid`.
+/// With `room_for`, only hosts that are up and have room for that size qualify, and `None`
+/// means none does.
+pub fn choose_host(
+    hosts: &[Host],
+    candidates: &[u32],
+    app_on_host: &[u32],
+    avoid: &[u32],
+    room_for: Option<&VmSize>,
+) -> Option<u32> {
+    candidates
+        .iter()
+        .copied()
+        .filter(|h| !avoid.contains(h) || candidates.len() == 1)
+        .filter(|&h| {
+            room_for.is_none_or(|vm| hosts[h as usize].outages == 0 && fits(&hosts[h as usize], vm))
+        })
+        .min_by_key(|&h| {
+            let hs = &hosts[h as usize];
+            (
+                app_on_host[h as usize],
+                std::cmp::Reverse(hs.memory_mb - hs.used_mb),
+                h,
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::CpuKind;
+
+    fn host(used_mb: u64) -> Host {
+        Host {
+            region: 0,
+            cpus: 4,
+            memory_mb: 1024,
+            used_cpus: 0,
+            used_mb,
+            outages: 0,
+            detected: false,
+            generation: 0,
+            incident: None,
+        }
+    }
+
+    const VM: VmSize = VmSize {
+        cpu_kind: CpuKind::Shared,
+        cpus: 1,
+        memory_mb: 512,
+    };
+
+    #[test]
+    fn spreads_then_prefers_free_memory_then_the_lowest_index() {
+        let hosts = vec![host(0), host(256), host(0)];
+        let all = [0, 1, 2];
+        assert_eq!(choose_host(&hosts, &all, &[1, 0, 0], &[], None), Some(2));
+        assert_eq!(choose_host(&hosts, &all, &[0, 0, 0], &[], None), Some(0));
+        assert_eq!(choose_host(&hosts, &all, &[1, 0, 1], &[], None), Some(1));
+        // A standby avoids the host it watches, unless that is the only host.
+        assert_eq!(choose_host(&hosts, &all, &[0, 0, 0], &[0], None), Some(2));
+        assert_eq!(choose_host(&hosts, &[1], &[0, 0, 0], &[1], None), Some(1));
+    }
+
+    #[test]
+    fn a_create_during_the_run_needs_an_up_host_with_room() {
+        let mut hosts = vec![host(768), host(0)];
+        hosts[1].outages = 1;
+        assert_eq!(choose_host(&hosts, &[0, 1], &[0, 0], &[], Some(&VM)), None);
+        hosts[1].outages = 0;
+        assert_eq!(choose_host(&hosts, &[0, 1], &[0, 5], &[], Some(&VM)), Some(1));
+        // Without a size (time 0), the spread alone decides.
+        assert_eq!(choose_host(&hosts, &[0, 1], &[0, 5], &[], None), Some(0));
+    }
+}
