@@ -24,6 +24,8 @@ pub struct RunRecord {
     pub latency: (Vec<String>, Vec<Vec<String>>),
     /// Cost by app, region and component.
     pub cost: (Vec<String>, Vec<Vec<String>>),
+    /// `actions.csv`: what each `[[action]]` did.
+    pub actions: (Vec<String>, Vec<Vec<String>>),
 }
 
 /// Runs replication `replication` of `sc` to its end.
@@ -54,6 +56,7 @@ pub fn run_replication_with_progress(
         states: summary::states_csv(&sim),
         latency: summary::latency_csv(&sim),
         cost: summary::cost_csv(&sim),
+        actions: summary::actions_csv(&sim),
     }
 }
 

@@ -494,6 +494,9 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         "cpus",
         "memory_mb",
         "final_state",
+        "created_s",
+        "destroyed_s",
+        "sizes",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -531,6 +534,13 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
                 vm.cpus.to_string(),
                 vm.memory_mb.to_string(),
                 m.state.name().to_string(),
+                dec(m.created_at.as_secs_f64()),
+                if m.state == MState::Destroyed {
+                    dec(m.since.as_secs_f64())
+                } else {
+                    String::new()
+                },
+                size_history(m),
             ];
             let t = m.time_in_until(end);
             for s in MState::ALL {
@@ -552,6 +562,66 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
             row.push(dec(c.rootfs));
             row.push(dec(c.volumes));
             row
+        })
+        .collect();
+    (header, rows)
+}
+
+/// A Machine's sizes over its life: `<from_s>=<cpu_kind>/<cpus>/<memory_mb>`, space separated
+/// (`0.0=shared/1/256 64800.0=performance/1/2048`).
+fn size_history(m: &crate::model::machine::Machine) -> String {
+    let size = |at: SimTime, vm: &crate::scenario::VmSize| {
+        format!(
+            "{}={}/{}/{}",
+            dec(at.as_secs_f64()),
+            vm.cpu_kind,
+            vm.cpus,
+            vm.memory_mb
+        )
+    };
+    let mut out = size(m.created_at, &m.first_vm);
+    for (at, vm) in &m.resized {
+        out.push(' ');
+        out.push_str(&size(*at, vm));
+    }
+    out
+}
+
+/// `actions.csv`: one row per `[[action]]`, with what it did.
+pub fn actions_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
+    let sc = sim.scenario();
+    let header = [
+        "at_s",
+        "app",
+        "kind",
+        "command",
+        "created",
+        "destroyed",
+        "changed",
+        "failed",
+        "done_s",
+        "notes",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows = sc
+        .actions
+        .iter()
+        .zip(&sim.actions)
+        .map(|(a, run)| {
+            vec![
+                dec(a.at.as_secs_f64()),
+                sc.apps[a.app].name.clone(),
+                a.kind.name().to_string(),
+                a.command.clone(),
+                run.created.to_string(),
+                run.destroyed.to_string(),
+                run.changed.to_string(),
+                run.failed.to_string(),
+                run.done_at.map_or(String::new(), |t| dec(t.as_secs_f64())),
+                run.notes.join("; "),
+            ]
         })
         .collect();
     (header, rows)

@@ -388,8 +388,11 @@ impl<'s> Sim<'s> {
                     i as u32,
                     state,
                     vm,
-                    sc.prices
-                        .started_per_sec(&app.groups[group], &vm, sc.regions[r].price_multiplier),
+                    sc.prices.started_per_sec(
+                        &app.groups[group],
+                        &vm,
+                        sc.regions[r].price_multiplier,
+                    ),
                     streams.stream(&format!("machine/{}:{i}", app.name)),
                     SimTime::ZERO,
                 );
@@ -553,7 +556,11 @@ impl<'s> Sim<'s> {
             region_hosts,
             app_on_host,
             by_ordinal,
-            actions: sc.actions.iter().map(|_| actions::ActionRun::default()).collect(),
+            actions: sc
+                .actions
+                .iter()
+                .map(|_| actions::ActionRun::default())
+                .collect(),
             rec: Recorder::new(sc.apps.len(), sc.regions.len(), sc.slo.latency_p99),
             bucket_start: SimTime::ZERO,
             region_states,
@@ -1642,6 +1649,11 @@ impl<'s> Sim<'s> {
     /// Share of the run during which group `group` of app `app` had a Machine started.
     pub fn group_availability(&self, app: usize, group: usize) -> f64 {
         self.group_up[app][group].up_ns as f64 / self.end.0.max(1) as f64
+    }
+
+    /// The Machines (ids) on host `host`; destroyed ones are not.
+    pub fn machines_on(&self, host: usize) -> &[u32] {
+        &self.machines_on_host[host]
     }
 
     /// Requests waiting in app `app`'s proxy queue.

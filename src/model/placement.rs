@@ -88,7 +88,10 @@ mod tests {
         hosts[1].outages = 1;
         assert_eq!(choose_host(&hosts, &[0, 1], &[0, 0], &[], Some(&VM)), None);
         hosts[1].outages = 0;
-        assert_eq!(choose_host(&hosts, &[0, 1], &[0, 5], &[], Some(&VM)), Some(1));
+        assert_eq!(
+            choose_host(&hosts, &[0, 1], &[0, 5], &[], Some(&VM)),
+            Some(1)
+        );
         // Without a size (time 0), the spread alone decides.
         assert_eq!(choose_host(&hosts, &[0, 1], &[0, 5], &[], None), Some(0));
     }

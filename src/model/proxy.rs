@@ -83,12 +83,13 @@ impl Sim<'_> {
                 }
                 // Standbys wait for a host failure; Machines on a failed host cannot start.
                 MState::Stopped | MState::Suspended
-                    if svc.autostart && !m.is_standby && m.state != MState::Down =>
+                    if svc.autostart
+                        && !m.is_standby
+                        && m.state != MState::Down
+                        && (m.holds_host
+                            || super::placement::fits(&self.hosts[m.host as usize], &m.vm)) =>
                 {
-                    if m.holds_host || super::placement::fits(&self.hosts[m.host as usize], &m.vm)
-                    {
-                        self.scratch[WAKEABLE].push(id);
-                    }
+                    self.scratch[WAKEABLE].push(id);
                 }
                 _ => {}
             }

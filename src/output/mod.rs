@@ -78,5 +78,9 @@ pub fn run_files(rec: &RunRecord, prefix: &str) -> Vec<(String, Vec<u8>)> {
             format!("{prefix}cost.csv"),
             csv_bytes(&rec.cost.0, &rec.cost.1),
         ),
+        (
+            format!("{prefix}actions.csv"),
+            csv_bytes(&rec.actions.0, &rec.actions.1),
+        ),
     ]
 }

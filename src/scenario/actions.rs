@@ -116,12 +116,12 @@ impl Builder<'_> {
             let at = match t.opt_duration(self.p, "at") {
                 Some(at) if at < duration => Some(at),
                 Some(at) => {
-                    self.p.error(
+                    self.p.warning(
                         &t.origin_of("at"),
                         &t.key_path("at"),
-                        format!("{at} is not before the end of the run ({duration})"),
+                        format!("{at} is not before the end of the run ({duration}); the action never happens"),
                     );
-                    None
+                    continue;
                 }
                 None => {
                     if !t.has("at") {
@@ -392,7 +392,14 @@ impl Builder<'_> {
                         let src = ledger.apps[app][machine as usize].clone();
                         let region = region.unwrap_or(src.region);
                         let new = ledger.add(app, src.group, region, src.vm);
-                        self.check_fits(&origin, &path, apps, app, src.group, &[new.clone()]);
+                        self.check_fits(
+                            &origin,
+                            &path,
+                            apps,
+                            app,
+                            src.group,
+                            std::slice::from_ref(&new),
+                        );
                         let to = region_suffix(self, region, src.region);
                         (
                             ActionKind::Clone {

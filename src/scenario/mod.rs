@@ -181,6 +181,20 @@ pub enum ActionKind {
     Start(u32),
 }
 
+impl ActionKind {
+    /// The `kind` it is written as.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActionKind::Scale { .. } => "scale_count",
+            ActionKind::ScaleVm { .. } => "scale_vm",
+            ActionKind::Clone { .. } => "machine_clone",
+            ActionKind::Destroy(_) => "machine_destroy",
+            ActionKind::Stop(_) => "machine_stop",
+            ActionKind::Start(_) => "machine_start",
+        }
+    }
+}
+
 /// A Machine an action creates.
 #[derive(Clone, Debug)]
 pub struct NewMachine {

@@ -1,5 +1,6 @@
 //! flysim's integration tests: one binary, one module per concern.
 
+mod actions;
 mod bad_input;
 mod charts;
 mod closed_form;

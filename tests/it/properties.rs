@@ -2,7 +2,8 @@
 //!
 //! Requests are conserved, lifecycle transitions stay within Fly's state graph, host capacity
 //! is never exceeded, state times add up to the run, cost never decreases over time, and a
-//! standby never shares its watched Machine's host; with random host failures and crashes.
+//! standby never shares its watched Machine's host; with random host failures, crashes and
+//! operator actions (Machines created, destroyed, stopped, started and resized).
 
 use flysim::model::Sim;
 use flysim::model::machine::MState;
@@ -26,6 +27,8 @@ struct Params {
     spill: &'static str,
     host_mtbf_min: Option<u64>,
     crash_mtbf_min: Option<u64>,
+    /// Operator actions: (at [s], kind 0..6, argument).
+    actions: Vec<(u64, u8, u32)>,
 }
 
 fn params() -> impl Strategy<Value = Params> {
@@ -53,8 +56,9 @@ fn params() -> impl Strategy<Value = Params> {
             prop::sample::select(vec!["hard", "soft"]),
         ),
         (prop::option::of(3u64..60), prop::option::of(2u64..60)),
+        prop::collection::vec((1u64..890, 0u8..6, 0u32..7), 0..6),
     )
-        .prop_map(|(a, b, c, d, e, f)| Params {
+        .prop_map(|(a, b, c, d, e, f, g)| Params {
             machines: a.0,
             regions: a.1,
             soft: a.2,
@@ -71,10 +75,46 @@ fn params() -> impl Strategy<Value = Params> {
             spill: e.1,
             host_mtbf_min: f.0,
             crash_mtbf_min: f.1,
+            actions: g,
         })
 }
 
-fn text(p: &Params) -> String {
+/// The `[[action]]` tables of `p` whose kind is below `kinds`: those of kind 2 and up may
+/// name a Machine or group that has none at their time, which is an error.
+fn actions(p: &Params, kinds: u8) -> String {
+    let mut out = String::new();
+    for &(at, kind, arg) in p.actions.iter().filter(|a| a.1 < kinds) {
+        let body = match kind {
+            0 => format!(
+                "kind = \"scale_count\"\ncount = {}\nregions = [\"ams\"]",
+                arg % 6
+            ),
+            1 => format!("kind = \"scale_count\"\ncount = \"+{}\"", arg % 3),
+            2 => format!(
+                "kind = \"scale_vm\"\nsize = \"{}\"\nmemory = \"1gb\"",
+                if arg % 2 == 0 || p.host_cpus < 2 {
+                    "shared-cpu-1x"
+                } else {
+                    "shared-cpu-2x"
+                }
+            ),
+            3 => format!("kind = \"machine_destroy\"\nmachine = \"web:{arg}\""),
+            4 => format!("kind = \"machine_clone\"\nmachine = \"web:{arg}\""),
+            _ => format!(
+                "kind = \"{}\"\nmachine = \"web:{arg}\"",
+                if arg % 2 == 0 {
+                    "machine_stop"
+                } else {
+                    "machine_start"
+                }
+            ),
+        };
+        out += &format!("[[action]]\nat = \"{at}s\"\napp = \"web\"\n{body}\n");
+    }
+    out
+}
+
+fn text(p: &Params, actions: &str) -> String {
     let regions = ["ams", "fra"][..p.regions]
         .iter()
         .map(|r| format!("\"{r}\""))
@@ -152,6 +192,7 @@ worker = "run"
 [[app.fly.vm]]
 size = "shared-cpu-1x"
 {faults}
+{actions}
 "#,
         q = p.queue_wait_ms,
         boot = p.boot_ms,
@@ -167,20 +208,17 @@ size = "shared-cpu-1x"
     )
 }
 
-fn legal(from: MState, to: MState) -> bool {
-    use MState::*;
-    matches!(
-        (from, to),
-        (Stopped, Starting)
-            | (Starting, Started)
-            | (Started, Stopping)
-            | (Started, Suspending)
-            | (Stopping, Stopped)
-            | (Suspending, Suspended)
-            | (Suspended, Starting)
-            | (Down, Stopped)
-            | (Down, Suspended)
-    ) || (to == Down && from != Down)
+/// A scenario for `p`, with as many of its actions as validate.
+fn scenario_for(p: &Params) -> flysim::scenario::Scenario {
+    for kinds in [6, 3, 2] {
+        if let Ok(l) = flysim::scenario::from_str(&text(p, &actions(p, kinds)), "prop.toml", &[]) {
+            return l.scenario;
+        }
+    }
+    match flysim::scenario::from_str(&text(p, ""), "prop.toml", &[]) {
+        Ok(l) => l.scenario,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 proptest! {
@@ -188,7 +226,7 @@ proptest! {
 
     #[test]
     fn invariants_hold(p in params()) {
-        let sc = flysim::scenario::from_str(&text(&p), "prop.toml", &[]).map_err(|e| TestCaseError::fail(e.to_string()))?.scenario;
+        let sc = scenario_for(&p);
         let initial: Vec<MState> = Sim::new(&sc, 0).machines.iter().map(|m| m.state).collect();
         let mut sim = Sim::new(&sc, 0).with_trace();
         // Every routing decision of the index is also made by scanning every Machine.
@@ -199,9 +237,18 @@ proptest! {
             for h in &sim.hosts {
                 prop_assert!(h.used_cpus <= h.cpus && h.used_mb <= h.memory_mb, "host over capacity: {h:?}");
             }
-            let held: u32 = sim.machines.iter().filter(|m| m.holds_host).count() as u32;
+            let held: u32 = sim.machines.iter().filter(|m| m.holds_host).map(|m| m.vm.cpus).sum();
             let on_hosts: u32 = sim.hosts.iter().map(|h| h.used_cpus).sum();
-            prop_assert_eq!(held, on_hosts, "host bookkeeping drifted (1-vCPU Machines)");
+            prop_assert_eq!(held, on_hosts, "host bookkeeping drifted");
+            // Every Machine that exists is on exactly one host's list, the one it names.
+            for (id, m) in sim.machines.iter().enumerate() {
+                let lists = (0..sim.hosts.len()).filter(|&h| sim.machines_on(h).contains(&(id as u32))).count();
+                let expected = usize::from(m.state != MState::Destroyed);
+                prop_assert_eq!(lists, expected, "web:{} on {} host lists", m.ordinal, lists);
+                if expected == 1 {
+                    prop_assert!(sim.machines_on(m.host as usize).contains(&(id as u32)));
+                }
+            }
         }
         sim.run();
         // Conservation: offered = served + failed + still in flight, and in flight is what
@@ -210,16 +257,20 @@ proptest! {
         prop_assert_eq!(r.offered, r.served + r.failed_total() + r.in_flight);
         let waiting: u64 = sim.machines.iter().map(|m| m.load() as u64).sum::<u64>() + sim.queue_len(0) as u64 + sim.retrying;
         prop_assert_eq!(r.in_flight, waiting);
-        // Legal lifecycle transitions only, per Machine, continuing from its previous state.
+        // Legal lifecycle transitions only (the graph the model itself enforces,
+        // `MState::can_go_to`), per Machine, continuing from its previous state; a Machine
+        // created during the run starts stopped.
         let mut state = initial;
+        state.resize(sim.machines.len(), MState::Stopped);
         for t in sim.trace.as_ref().unwrap() {
             prop_assert_eq!(state[t.machine as usize], t.from);
-            prop_assert!(legal(t.from, t.to), "illegal transition {:?} -> {:?}", t.from, t.to);
+            prop_assert!(t.from.can_go_to(t.to), "illegal transition {:?} -> {:?}", t.from, t.to);
             state[t.machine as usize] = t.to;
         }
-        // State times add up to the run.
+        // State times add up to each Machine's life.
         for m in &sim.machines {
-            prop_assert_eq!(m.time_in_until(sim.end()).iter().sum::<u64>(), sc.duration.0);
+            let end = if m.state == MState::Destroyed { m.since } else { sim.end() };
+            prop_assert_eq!(m.time_in_until(sim.end()).iter().sum::<u64>(), end.0 - m.created_at.0);
         }
         // Cost so far never decreases, and the last bucket's equals the run's cost.
         let costs: Vec<f64> = sim.rec.rows.iter().map(|b| b.cost_usd).collect();

@@ -113,3 +113,18 @@ fn a_small_sweep() {
         &["runs.csv", "points.csv", "sweep.json"],
     );
 }
+
+#[test]
+fn scale_for_launch_from_eleven_to_sixteen() {
+    snapshot(
+        "scale-for-launch",
+        &[
+            "run",
+            "scenarios/scale-for-launch.toml",
+            "--no-charts",
+            "--set",
+            "duration=\"16h\"",
+        ],
+        &["summary.json", "machines.csv", "actions.csv"],
+    );
+}
