@@ -20,6 +20,8 @@ pub struct RunData {
     pub cost: Table,
     /// `incidents.csv`.
     pub incidents: Table,
+    /// `actions.csv` (absent in folders written before actions existed: no marks).
+    pub actions: Option<Table>,
     /// `summary.json`.
     pub summary: Value,
 }
@@ -76,12 +78,21 @@ impl RunData {
         incidents
             .require_numbers(&["start_s"], false)?
             .require_numbers(&["host_back_s"], true)?;
+        let actions = match get("actions.csv") {
+            Some(bytes) => {
+                let t = Table::parse("actions.csv", &bytes)?;
+                t.require_numbers(&["at_s"], false)?.require_col("kind")?;
+                Some(t)
+            }
+            None => None,
+        };
         Ok(RunData {
             timeseries,
             states,
             latency,
             cost,
             incidents,
+            actions,
             summary,
         })
     }
@@ -205,6 +216,26 @@ fn draw_load<DB: DrawingBackend>(
                     colour::GREY.mix(0.45).filled(),
                 )
             });
+    }
+    // Operator actions, as vertical lines.
+    let action_hours: Vec<f64> = d
+        .actions
+        .as_ref()
+        .map_or_else(Vec::new, |a| a.nums("at_s"))
+        .iter()
+        .map(|t| t / 3600.0)
+        .collect();
+    if !action_hours.is_empty() {
+        let style = colour::BLACK.mix(0.7).stroke_width(2);
+        chart
+            .draw_series(
+                action_hours
+                    .iter()
+                    .map(|&h| PathElement::new(vec![(h, 0.0), (h, y_max)], style)),
+            )
+            .map_err(err)?
+            .label("operator actions")
+            .legend(move |(x, y)| PathElement::new(vec![(x + 9, y - 7), (x + 9, y + 7)], style));
     }
     chart
         .draw_series(LineSeries::new(

@@ -482,6 +482,7 @@ fn chart_cmd(args: ChartArgs) -> Result<()> {
             "latency.csv",
             "cost.csv",
             "incidents.csv",
+            "actions.csv",
             "summary.json",
         ]
         .iter()

@@ -92,3 +92,51 @@ fn faults_are_deterministic_too() {
         "expected several incidents"
     );
 }
+
+/// Machines created and destroyed during the run: a sweep over the launch scenario gives the
+/// same bytes with one thread and with three.
+#[test]
+fn actions_are_deterministic_across_thread_counts() {
+    let t = tempfile::tempdir().unwrap();
+    let scenario = std::fs::read_to_string("scenarios/scale-for-launch.toml")
+        .unwrap()
+        .replace("duration = \"24h\"", "duration = \"12h20m\"")
+        .replace("at = \"15h\"", "at = \"12h10m\"");
+    std::fs::write(t.path().join("launch.toml"), scenario).unwrap();
+    let sweep = t.path().join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        "name = \"launch\"\nscenario = \"launch.toml\"\nreplications = 2\n[[axis]]\npath = \"app.scaled.app_boot\"\nvalues = [\"2s\", \"8s\"]\n",
+    )
+    .unwrap();
+    let mut outs = Vec::new();
+    for jobs in ["1", "3"] {
+        let out = t.path().join(format!("out{jobs}"));
+        let r = std::process::Command::new(env!("CARGO_BIN_EXE_flysim"))
+            .args(["sweep", "-q", "--jobs", jobs, "--out"])
+            .arg(&out)
+            .arg(&sweep)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "csv" || x == "jsonl"))
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&p).unwrap())
+            })
+            .collect();
+        files.sort();
+        assert!(files.len() >= 2, "{files:?}");
+        outs.push(files);
+    }
+    assert_eq!(outs[0], outs[1], "--jobs 1 and --jobs 3 differ");
+    let runs = &outs[0].iter().find(|f| f.0 == "runs.csv").unwrap().1;
+    assert_eq!(
+        String::from_utf8_lossy(runs).lines().count(),
+        5,
+        "a header and 4 runs"
+    );
+}
