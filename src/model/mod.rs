@@ -820,6 +820,7 @@ impl<'s> Sim<'s> {
         self.rec.finish(now);
     }
 
+    #[inline]
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Arrival { source } => self.on_arrival(source as usize),
@@ -872,6 +873,17 @@ impl<'s> Sim<'s> {
             Event::AutostopPass { app, region } => {
                 self.on_autostop_pass(app as usize, region as usize)
             }
+            // Everything else changes the world rarely: faults, actions, buckets.
+            ev => self.handle_rare(ev),
+        }
+    }
+
+    /// The events that are not part of a request's path, kept out of the hot dispatch so that
+    /// it stays small enough to inline into the event loop.
+    #[cold]
+    #[inline(never)]
+    fn handle_rare(&mut self, ev: Event) {
+        match ev {
             Event::RandomFailure { process } => self.on_random_failure(process),
             Event::RandomRepair { process } => self.on_random_repair(process),
             Event::OutageStart { fault } => {
@@ -908,6 +920,16 @@ impl<'s> Sim<'s> {
                     self.engine.schedule_at(next, Event::BucketEnd);
                 }
             }
+            Event::Arrival { .. }
+            | Event::RequestDone { .. }
+            | Event::PsDone { .. }
+            | Event::BootDone { .. }
+            | Event::DrainDeadline { .. }
+            | Event::StopDone { .. }
+            | Event::ConnectCheck { .. }
+            | Event::IdleCheck { .. }
+            | Event::QueueExpire { .. }
+            | Event::AutostopPass { .. } => unreachable!("handled by `handle`"),
         }
     }
 
