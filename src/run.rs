@@ -60,6 +60,14 @@ pub fn run_replication_with_progress(
     }
 }
 
+/// Runs replication `replication` and returns only its `summary.json`: no state trace is kept
+/// and no table is built (what a sweep needs).
+pub fn run_summary(sc: &Scenario, replication: u64) -> Value {
+    let mut sim = Sim::new(sc, replication);
+    sim.run();
+    summary::summary(&sim, replication)
+}
+
 /// Flattens a JSON document into `(dotted.key, value)` leaves, in document order.
 pub fn flatten(v: &Value) -> Vec<(String, Value)> {
     fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
@@ -105,8 +113,8 @@ pub fn aggregate(summaries: &[Value]) -> Value {
             Value::Number(_) => {
                 let xs: Vec<f64> = items.iter().filter_map(|v| v.as_f64()).collect();
                 let (mean, half) = mean_ci95(&xs);
-                ci.insert(key.to_string(), serde_json::json!(round6(half)));
-                serde_json::json!(round6(mean))
+                ci.insert(key.to_string(), serde_json::json!(round_for(key, half)));
+                serde_json::json!(round_for(key, mean))
             }
             Value::Bool(_) => Value::Bool(items.iter().all(|v| v.as_bool() == Some(true))),
             other => other.clone(),
@@ -130,6 +138,21 @@ pub fn aggregate(summaries: &[Value]) -> Value {
         }
     }
     doc
+}
+
+/// Rounds a mean or half-width for output: shares (`availability`, `*_share`) to 12 decimals,
+/// like a single run's, so that rare failures never round into a share of 1; everything else
+/// to 6.
+pub fn round_for(key: &str, x: f64) -> f64 {
+    if key == "availability" || key.ends_with("_share") {
+        if x.is_finite() {
+            (x * 1e12).round() / 1e12
+        } else {
+            0.0
+        }
+    } else {
+        round6(x)
+    }
 }
 
 fn round6(x: f64) -> f64 {

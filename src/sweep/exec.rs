@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use super::Sweep;
 use crate::metrics::stats::mean_ci95;
 use crate::output::{OwnedDir, csv_bytes};
-use crate::run::{flatten, run_replication};
+use crate::run::{aggregate, flatten, round_for, run_summary};
 
 /// Journal of finished runs.
 pub const JOURNAL: &str = "runs.jsonl";
@@ -287,7 +287,7 @@ pub fn run(sweep: &Sweep, out: &mut OwnedDir, opts: RunOptions) -> Result<Finish
         pending
             .par_iter()
             .map(|&(point, replication)| {
-                let summary = run_replication(&sweep.points[point].1, replication as u64).summary;
+                let summary = run_summary(&sweep.points[point].1, replication as u64);
                 let line =
                     json!({ "point": point, "replication": replication, "summary": summary });
                 {
@@ -521,23 +521,26 @@ pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
             .collect();
         mean_ci95(&xs)
     };
-    let r6 = |x: f64| {
-        if x.is_finite() {
-            (x * 1e6).round() / 1e6
-        } else {
-            0.0
-        }
-    };
     let mut prows = Vec::new();
     let mut stats = Vec::new();
     for (&p, idx) in &by_point {
         let mut row = vec![p.to_string()];
         row.extend(params(p));
         row.push(idx.len().to_string());
+        // The same aggregation as a run's replications (`run::aggregate`): means in the
+        // document, half-widths in its `ci95` tree.
+        let summaries: Vec<Value> = idx.iter().map(|&i| entries[i].summary.clone()).collect();
+        let agg = aggregate(&summaries);
+        let means = flatten(&agg);
+        let halves = flatten(&agg["ci95"]);
         for k in &numeric {
-            let (m, h) = stat(idx, k);
-            row.push(json!(r6(m)).to_string());
-            row.push(json!(r6(h)).to_string());
+            let mean = lookup(&means, k);
+            let half = match lookup(&halves, k) {
+                Value::Null => json!(0.0),
+                h => h,
+            };
+            row.push(mean.to_string());
+            row.push(half.to_string());
         }
         prows.push(row);
         let pm = &points[p];
@@ -567,7 +570,7 @@ pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
                 .then(a.point.cmp(&b.point))
         })
         .map(|s| s.point);
-    let pair = |(m, h): (f64, f64)| json!({ "mean": r6(m), "ci95": r6(h) });
+    let pair = |key: &str, (m, h): (f64, f64)| json!({ "mean": round_for(key, m), "ci95": round_for(key, h) });
     let sweep_json = json!({
         "name": manifest["name"],
         "hash": manifest["hash"],
@@ -578,9 +581,9 @@ pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
             json!({
                 "point": s.point,
                 "params": params,
-                "availability": pair(s.availability),
-                "latency_p99_ms": pair(s.p99_ms),
-                "cost_usd_per_30_days": pair(s.cost_30d),
+                "availability": pair("availability", s.availability),
+                "latency_p99_ms": pair("p99", s.p99_ms),
+                "cost_usd_per_30_days": pair("per_30_days", s.cost_30d),
                 "meets_slo": s.meets_slo,
             })
         }).collect::<Vec<_>>(),

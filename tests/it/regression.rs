@@ -1171,3 +1171,24 @@ auto_stop_machines = "off"
     let sim = crate::common::run(&default, 0);
     assert_eq!((sim.machines[0].stops, sim.machines[0].starts), (1, 0));
 }
+
+/// The mean availability over replications was rounded to 6 decimals: 3 failures in 10 million
+/// requests per replication became an availability of exactly 1 in `summary.json`, and the
+/// table printed 100 %.
+#[test]
+fn replication_means_rounded_rare_failures_into_an_availability_of_one() {
+    let one = serde_json::json!({
+        "seed": 1,
+        "replication": 0,
+        "requests": { "availability": 0.9999997, "slo_share": 0.9999996, "cross_region_share": 3e-7 },
+        "workers": { "jobs": { "availability": 0.99999985 } },
+        "cost_usd": { "total": 0.5292651 }
+    });
+    let agg = flysim::run::aggregate(&[one.clone(), one]);
+    assert_eq!(agg["requests"]["availability"], 0.9999997);
+    assert_eq!(agg["requests"]["slo_share"], 0.9999996);
+    assert_eq!(agg["requests"]["cross_region_share"], 3e-7);
+    assert_eq!(agg["workers"]["jobs"]["availability"], 0.99999985);
+    // Other figures keep 6 decimals.
+    assert_eq!(agg["cost_usd"]["total"], 0.529265);
+}
