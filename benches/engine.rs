@@ -78,7 +78,7 @@ fn hold(c: &mut Criterion) {
 /// Benchmarks a whole run of `sc`, counting its offered requests as the throughput unit.
 fn bench_run(c: &mut Criterion, name: &str, sc: &flysim::scenario::Scenario) {
     let requests = {
-        let mut sim = flysim::model::Sim::new(sc, 0);
+        let mut sim = flysim::platform::Sim::new(sc, 0);
         sim.run();
         sim.rec.apps[0].offered
     };
@@ -87,7 +87,7 @@ fn bench_run(c: &mut Criterion, name: &str, sc: &flysim::scenario::Scenario) {
     g.sample_size(10);
     g.bench_function(name, |b| {
         b.iter_batched(
-            || flysim::model::Sim::new(sc, 0),
+            || flysim::platform::Sim::new(sc, 0),
             |mut sim| {
                 sim.run();
                 black_box(sim.rec.apps[0].served)

@@ -7,16 +7,16 @@
 //! # Concepts
 //! - **Host**: a server in a region with vCPUs and memory. Started and suspended Machines hold
 //!   their share; stopped ones do not. An app's Machines are spread over a region's hosts.
-//! - **Machine**: Fly's VM, with a lifecycle (see [`model::machine`]):
+//! - **Machine**: Fly's VM, with a lifecycle (see [`platform::machine`]):
 //!   `stopped → starting → started → stopping → stopped`, or `started → suspending →
 //!   suspended → starting`. A cold start is VM boot plus the app's own boot; a resume skips
 //!   the app boot.
 //! - **Proxy**: routes each request from its clients' region to the closest Machine under its
 //!   soft limit, starts stopped Machines when all running ones are over it (autostart), leaves
 //!   the region only at the hard limit, and queues or fails (503) when everything is full
-//!   ([`model::proxy`]).
+//!   ([`platform::proxy`]).
 //! - **Autostop**: a periodic pass per region stops or suspends excess idle Machines
-//!   ([`model::autostop`]); an app may also exit on its own after an idle time (`idle_exit`).
+//!   ([`platform::autostop`]); an app may also exit on its own after an idle time (`idle_exit`).
 //!
 //! # Time, order and randomness
 //! Time is an integer number of nanoseconds ([`engine::SimTime`]); no float ever drives the
@@ -31,8 +31,8 @@
 //! ([`scenario::Prices`]). Nothing is sampled.
 //!
 //! # Where to start
-//! [`scenario`] reads and validates scenario, fly.toml and trace files; [`model::Sim`] runs one
-//! replication (faults in [`model::faults`]); [`metrics::summary`] turns it into
+//! [`scenario`] reads and validates scenario, fly.toml and trace files; [`platform::Sim`] runs one
+//! replication (faults in [`platform::faults`]); [`metrics::summary`] turns it into
 //! `summary.json` and the CSV files; [`run`] runs replications; [`sweep`] expands and runs
 //! grids; [`chart`] draws charts and the HTML report from the files; [`output`] holds the
 //! bytes of every output file and ([`output::place`]) decides which folders flysim may write;
@@ -54,9 +54,10 @@ pub mod engine;
 pub mod fuzz_targets;
 pub mod import;
 pub mod metrics;
-pub mod model;
 pub mod output;
+pub mod platform;
 pub mod progress;
 pub mod run;
 pub mod scenario;
 pub mod sweep;
+pub mod workload;

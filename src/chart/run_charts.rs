@@ -60,7 +60,7 @@ impl RunData {
             )?
             .require_numbers(&all, false)?;
         let states = table("states.csv")?;
-        let state_names: Vec<&str> = crate::model::machine::MState::ALL
+        let state_names: Vec<&str> = crate::platform::machine::MState::ALL
             .iter()
             .map(|s| s.name())
             .collect();

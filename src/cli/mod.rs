@@ -273,10 +273,7 @@ fn run_cmd(args: RunArgs) -> Result<()> {
     }
     let elapsed = started.elapsed();
     let (summary, files) = if records.len() == 1 {
-        (
-            records[0].summary.clone(),
-            output::run_files(&records[0], ""),
-        )
+        (records[0].summary.clone(), run::run_files(&records[0], ""))
     } else {
         let summaries: Vec<serde_json::Value> = records.iter().map(|r| r.summary.clone()).collect();
         let agg = run::aggregate(&summaries);
@@ -300,7 +297,7 @@ fn run_cmd(args: RunArgs) -> Result<()> {
             output::csv_bytes(&header, &rows),
         ));
         for (i, r) in records.iter().enumerate() {
-            files.extend(output::run_files(r, &format!("rep-{i:03}/")));
+            files.extend(run::run_files(r, &format!("rep-{i:03}/")));
         }
         (agg, files)
     };

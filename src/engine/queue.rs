@@ -5,7 +5,7 @@
 //! one `u128` so each comparison in the heap is a single integer compare.
 //!
 //! Cancellation is lazy: the queue never searches or removes entries. Owners of timers keep a
-//! generation counter and ignore events whose generation is stale (see `model::machine`).
+//! generation counter and ignore events whose generation is stale (see `platform::machine`).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;

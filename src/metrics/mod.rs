@@ -8,7 +8,6 @@
 //! Depends on `engine` (time) only.
 
 pub mod stats;
-pub mod summary;
 
 use hdrhistogram::Histogram;
 

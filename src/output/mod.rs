@@ -7,8 +7,6 @@ pub mod place;
 
 pub use place::{OutputError, OwnedDir, replace_dir};
 
-use crate::run::RunRecord;
-
 /// CSV bytes from a header and rows; rows may be produced one at a time, so a long series
 /// never needs to sit in memory as strings.
 pub fn csv_from_rows<R, T>(header: &[String], rows: impl IntoIterator<Item = R>) -> Vec<u8>
@@ -51,36 +49,4 @@ pub fn json_bytes(v: &serde_json::Value) -> Vec<u8> {
     let mut b = serde_json::to_vec_pretty(&v).expect("JSON values serialise");
     b.push(b'\n');
     b
-}
-
-/// The files of one replication: `(relative path, bytes)`.
-pub fn run_files(rec: &RunRecord, prefix: &str) -> Vec<(String, Vec<u8>)> {
-    vec![
-        (format!("{prefix}summary.json"), json_bytes(&rec.summary)),
-        (
-            format!("{prefix}machines.csv"),
-            csv_bytes(&rec.machines.0, &rec.machines.1),
-        ),
-        (format!("{prefix}timeseries.csv"), rec.timeseries.clone()),
-        (
-            format!("{prefix}incidents.csv"),
-            csv_bytes(&rec.incidents.0, &rec.incidents.1),
-        ),
-        (
-            format!("{prefix}states.csv"),
-            csv_bytes(&rec.states.0, &rec.states.1),
-        ),
-        (
-            format!("{prefix}latency.csv"),
-            csv_bytes(&rec.latency.0, &rec.latency.1),
-        ),
-        (
-            format!("{prefix}cost.csv"),
-            csv_bytes(&rec.cost.0, &rec.cost.1),
-        ),
-        (
-            format!("{prefix}actions.csv"),
-            csv_bytes(&rec.actions.0, &rec.actions.1),
-        ),
-    ]
 }

@@ -2,7 +2,7 @@
 //! exactly on tiny scenarios, and against flyctl's rules for which Machines change.
 
 use flysim::engine::SimTime;
-use flysim::model::machine::MState;
+use flysim::platform::machine::MState;
 
 use super::common::*;
 
@@ -41,7 +41,7 @@ size = "shared-cpu-1x"
     )
 }
 
-fn ids(sim: &flysim::model::Sim) -> Vec<String> {
+fn ids(sim: &flysim::platform::Sim) -> Vec<String> {
     sim.machines
         .iter()
         .map(|m| {
@@ -71,7 +71,7 @@ count = 2
 "#,
     );
     let sc = scenario(&text);
-    let mut sim = flysim::model::Sim::new(&sc, 0).with_trace();
+    let mut sim = flysim::platform::Sim::new(&sc, 0).with_trace();
     sim.run();
     assert_eq!(sim.machines.len(), 2);
     let m = &sim.machines[1];
@@ -268,7 +268,7 @@ size = "shared-cpu-2x"
 "#,
     );
     let sc = scenario(&text);
-    let mut sim = flysim::model::Sim::new(&sc, 0).with_trace();
+    let mut sim = flysim::platform::Sim::new(&sc, 0).with_trace();
     sim.run();
     // Each stops at once (no requests, no stop overhead) and boots for 2.5 s; the next starts
     // when the previous is started again.

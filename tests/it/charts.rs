@@ -66,7 +66,7 @@ fn every_example_scenario_gets_every_run_chart() {
         let sc = flysim::scenario::load(f, &["duration=6h".into()])
             .unwrap()
             .scenario;
-        let out = flysim::output::run_files(&flysim::run::run_replication(&sc, 0), "");
+        let out = flysim::run::run_files(&flysim::run::run_replication(&sc, 0), "");
         let charts =
             charts_for_run_files(&out, "").unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         for chart in ["load", "machines", "latency", "cost"] {

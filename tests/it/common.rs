@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests.
 
-use flysim::model::Sim;
+use flysim::platform::Sim;
 use flysim::scenario::{self, Scenario};
 
 /// Validates scenario text, panicking with every problem if it does not validate.

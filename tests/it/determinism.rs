@@ -1,6 +1,6 @@
 //! Same scenario and seed: byte-identical outputs. Another seed: different ones.
 
-use flysim::output::run_files;
+use flysim::run::run_files;
 use flysim::run::run_replication;
 use flysim::scenario;
 

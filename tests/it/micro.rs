@@ -1,7 +1,7 @@
 //! Tiny scenarios whose results are computed by hand and checked exactly.
 
 use flysim::engine::SimTime;
-use flysim::model::machine::MState;
+use flysim::platform::machine::MState;
 
 use super::common::*;
 
@@ -113,7 +113,7 @@ fn autostop_excess_rule_then_lone_machine_timeline() {
         )
     );
     let sc = scenario(&text);
-    let mut sim = flysim::model::Sim::new(&sc, 0).with_trace();
+    let mut sim = flysim::platform::Sim::new(&sc, 0).with_trace();
     sim.run();
     let s = 1_000_000_000u64;
     let trace: Vec<(u64, u32, MState)> = sim

@@ -5,8 +5,8 @@
 //! standby never shares its watched Machine's host; with random host failures, crashes and
 //! operator actions (Machines created, destroyed, stopped, started and resized).
 
-use flysim::model::Sim;
-use flysim::model::machine::MState;
+use flysim::platform::Sim;
+use flysim::platform::machine::MState;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -279,7 +279,7 @@ proptest! {
         prop_assert!((costs.last().copied().unwrap_or(0.0) - total).abs() < 1e-12);
         prop_assert_eq!(sim.rec.rows.len(), 30);
         // A standby never shares its watched Machine's host.
-        let jobs: Vec<&flysim::model::machine::Machine> = sim.machines.iter().filter(|m| m.app == 1).collect();
+        let jobs: Vec<&flysim::platform::machine::Machine> = sim.machines.iter().filter(|m| m.app == 1).collect();
         prop_assert_ne!(jobs[0].host, jobs[1].host);
     }
 }

@@ -1,8 +1,8 @@
 //! Host failures, standbys and volumes: closed forms over replications, and scheduled
 //! failures checked exactly.
 
-use flysim::model::Sim;
-use flysim::model::machine::MState;
+use flysim::platform::Sim;
+use flysim::platform::machine::MState;
 
 use super::common::*;
 
@@ -237,7 +237,7 @@ fn a_volume_machine_stays_on_its_host_and_a_lost_volume_never_returns() {
     assert_eq!(sim.machines[0].state, MState::Down);
     assert_eq!(sim.incidents[0].volumes_lost, 1);
     assert!((sim.incidents[0].data_lost_hours - 6.0).abs() < 1e-9);
-    let s = flysim::metrics::summary::summary(&sim, 0);
+    let s = flysim::run::summary::summary(&sim, 0);
     assert_eq!(s["volumes"]["lost"], 1);
     assert!((s["workers"]["worker"]["availability"].as_f64().unwrap() - 0.25).abs() < 1e-9);
 }

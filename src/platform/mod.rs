@@ -14,7 +14,6 @@ pub mod machine;
 pub mod placement;
 pub mod proxy;
 mod route_index;
-pub mod traffic;
 
 use std::collections::VecDeque;
 
@@ -23,8 +22,8 @@ use rand::RngExt;
 use crate::engine::{Engine, RngStreams, SimDuration, SimTime, StreamRng};
 use crate::metrics::{FailReason, Recorder};
 use crate::scenario::{Autostop, Scenario, ServiceModel, TieBreak};
+use crate::workload::{Source, sample_ns};
 use machine::{DrainTo, InService, MState, Machine, Pending, PsJob, Request, STATES, flags};
-use traffic::{Source, sample_ns};
 
 /// Everything that can happen. Payloads are ids and small values, so events are `Copy`.
 #[derive(Clone, Copy, Debug)]

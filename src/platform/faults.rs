@@ -16,11 +16,11 @@ use rand::RngExt;
 use rand_distr::Exp1;
 
 use super::machine::{DrainTo, MState};
-use super::traffic::sample_ns;
 use super::{Event, Sim};
 use crate::engine::{SimDuration, SimTime, StreamRng};
 use crate::metrics::FailReason;
 use crate::scenario::{Dist, StandbyReturn, TimeToFailure};
+use crate::workload::sample_ns;
 
 /// One host's random failure process.
 pub(super) struct FailureProcess {

@@ -5,10 +5,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{FailReason, RequestCounters};
 use crate::engine::SimTime;
-use crate::model::machine::{MState, STATES};
-use crate::model::{CostSplit, STATE_COLUMNS, Sim};
+use crate::metrics::{FailReason, RequestCounters};
+use crate::platform::machine::{MState, STATES};
+use crate::platform::{CostSplit, STATE_COLUMNS, Sim};
 use crate::scenario::SECONDS_PER_BILLING_MONTH;
 
 /// Rounds for output: 6 significant decimals is plenty and keeps files readable.
@@ -391,7 +391,8 @@ pub fn states_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         .map(|s| s.to_string())
         .collect();
     let trace = sim.trace.as_deref().unwrap_or(&[]);
-    let mut per_machine: Vec<Vec<&crate::model::Transition>> = vec![Vec::new(); sim.machines.len()];
+    let mut per_machine: Vec<Vec<&crate::platform::Transition>> =
+        vec![Vec::new(); sim.machines.len()];
     for t in trace {
         per_machine[t.machine as usize].push(t);
     }
@@ -569,7 +570,7 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
 
 /// A Machine's sizes over its life: `<from_s>=<cpu_kind>/<cpus>/<memory_mb>`, space separated
 /// (`0.0=shared/1/256 64800.0=performance/1/2048`).
-fn size_history(m: &crate::model::machine::Machine) -> String {
+fn size_history(m: &crate::platform::machine::Machine) -> String {
     let size = |at: SimTime, vm: &crate::scenario::VmSize| {
         format!(
             "{}={}/{}/{}",

@@ -1,10 +1,12 @@
-//! Running scenarios: one replication, or all of them, into records ready to export.
+//! Running scenarios: one replication, or all of them, into records ready to export, and
+//! ([`summary`]) a finished run turned into `summary.json` and its tables.
+
+pub mod summary;
 
 use serde_json::{Map, Value};
 
 use crate::metrics::stats::mean_ci95;
-use crate::metrics::summary;
-use crate::model::Sim;
+use crate::platform::Sim;
 use crate::scenario::Scenario;
 
 /// What one replication produced.
@@ -161,4 +163,39 @@ fn round6(x: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// The files of one replication: `(relative path, bytes)`.
+pub fn run_files(rec: &RunRecord, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    vec![
+        (
+            format!("{prefix}summary.json"),
+            crate::output::json_bytes(&rec.summary),
+        ),
+        (
+            format!("{prefix}machines.csv"),
+            crate::output::csv_bytes(&rec.machines.0, &rec.machines.1),
+        ),
+        (format!("{prefix}timeseries.csv"), rec.timeseries.clone()),
+        (
+            format!("{prefix}incidents.csv"),
+            crate::output::csv_bytes(&rec.incidents.0, &rec.incidents.1),
+        ),
+        (
+            format!("{prefix}states.csv"),
+            crate::output::csv_bytes(&rec.states.0, &rec.states.1),
+        ),
+        (
+            format!("{prefix}latency.csv"),
+            crate::output::csv_bytes(&rec.latency.0, &rec.latency.1),
+        ),
+        (
+            format!("{prefix}cost.csv"),
+            crate::output::csv_bytes(&rec.cost.0, &rec.cost.1),
+        ),
+        (
+            format!("{prefix}actions.csv"),
+            crate::output::csv_bytes(&rec.actions.0, &rec.actions.1),
+        ),
+    ]
 }
