@@ -31,14 +31,17 @@
 //! ([`scenario::Prices`]). Nothing is sampled.
 //!
 //! # Where to start
-//! [`scenario`] reads and validates scenario, fly.toml and trace files; [`platform::Sim`] runs one
-//! replication (faults in [`platform::faults`]); [`metrics::summary`] turns it into
-//! `summary.json` and the CSV files; [`run`] runs replications; [`sweep`] expands and runs
-//! grids; [`chart`] draws charts and the HTML report from the files; [`output`] holds the
-//! bytes of every output file and ([`output::place`]) decides which folders flysim may write;
-//! [`progress`] draws progress bars; [`cli`] is the `flysim` command. Module dependencies point
-//! one way: `engine` ← `scenario` ← `model` ← `metrics::summary` ← `run`/`output` ←
-//! `sweep`/`chart` ← `cli`; `fuzz_targets` (for `fuzz/`) sits beside `cli`.
+//! [`scenario`] reads and validates scenario, fly.toml and trace files (and resolves the
+//! operator's `[[action]]`s); [`platform::Sim`] runs one replication (faults in
+//! [`platform::faults`], actions in [`platform::actions`]) with traffic from [`workload`] and
+//! measures it in [`metrics`]; [`run`] runs replications and ([`run::summary`]) turns a run into
+//! `summary.json` and the CSV files; [`sweep`] expands and runs grids; [`chart`] draws charts
+//! and the HTML report from the files; [`output`] holds the bytes of output files and
+//! ([`output::place`]) decides which folders flysim may write; [`progress`] draws progress bars;
+//! [`cli`] is the `flysim` command. Module dependencies point one way: `engine` ← `scenario` ←
+//! `metrics` ← `workload`, `platform` ← `run` ← `sweep`, `chart`, `import` ← `cli`; `output`
+//! depends on nothing; `fuzz_targets` (for `fuzz/`) sits beside `cli`. `docs/architecture.md`
+//! has the tree.
 //!
 //! Failures: hosts fail at random or on schedule; their Machines go `down`, the proxy fails
 //! over once the failure is detected, standbys take over, volumes may be lost. Every number

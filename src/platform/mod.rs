@@ -1,11 +1,13 @@
-//! The Fly Machines model: hosts, Machines, the proxy, autostart/autostop, traffic.
+//! The world during a run: hosts, Machines, the proxy, autostart/autostop, faults, actions.
 //!
-//! One [`Sim`] owns all state of one run: arenas of hosts and Machines indexed by integer ids,
-//! the traffic sources, the event queue and the recorder. Handlers are methods that match the
-//! closed [`Event`] enum exhaustively; policies are small decision functions in their own
-//! modules ([`proxy`], [`autostop`]).
+//! One [`Sim`] owns all state of one run: arenas of hosts and Machines indexed by integer ids
+//! (Machines are appended when created during the run, never removed), the traffic sources,
+//! the event queue and the recorder. Handlers are methods that match the closed [`Event`] enum
+//! exhaustively; policies are small decision functions in their own modules ([`proxy`],
+//! [`autostop`], [`placement`]). Stale timers are recognised when they fire, as
+//! `docs/architecture.md` describes.
 //!
-//! Depends on `engine`, `scenario` (validated inputs) and `metrics`.
+//! Depends on `engine`, `scenario` (validated inputs), `metrics` and `workload`.
 
 pub mod actions;
 pub mod autostop;
