@@ -10,6 +10,8 @@ use serde_json::Value;
 
 use super::FONT_BYTES;
 use super::run_charts::RunData;
+use crate::metrics::results::RunSummary;
+use crate::output::figures::{count, pct, short};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -37,18 +39,17 @@ figure {{ margin: 1rem 0; }} figure svg {{ width: 100%; height: auto; border: 1p
 }
 
 /// Rows of a two-column table from (label, JSON pointer, unit, scale) specs.
-fn kv_table(o: &mut String, s: &Value, rows: &[(&str, &str, &str, f64)]) {
+/// A table of figures, each already formatted with its unit.
+fn kv_table(o: &mut String, rows: &[(&str, String)]) {
     let _ = writeln!(o, "<table><tr><th>figure</th><th>value</th></tr>");
-    for (label, ptr, unit, scale) in rows {
-        let v = s
-            .pointer(ptr)
-            .map_or(String::from("–"), |v| match v.as_f64() {
-                Some(x) => format!("{} {unit}", trim(x * scale)),
-                None => esc(&v.to_string()),
-            });
-        let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(label), v);
+    for (label, value) in rows {
+        let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(label), esc(value));
     }
     let _ = writeln!(o, "</table>");
+}
+
+fn ms(x: f64) -> String {
+    format!("{} ms", short(x))
 }
 
 fn trim(x: f64) -> String {
@@ -163,22 +164,24 @@ pub fn sweep_report(d: &super::SweepData, charts: &[(String, Vec<u8>)]) -> Strin
 /// The report of a run. `top` is the top-level summary (the mean over replications) when it
 /// differs from the charted replication's.
 pub fn run_report(d: &RunData, top: Option<&[u8]>, charts: &[(String, Vec<u8>)]) -> String {
-    let s: Value = top
-        .and_then(|b| serde_json::from_slice(b).ok())
+    let s: RunSummary<f64> = top
+        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+        .and_then(|v| RunSummary::from_value(&v).ok())
         .unwrap_or_else(|| d.summary.clone());
-    let name = s.get("scenario").and_then(Value::as_str).unwrap_or("run");
+    let name = if s.scenario.is_empty() {
+        "run"
+    } else {
+        &s.scenario
+    };
     let mut o = head(&format!("flysim: {name}"));
     let _ = writeln!(o, "<h1>flysim report: {}</h1>", esc(name));
-    let reps = s.get("replications").and_then(Value::as_u64).unwrap_or(1);
+    let reps = s.replications.unwrap_or(1);
     let _ = writeln!(
         o,
         "<p>flysim {}, seed {}, {} s simulated, {} replication{}.</p>",
-        esc(s
-            .get("flysim_version")
-            .and_then(Value::as_str)
-            .unwrap_or("")),
-        s.get("seed").map_or(String::new(), |v| v.to_string()),
-        trim(s.get("duration_s").and_then(Value::as_f64).unwrap_or(0.0)),
+        esc(&s.flysim_version),
+        s.seed,
+        trim(s.duration_s),
         reps,
         if reps == 1 {
             ""
@@ -186,90 +189,72 @@ pub fn run_report(d: &RunData, top: Option<&[u8]>, charts: &[(String, Vec<u8>)])
             "s (figures are means; charts show replication 0)"
         },
     );
-    let verdict = |k: &str| match s.pointer(k).and_then(Value::as_bool) {
-        Some(true) => "<span class=\"met\">met</span>",
-        _ => "<span class=\"missed\">missed</span>",
+    let verdict = |met: bool| {
+        if met {
+            "<span class=\"met\">met</span>"
+        } else {
+            "<span class=\"missed\">missed</span>"
+        }
     };
     let _ = writeln!(
         o,
         "<p>SLO: availability {} · p99 latency {}</p>",
-        verdict("/slo/availability_met"),
-        verdict("/slo/latency_p99_met")
+        verdict(s.slo.availability_met),
+        verdict(s.slo.latency_p99_met)
     );
+    let r = &s.requests;
+    let l = &s.latency_ms;
     let _ = writeln!(o, "<h2>Requests</h2>");
     kv_table(
         &mut o,
-        &s,
         &[
-            ("offered", "/requests/offered", "", 1.0),
-            ("served", "/requests/served", "", 1.0),
-            ("failed", "/requests/failed", "", 1.0),
-            ("availability", "/requests/availability", "%", 100.0),
-            ("within the SLO latency", "/requests/slo_share", "%", 100.0),
-            ("cold starts", "/requests/cold_starts", "", 1.0),
-            (
-                "mean cold-start wait",
-                "/requests/cold_start_wait_ms_mean",
-                "ms",
-                1.0,
-            ),
-            ("latency p50", "/latency_ms/p50", "ms", 1.0),
-            ("latency p99", "/latency_ms/p99", "ms", 1.0),
-            ("latency max", "/latency_ms/max", "ms", 1.0),
-            (
-                "cross-region share",
-                "/requests/cross_region_share",
-                "%",
-                100.0,
-            ),
+            ("offered", count(r.offered)),
+            ("served", count(r.served)),
+            ("failed", count(r.failed)),
+            ("availability", pct(r.availability)),
+            ("within the SLO latency", pct(r.slo_share)),
+            ("cold starts", count(r.cold_starts)),
+            ("mean cold-start wait", ms(r.cold_start_wait_ms_mean)),
+            ("latency p50", ms(l.p50)),
+            ("latency p99", ms(l.p99)),
+            ("latency max", ms(l.max)),
+            ("cross-region share", pct(r.cross_region_share)),
         ],
     );
-    if let Some(reasons) = s
-        .pointer("/requests/failed_by_reason")
-        .and_then(Value::as_object)
-    {
-        let rows: Vec<(String, String)> = reasons
-            .iter()
-            .filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
-            .map(|(k, v)| (k.clone(), trim(v.as_f64().unwrap_or(0.0))))
-            .collect();
-        if !rows.is_empty() {
-            let _ = writeln!(
-                o,
-                "<table><tr><th>failure reason</th><th>requests</th></tr>"
-            );
-            for (k, v) in rows {
-                let _ = writeln!(o, "<tr><td>{}</td><td>{v}</td></tr>", esc(&k));
-            }
-            let _ = writeln!(o, "</table>");
+    let reasons: Vec<(&String, f64)> = r
+        .failed_by_reason
+        .iter()
+        .filter(|(_, n)| **n > 0.0)
+        .map(|(k, n)| (k, *n))
+        .collect();
+    if !reasons.is_empty() {
+        let _ = writeln!(
+            o,
+            "<table><tr><th>failure reason</th><th>requests</th></tr>"
+        );
+        for (k, n) in reasons {
+            let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(k), count(n));
         }
+        let _ = writeln!(o, "</table>");
     }
+    let m = &s.machines;
+    let avg = |state: &str| short(m.time_avg.get(state).copied().unwrap_or(0.0));
+    let usd = |x: f64| format!("{} USD", short(x));
     let _ = writeln!(o, "<h2>Machines and cost</h2>");
     kv_table(
         &mut o,
-        &s,
         &[
-            ("Machines", "/machines/count", "", 1.0),
-            ("on average started", "/machines/time_avg/started", "", 1.0),
-            ("on average stopped", "/machines/time_avg/stopped", "", 1.0),
-            (
-                "on average suspended",
-                "/machines/time_avg/suspended",
-                "",
-                1.0,
-            ),
-            ("on average down", "/machines/time_avg/down", "", 1.0),
-            ("starts", "/machines/starts", "", 1.0),
-            ("cost of the run", "/cost_usd/total", "USD", 1.0),
-            ("per 30 days", "/cost_usd/per_30_days", "USD", 1.0),
-            (
-                "per million requests",
-                "/cost_usd/per_million_requests",
-                "USD",
-                1.0,
-            ),
-            ("host failures", "/incidents/count", "", 1.0),
-            ("volumes lost", "/volumes/lost", "", 1.0),
+            ("Machines", count(m.count)),
+            ("on average started", avg("started")),
+            ("on average stopped", avg("stopped")),
+            ("on average suspended", avg("suspended")),
+            ("on average down", avg("down")),
+            ("starts", count(m.starts)),
+            ("cost of the run", usd(s.cost_usd.total)),
+            ("per 30 days", usd(s.cost_usd.per_30_days)),
+            ("per million requests", usd(s.cost_usd.per_million_requests)),
+            ("host failures", count(s.incidents.count)),
+            ("volumes lost", count(s.volumes.lost)),
         ],
     );
     let _ = writeln!(o, "<h2>Charts</h2>");

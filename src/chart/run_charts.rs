@@ -5,6 +5,8 @@ use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use serde_json::Value;
 
+use crate::metrics::results::RunSummary;
+
 use super::table::Table;
 use super::{DrawResult, FONT, both, colour, err, label_font, legend, tick_font, title_font};
 
@@ -23,7 +25,7 @@ pub struct RunData {
     /// `actions.csv` (absent in folders written before actions existed: no marks).
     pub actions: Option<Table>,
     /// `summary.json`.
-    pub summary: Value,
+    pub summary: RunSummary<f64>,
 }
 
 impl RunData {
@@ -44,6 +46,7 @@ impl RunData {
                 );
             }
         }
+        let summary = RunSummary::from_value(&summary)?;
         let timeseries = table("timeseries.csv")?;
         let all: Vec<&str> = timeseries.header.iter().map(String::as_str).collect();
         timeseries
@@ -113,20 +116,16 @@ pub fn run_charts(d: &RunData) -> Result<Vec<(String, Vec<u8>)>, String> {
 }
 
 fn name_of(d: &RunData) -> String {
-    d.summary
-        .get("scenario")
-        .and_then(Value::as_str)
-        .unwrap_or("run")
-        .to_string()
+    if d.summary.scenario.is_empty() {
+        "run".into()
+    } else {
+        d.summary.scenario.clone()
+    }
 }
 
 /// The run's simulated span [h].
 fn run_hours(d: &RunData) -> f64 {
-    d.summary
-        .get("duration_s")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0)
-        / 3600.0
+    d.summary.duration_s / 3600.0
 }
 
 fn max_of(v: impl Iterator<Item = f64>) -> f64 {
@@ -366,11 +365,10 @@ fn draw_latency<DB: DrawingBackend>(
 ) -> DrawResult {
     let lat = d.latency.nums("latency_ms");
     let share = d.latency.nums("share");
-    let slo = d
-        .summary
-        .pointer("/slo/latency_p99_target_ms")
-        .and_then(Value::as_f64)
-        .unwrap_or(1000.0);
+    let slo = match d.summary.slo.latency_p99_target_ms {
+        t if t > 0.0 && t.is_finite() => t,
+        _ => 1000.0,
+    };
     let lo = lat.first().copied().unwrap_or(1.0).max(0.001) / 1.5;
     let hi = max_of(lat.iter().copied()).max(slo) * 1.5;
     let mut chart = ChartBuilder::on(root)

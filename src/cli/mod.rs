@@ -273,9 +273,13 @@ fn run_cmd(args: RunArgs) -> Result<()> {
     }
     let elapsed = started.elapsed();
     let (summary, files) = if records.len() == 1 {
-        (records[0].summary.clone(), run::run_files(&records[0], ""))
+        (
+            records[0].summary.to_value(),
+            run::run_files(&records[0], ""),
+        )
     } else {
-        let summaries: Vec<serde_json::Value> = records.iter().map(|r| r.summary.clone()).collect();
+        let summaries: Vec<serde_json::Value> =
+            records.iter().map(|r| r.summary.to_value()).collect();
         let agg = run::aggregate(&summaries);
         let mut files = vec![("summary.json".to_string(), output::json_bytes(&agg))];
         let flat: Vec<Vec<(String, serde_json::Value)>> =
@@ -314,10 +318,8 @@ fn run_cmd(args: RunArgs) -> Result<()> {
     }
     if !args.quiet {
         let written = (!args.no_output).then_some(out_dir.as_path());
-        print!(
-            "{}",
-            table::render(&summary, elapsed.as_secs_f64(), written)
-        );
+        let typed = crate::metrics::results::RunSummary::from_value(&summary).map_err(user)?;
+        print!("{}", table::render(&typed, elapsed.as_secs_f64(), written));
     }
     Ok(())
 }

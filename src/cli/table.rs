@@ -1,118 +1,44 @@
-//! The summary printed after a run, read from the `summary.json` document so that a single
-//! run and the mean of replications print the same way.
+//! The summary printed after a run, read from the typed `summary.json` document so that a
+//! single run and the mean of replications print the same way.
 
 use std::fmt::Write;
 use std::path::Path;
 
-use serde_json::Value;
+use crate::metrics::results::RunSummary;
+use crate::output::figures::{count, group, pct, pct_value, short};
 
-fn num(v: &Value, path: &str) -> f64 {
-    path.split('.')
-        .try_fold(v, |v, k| v.get(k))
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0)
-}
+type Summary = RunSummary<f64>;
 
-fn ci_of(v: &Value, path: &str) -> Option<f64> {
-    path.split('.')
-        .fold(v.get("ci95"), |v, k| v.and_then(|x| x.get(k)))
-        .and_then(Value::as_f64)
-        .filter(|h| *h > 0.0)
+/// The half-width of the figure `f` picks, when the summary is a mean over replications.
+fn ci_of(s: &Summary, f: fn(&Summary) -> f64) -> Option<f64> {
+    s.ci95.as_deref().map(f).filter(|h| *h > 0.0)
 }
 
 /// The 95 % half-width of a figure, in its own unit.
-fn ci(v: &Value, path: &str) -> String {
-    ci_of(v, path).map_or_else(String::new, |h| format!(" ±{}", short(h)))
+fn ci(s: &Summary, f: fn(&Summary) -> f64) -> String {
+    ci_of(s, f).map_or_else(String::new, |h| format!(" ±{}", short(h)))
 }
 
 /// The 95 % half-width of a share, in percentage points (the unit the share is printed in).
-fn ci_pp(v: &Value, path: &str) -> String {
-    ci_of(v, path).map_or_else(String::new, |h| format!(" ±{} pp", pct_value(h)))
-}
-
-/// A count; a mean over replications keeps one decimal, rounded (never cut off).
-fn count(x: f64) -> String {
-    let r = x.round();
-    if (x - r).abs() < 1e-9 {
-        group(r as i64)
-    } else {
-        let tenths = (x * 10.0).round() as i64;
-        no_negative_zero(format!("{}.{}", group(tenths / 10), (tenths % 10).abs()))
-    }
-}
-
-/// "-0", "-0.000" and the like lose their sign.
-fn no_negative_zero(s: String) -> String {
-    match s.strip_prefix('-') {
-        Some(rest) if rest.chars().all(|c| matches!(c, '0' | '.' | ',')) => rest.to_string(),
-        _ => s,
-    }
-}
-
-/// A share as a percentage number: three decimals, more where rounding would turn a share
-/// that is not exactly 1 into 100 (or one that is not 0 into 0); at most nine, cut rather
-/// than rounded up at that depth.
-pub(crate) fn pct_value(x: f64) -> String {
-    let p = x * 100.0;
-    for d in 3..=9 {
-        let s = format!("{p:.d$}");
-        let hides_failures = x < 1.0 && s.starts_with("100.");
-        let hides_share = x > 0.0 && s.chars().all(|c| c == '0' || c == '.');
-        if !hides_failures && !hides_share {
-            return no_negative_zero(s);
-        }
-    }
-    let cut = (p * 1e9).floor() / 1e9;
-    no_negative_zero(format!("{cut:.9}"))
-}
-
-/// A number with a sensible number of digits.
-fn short(x: f64) -> String {
-    let a = x.abs();
-    no_negative_zero(if a == 0.0 {
-        "0".into()
-    } else if a >= 1000.0 {
-        group(x.round() as i64)
-    } else if a >= 100.0 {
-        format!("{x:.1}")
-    } else if a >= 1.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
-    })
-}
-
-fn group(n: i64) -> String {
-    let s = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
-
-fn pct(x: f64) -> String {
-    format!("{} %", pct_value(x))
+fn ci_pp(s: &Summary, f: fn(&Summary) -> f64) -> String {
+    ci_of(s, f).map_or_else(String::new, |h| format!(" ±{} pp", pct_value(h)))
 }
 
 /// Renders the summary table.
-pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
+pub(crate) fn render(s: &Summary, wall_s: f64, out: Option<&Path>) -> String {
     let mut o = String::new();
-    let reps = s.get("replications").and_then(Value::as_u64).unwrap_or(1);
-    let name = s.get("scenario").and_then(Value::as_str).unwrap_or("?");
+    let reps = s.replications.unwrap_or(1);
     let _ = writeln!(
         o,
-        "flysim {}: {name}, seed {}, {} simulated, {} replication{} in {:.2} s ({} events)",
+        "flysim {}: {}, seed {}, {} simulated, {} replication{} in {:.2} s ({} events)",
         env!("CARGO_PKG_VERSION"),
-        s.get("seed").and_then(Value::as_u64).unwrap_or(0),
-        crate::engine::SimDuration::from_secs_f64(num(s, "duration_s")),
+        s.scenario,
+        s.seed,
+        crate::engine::SimDuration::from_secs_f64(s.duration_s),
         reps,
         if reps == 1 { "" } else { "s" },
         wall_s,
-        group(num(s, "events") as i64),
+        group(s.events as i64),
     );
     if reps > 1 {
         let _ = writeln!(
@@ -124,43 +50,40 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
         let width = 13.max(label.len() + 2);
         let _ = writeln!(o, "  {label:<width$}{text}");
     };
-    let r = "requests";
+    let r = &s.requests;
     row(
         &mut o,
         "requests",
         format!(
             "offered {}   served {}   failed {}   availability {}{}",
-            count(num(s, "requests.offered")),
-            count(num(s, "requests.served")),
-            count(num(s, "requests.failed")),
-            pct(num(s, "requests.availability")),
-            ci_pp(s, "requests.availability"),
+            count(r.offered),
+            count(r.served),
+            count(r.failed),
+            pct(r.availability),
+            ci_pp(s, |s| s.requests.availability),
         ),
     );
-    let reasons: Vec<String> = s
-        .pointer("/requests/failed_by_reason")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
-                .map(|(k, v)| format!("{k} {}", count(v.as_f64().unwrap_or(0.0))))
-                .collect()
-        })
-        .unwrap_or_default();
+    let reasons: Vec<String> = r
+        .failed_by_reason
+        .iter()
+        .filter(|(_, n)| **n > 0.0)
+        .map(|(k, n)| format!("{k} {}", count(*n)))
+        .collect();
     if !reasons.is_empty() {
         row(&mut o, "failures", reasons.join("   "));
     }
+    let l = &s.latency_ms;
     row(
         &mut o,
         "latency",
         format!(
             "p50 {} ms   p90 {} ms   p99 {} ms{}   max {} ms   within SLO {}",
-            short(num(s, "latency_ms.p50")),
-            short(num(s, "latency_ms.p90")),
-            short(num(s, "latency_ms.p99")),
-            ci(s, "latency_ms.p99"),
-            short(num(s, "latency_ms.max")),
-            pct(num(s, &format!("{r}.slo_share"))),
+            short(l.p50),
+            short(l.p90),
+            short(l.p99),
+            ci(s, |s| s.latency_ms.p99),
+            short(l.max),
+            pct(r.slo_share),
         ),
     );
     row(
@@ -168,106 +91,97 @@ pub(crate) fn render(s: &Value, wall_s: f64, out: Option<&Path>) -> String {
         "cold starts",
         format!(
             "{} (mean wait {} ms)   queued {} (mean wait {} ms)   cross-region {}",
-            count(num(s, "requests.cold_starts")),
-            short(num(s, "requests.cold_start_wait_ms_mean")),
-            count(num(s, "requests.queued")),
-            short(num(s, "queue_wait_ms.mean")),
-            pct(num(s, "requests.cross_region_share")),
+            count(r.cold_starts),
+            short(r.cold_start_wait_ms_mean),
+            count(r.queued),
+            short(s.queue_wait_ms.mean),
+            pct(r.cross_region_share),
         ),
     );
+    let m = &s.machines;
+    let avg = |state: &str| m.time_avg.get(state).copied().unwrap_or(0.0);
     row(
         &mut o,
         "machines",
         format!(
             "{} in all; on average {} started, {} stopped, {} suspended, {} down   starts {}   stops {}   suspends {}",
-            count(num(s, "machines.count")),
-            short(num(s, "machines.time_avg.started")),
-            short(num(s, "machines.time_avg.stopped")),
-            short(num(s, "machines.time_avg.suspended")),
-            short(num(s, "machines.time_avg.down")),
-            count(num(s, "machines.starts")),
-            count(num(s, "machines.stops")),
-            count(num(s, "machines.suspends")),
+            count(m.count),
+            short(avg("started")),
+            short(avg("stopped")),
+            short(avg("suspended")),
+            short(avg("down")),
+            count(m.starts),
+            count(m.stops),
+            count(m.suspends),
         ),
     );
+    let c = &s.cost_usd;
     row(
         &mut o,
         "cost",
         format!(
             "${} (compute ${}, rootfs ${}, volumes ${})   ${}{} per 30 days   ${} per million requests",
-            short(num(s, "cost_usd.total")),
-            short(num(s, "cost_usd.compute")),
-            short(num(s, "cost_usd.rootfs")),
-            short(num(s, "cost_usd.volumes")),
-            short(num(s, "cost_usd.per_30_days")),
-            ci(s, "cost_usd.per_30_days"),
-            short(num(s, "cost_usd.per_million_requests")),
+            short(c.total),
+            short(c.compute),
+            short(c.rootfs),
+            short(c.volumes),
+            short(c.per_30_days),
+            ci(s, |s| s.cost_usd.per_30_days),
+            short(c.per_million_requests),
         ),
     );
-    if num(s, "incidents.count") > 0.0 {
+    let i = &s.incidents;
+    if i.count > 0.0 {
         row(
             &mut o,
             "host failures",
             format!(
                 "{} (hosts down {} s in all)   Machines back after {} s on average   standby takeovers {} after {} s   requests failed on failed hosts {}   volumes lost {}",
-                short(num(s, "incidents.count")),
-                short(num(s, "incidents.host_down_s_total")),
-                short(num(s, "incidents.recovery_s_mean")),
-                short(num(s, "incidents.takeovers")),
-                short(num(s, "incidents.takeover_s_mean")),
-                count(num(s, "incidents.requests_failed_on_host")),
-                short(num(s, "volumes.lost")),
+                short(i.count),
+                short(i.host_down_s_total),
+                short(i.recovery_s_mean),
+                short(i.takeovers),
+                short(i.takeover_s_mean),
+                count(i.requests_failed_on_host),
+                short(s.volumes.lost),
             ),
         );
     }
-    if let Some(workers) = s.get("workers").and_then(Value::as_object) {
-        let parts: Vec<String> = workers
-            .iter()
-            .map(|(k, w)| {
-                format!(
-                    "{k} {}",
-                    pct(w.get("availability").and_then(Value::as_f64).unwrap_or(0.0))
-                )
-            })
-            .collect();
-        if !parts.is_empty() {
-            row(&mut o, "workers up", parts.join("   "));
-        }
+    let workers: Vec<String> = s
+        .workers
+        .iter()
+        .map(|(k, w)| format!("{k} {}", pct(w.availability)))
+        .collect();
+    if !workers.is_empty() {
+        row(&mut o, "workers up", workers.join("   "));
     }
     let verdict = |b: bool| if b { "met" } else { "MISSED" };
-    let met = |k: &str| {
-        s.pointer(&format!("/slo/{k}"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    };
     row(
         &mut o,
         "SLO",
         format!(
             "availability {} (target {}): {}   p99 {} ms (target {} ms): {}",
-            pct(num(s, "requests.availability")),
-            pct(num(s, "slo.availability_target")),
-            verdict(met("availability_met")),
-            short(num(s, "latency_ms.p99")),
-            short(num(s, "slo.latency_p99_target_ms")),
-            verdict(met("latency_p99_met")),
+            pct(r.availability),
+            pct(s.slo.availability_target),
+            verdict(s.slo.availability_met),
+            short(l.p99),
+            short(s.slo.latency_p99_target_ms),
+            verdict(s.slo.latency_p99_met),
         ),
     );
-    if let Some(apps) = s.get("apps").and_then(Value::as_object)
-        && apps.len() > 1
-    {
-        for (name, a) in apps {
+    if s.apps.len() > 1 {
+        for (name, a) in &s.apps {
             row(
                 &mut o,
                 &format!("app {name}"),
                 format!(
                     "served {}   availability {}   p99 {} ms   cold starts {} (mean wait {} ms)   ${} per 30 days",
-                    count(num(a, "requests.served")),
-                    pct(num(a, "requests.availability")),
-                    short(num(a, "latency_ms.p99")),
-                    count(num(a, "requests.cold_starts")),
-                    short(num(a, "requests.cold_start_wait_ms_mean")),
-                    short(num(a, "cost_usd.per_30_days")),
+                    count(a.requests.served),
+                    pct(a.requests.availability),
+                    short(a.latency_ms.p99),
+                    count(a.requests.cold_starts),
+                    short(a.requests.cold_start_wait_ms_mean),
+                    short(a.cost_usd.per_30_days),
                 ),
             );
         }

@@ -7,6 +7,7 @@
 //!
 //! Depends on `engine` (time) only.
 
+pub mod results;
 pub mod stats;
 
 use hdrhistogram::Histogram;

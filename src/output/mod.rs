@@ -3,6 +3,7 @@
 //! Only this module and `cli` touch the file system for outputs; [`place`] decides which
 //! folders flysim may create, write and replace, and writes them atomically.
 
+pub mod figures;
 pub mod place;
 
 pub use place::{OutputError, OwnedDir, replace_dir};

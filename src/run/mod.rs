@@ -5,6 +5,7 @@ pub mod summary;
 
 use serde_json::{Map, Value};
 
+use crate::metrics::results::RunSummary;
 use crate::metrics::stats::mean_ci95;
 use crate::platform::Sim;
 use crate::scenario::Scenario;
@@ -13,7 +14,7 @@ use crate::scenario::Scenario;
 #[derive(Clone, Debug)]
 pub struct RunRecord {
     /// `summary.json`.
-    pub summary: Value,
+    pub summary: RunSummary,
     /// `machines.csv` header and rows.
     pub machines: (Vec<String>, Vec<Vec<String>>),
     /// `timeseries.csv`, as bytes.
@@ -64,7 +65,7 @@ pub fn run_replication_with_progress(
 
 /// Runs replication `replication` and returns only its `summary.json`: no state trace is kept
 /// and no table is built (what a sweep needs).
-pub fn run_summary(sc: &Scenario, replication: u64) -> Value {
+pub fn run_summary(sc: &Scenario, replication: u64) -> RunSummary {
     let mut sim = Sim::new(sc, replication);
     sim.run();
     summary::summary(&sim, replication)
@@ -170,7 +171,7 @@ pub fn run_files(rec: &RunRecord, prefix: &str) -> Vec<(String, Vec<u8>)> {
     vec![
         (
             format!("{prefix}summary.json"),
-            crate::output::json_bytes(&rec.summary),
+            crate::output::json_bytes(&rec.summary.to_value()),
         ),
         (
             format!("{prefix}machines.csv"),

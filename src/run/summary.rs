@@ -3,9 +3,11 @@
 //! `summary.json` is a stable interface that scripts read; keys are only ever added. The
 //! layout is documented in `docs/outputs.md`.
 
-use serde_json::{Map, Value, json};
-
 use crate::engine::SimTime;
+use crate::metrics::results::{
+    AppSummary, Cost, Incidents, Latency, MachineTotals, QueueWait, Requests, RunSummary,
+    SloVerdict, Volumes, Worker,
+};
 use crate::metrics::{FailReason, RequestCounters};
 use crate::platform::machine::{MState, STATES};
 use crate::platform::{CostSplit, STATE_COLUMNS, Sim};
@@ -62,50 +64,69 @@ fn requests_block(
     c: &RequestCounters,
     duration_s: f64,
     regions: &[crate::scenario::Region],
-) -> Value {
+) -> Requests {
     let failed = c.failed_total();
-    let mut by_reason = Map::new();
-    for r in FailReason::ALL {
-        by_reason.insert(r.name().into(), json!(c.failed[r as usize]));
-    }
     let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
     // Requests still in flight when the run ends have no outcome yet: they count neither as
     // served nor as failed, so a run without failures has an availability of exactly 1.
     let decided = c.served + failed;
-    json!({
-        "offered": c.offered,
-        "served": c.served,
-        "failed": failed,
-        "failed_by_reason": by_reason,
-        "in_flight_at_end": c.in_flight,
-        "availability": share(ratio(c.served, decided)),
-        "slo_share": share(ratio(c.within_slo, decided)),
-        "cold_starts": c.cold_starts,
-        "cold_start_wait_ms_mean": if c.cold_starts == 0 { 0.0 } else { ms(c.cold_wait_ns as f64 / c.cold_starts as f64) },
-        "queued": c.queued,
-        "retried": c.retried,
-        "mean_in_flight": r6(c.in_flight_area as f64 / (duration_s * 1e9)),
-        "cross_region_share": share(if c.served == 0 { 0.0 } else { c.cross_region as f64 / c.served as f64 }),
-        "throughput_rps": r6(c.served as f64 / duration_s),
-        "mean_response_ms": if c.served == 0 { 0.0 } else { ms(c.response_ns as f64 / c.served as f64) },
-        "mean_sojourn_ms": if c.served + failed == 0 { 0.0 } else { ms(c.sojourn_ns as f64 / (c.served + failed) as f64) },
-        "offered_by_region": regions
+    Requests {
+        offered: c.offered,
+        served: c.served,
+        failed,
+        failed_by_reason: FailReason::ALL
+            .iter()
+            .map(|&r| (r.name().to_string(), c.failed[r as usize]))
+            .collect(),
+        in_flight_at_end: c.in_flight,
+        availability: share(ratio(c.served, decided)),
+        slo_share: share(ratio(c.within_slo, decided)),
+        cold_starts: c.cold_starts,
+        cold_start_wait_ms_mean: if c.cold_starts == 0 {
+            0.0
+        } else {
+            ms(c.cold_wait_ns as f64 / c.cold_starts as f64)
+        },
+        queued: c.queued,
+        retried: c.retried,
+        mean_in_flight: r6(c.in_flight_area as f64 / (duration_s * 1e9)),
+        cross_region_share: share(if c.served == 0 {
+            0.0
+        } else {
+            c.cross_region as f64 / c.served as f64
+        }),
+        throughput_rps: r6(c.served as f64 / duration_s),
+        mean_response_ms: if c.served == 0 {
+            0.0
+        } else {
+            ms(c.response_ns as f64 / c.served as f64)
+        },
+        mean_sojourn_ms: if decided == 0 {
+            0.0
+        } else {
+            ms(c.sojourn_ns as f64 / decided as f64)
+        },
+        offered_by_region: regions
             .iter()
             .zip(&c.offered_by_region)
             .filter(|(_, n)| **n > 0)
-            .map(|(r, n)| (r.code.clone(), json!(n)))
-            .collect::<Map<String, Value>>(),
-    })
+            .map(|(r, n)| (r.code.clone(), *n))
+            .collect(),
+    }
 }
 
-fn queue_block(c: &RequestCounters) -> Value {
-    json!({
-        "mean": if c.queued == 0 { 0.0 } else { ms(c.queue_wait_ns as f64 / c.queued as f64) },
-        "max": ms(c.queue_wait_max_ns as f64),
-    })
+fn queue_block(c: &RequestCounters) -> QueueWait {
+    QueueWait {
+        mean: if c.queued == 0 {
+            0.0
+        } else {
+            ms(c.queue_wait_ns as f64 / c.queued as f64)
+        },
+        max: ms(c.queue_wait_max_ns as f64),
+    }
 }
 
-fn latency_block(h: &hdrhistogram::Histogram<u64>, c: &RequestCounters) -> Value {
+fn latency_block(h: &hdrhistogram::Histogram<u64>, c: &RequestCounters) -> Latency {
     let q = |x: f64| {
         if h.is_empty() {
             0.0
@@ -113,75 +134,80 @@ fn latency_block(h: &hdrhistogram::Histogram<u64>, c: &RequestCounters) -> Value
             r6(h.value_at_quantile(x) as f64 / 1000.0)
         }
     };
-    json!({
-        "mean": if c.served == 0 { 0.0 } else { ms(c.latency_ns as f64 / c.served as f64) },
-        "p50": q(0.5),
-        "p90": q(0.9),
-        "p99": q(0.99),
-        "p999": q(0.999),
-        "max": if h.is_empty() { 0.0 } else { r6(h.max() as f64 / 1000.0) },
-    })
+    Latency {
+        mean: if c.served == 0 {
+            0.0
+        } else {
+            ms(c.latency_ns as f64 / c.served as f64)
+        },
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        p999: q(0.999),
+        max: if h.is_empty() {
+            0.0
+        } else {
+            r6(h.max() as f64 / 1000.0)
+        },
+    }
 }
 
 /// Machine totals over a set of Machines.
-fn machines_block(sim: &Sim, ids: &[usize], duration_ns: f64) -> Value {
+fn machines_block<'m>(
+    sim: &Sim,
+    machines: impl Iterator<Item = &'m crate::platform::machine::Machine>,
+    duration_ns: f64,
+) -> MachineTotals {
     let end = sim.end();
     let mut time = [0u64; STATES];
-    let (mut starts, mut autostarts, mut resumes, mut stops, mut suspends, mut failed) =
-        (0, 0, 0, 0, 0, 0);
-    for &i in ids {
-        let m = &sim.machines[i];
-        for (t, x) in time.iter_mut().zip(m.time_in_until(end)) {
-            *t += x;
+    let mut t = MachineTotals::default();
+    for m in machines {
+        for (a, x) in time.iter_mut().zip(m.time_in_until(end)) {
+            *a += x;
         }
-        starts += m.starts;
-        autostarts += m.autostarts;
-        resumes += m.resumes;
-        stops += m.stops;
-        suspends += m.suspends;
-        failed += m.failed_starts;
+        t.count += 1;
+        t.starts += u64::from(m.starts);
+        t.autostarts += u64::from(m.autostarts);
+        t.resumes += u64::from(m.resumes);
+        t.stops += u64::from(m.stops);
+        t.suspends += u64::from(m.suspends);
+        t.failed_starts += u64::from(m.failed_starts);
     }
-    let mut avg = Map::new();
-    for s in MState::ALL {
-        avg.insert(
-            s.name().into(),
-            json!(r6(time[s as usize] as f64 / duration_ns)),
-        );
-    }
-    json!({
-        "count": ids.len(),
-        "time_avg": avg,
-        "starts": starts,
-        "autostarts": autostarts,
-        "resumes": resumes,
-        "stops": stops,
-        "suspends": suspends,
-        "failed_starts": failed,
-    })
+    t.time_avg = MState::ALL
+        .iter()
+        .map(|&s| {
+            (
+                s.name().to_string(),
+                r6(time[s as usize] as f64 / duration_ns),
+            )
+        })
+        .collect();
+    t
 }
 
 fn cost_block(
     cost: CostSplit,
     served: u64,
     duration_s: f64,
-    by_region: Option<Map<String, Value>>,
-) -> Value {
-    let mut v = json!({
-        "total": r6(cost.total()),
-        "compute": r6(cost.compute),
-        "rootfs": r6(cost.rootfs),
-        "volumes": r6(cost.volumes),
-        "per_30_days": r6(cost.total() * SECONDS_PER_BILLING_MONTH / duration_s),
-        "per_million_requests": r6(if served == 0 { 0.0 } else { cost.total() / served as f64 * 1e6 }),
-    });
-    if let Some(b) = by_region {
-        v["by_region"] = Value::Object(b);
+    by_region: Option<indexmap::IndexMap<String, f64>>,
+) -> Cost {
+    Cost {
+        total: r6(cost.total()),
+        compute: r6(cost.compute),
+        rootfs: r6(cost.rootfs),
+        volumes: r6(cost.volumes),
+        per_30_days: r6(cost.total() * SECONDS_PER_BILLING_MONTH / duration_s),
+        per_million_requests: r6(if served == 0 {
+            0.0
+        } else {
+            cost.total() / served as f64 * 1e6
+        }),
+        by_region,
     }
-    v
 }
 
 /// The run's `summary.json` document.
-pub fn summary(sim: &Sim, replication: u64) -> Value {
+pub fn summary(sim: &Sim, replication: u64) -> RunSummary {
     let sc = sim.scenario();
     let end = sim.end();
     let duration_s = sc.duration.as_secs_f64();
@@ -194,7 +220,6 @@ pub fn summary(sim: &Sim, replication: u64) -> Value {
     for h in &sim.rec.latency {
         all_latency.add(h).expect("histograms share bounds");
     }
-    let all_ids: Vec<usize> = (0..sim.machines.len()).collect();
     let mut region_costs = vec![CostSplit::default(); sc.regions.len()];
     let mut app_costs = vec![CostSplit::default(); sc.apps.len()];
     for m in &sim.machines {
@@ -206,27 +231,29 @@ pub fn summary(sim: &Sim, replication: u64) -> Value {
     for c in &app_costs {
         total_cost.add(c);
     }
-    let mut by_region = Map::new();
-    for (r, c) in sc.regions.iter().zip(&region_costs) {
-        by_region.insert(r.code.clone(), json!(r6(c.total())));
-    }
-    let mut apps = Map::new();
-    for (ai, app) in sc.apps.iter().enumerate() {
-        let c = &sim.rec.apps[ai];
-        let ids: Vec<usize> = (0..sim.machines.len())
-            .filter(|&i| sim.machines[i].app as usize == ai)
-            .collect();
-        apps.insert(
-            app.name.clone(),
-            json!({
-                "requests": requests_block(c, duration_s, &sc.regions),
-                "queue_wait_ms": queue_block(c),
-                "latency_ms": latency_block(&sim.rec.latency[ai], c),
-                "machines": machines_block(sim, &ids, duration_ns),
-                "cost_usd": cost_block(app_costs[ai], c.served, duration_s, None),
-            }),
-        );
-    }
+    let by_region = sc
+        .regions
+        .iter()
+        .zip(&region_costs)
+        .map(|(r, c)| (r.code.clone(), r6(c.total())))
+        .collect();
+    let apps = sc
+        .apps
+        .iter()
+        .enumerate()
+        .map(|(ai, app)| {
+            let c = &sim.rec.apps[ai];
+            let mine = sim.machines.iter().filter(|m| m.app as usize == ai);
+            let summary = AppSummary {
+                requests: requests_block(c, duration_s, &sc.regions),
+                queue_wait_ms: queue_block(c),
+                latency_ms: latency_block(&sim.rec.latency[ai], c),
+                machines: machines_block(sim, mine, duration_ns),
+                cost_usd: cost_block(app_costs[ai], c.served, duration_s, None),
+            };
+            (app.name.clone(), summary)
+        })
+        .collect();
     let decided = total.served + total.failed_total();
     let availability = if decided == 0 {
         1.0
@@ -238,41 +265,47 @@ pub fn summary(sim: &Sim, replication: u64) -> Value {
     } else {
         all_latency.value_at_quantile(0.99) as f64 / 1000.0
     };
-    json!({
-        "flysim_version": env!("CARGO_PKG_VERSION"),
-        "scenario": sc.name,
-        "scenario_hash": sc.hash,
-        "seed": sc.seed,
-        "replication": replication,
-        "duration_s": r6(duration_s),
-        "events": sim.events,
-        "requests": requests_block(&total, duration_s, &sc.regions),
-        "queue_wait_ms": queue_block(&total),
-        "latency_ms": latency_block(&all_latency, &total),
-        "machines": machines_block(sim, &all_ids, duration_ns),
-        "cost_usd": cost_block(total_cost, total.served, duration_s, Some(by_region)),
-        "slo": {
-            "availability_target": sc.slo.availability,
-            "latency_p99_target_ms": sc.slo.latency_p99.as_millis_f64(),
-            "availability_met": availability >= sc.slo.availability,
-            "latency_p99_met": p99_ms <= sc.slo.latency_p99.as_millis_f64(),
+    RunSummary {
+        flysim_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario: sc.name.clone(),
+        scenario_hash: sc.hash.clone(),
+        seed: sc.seed,
+        replication: Some(replication),
+        duration_s: r6(duration_s),
+        events: sim.events,
+        requests: requests_block(&total, duration_s, &sc.regions),
+        queue_wait_ms: queue_block(&total),
+        latency_ms: latency_block(&all_latency, &total),
+        machines: machines_block(sim, sim.machines.iter(), duration_ns),
+        cost_usd: cost_block(total_cost, total.served, duration_s, Some(by_region)),
+        slo: SloVerdict {
+            availability_target: sc.slo.availability,
+            latency_p99_target_ms: sc.slo.latency_p99.as_millis_f64(),
+            availability_met: availability >= sc.slo.availability,
+            latency_p99_met: p99_ms <= sc.slo.latency_p99.as_millis_f64(),
         },
-        "apps": apps,
-        "workers": workers(sim),
-        "incidents": incidents_block(sim),
-        "volumes": {
-            "lost": sim.incidents.iter().map(|i| i.volumes_lost).sum::<u32>(),
-            "data_lost_hours": r6(sim.incidents.iter().map(|i| i.data_lost_hours).sum::<f64>()),
+        apps,
+        workers: workers(sim),
+        incidents: incidents_block(sim),
+        volumes: Volumes {
+            lost: sim
+                .incidents
+                .iter()
+                .map(|i| u64::from(i.volumes_lost))
+                .sum(),
+            data_lost_hours: r6(sim.incidents.iter().map(|i| i.data_lost_hours).sum::<f64>()),
         },
-    })
+        replications: None,
+        ci95: None,
+    }
 }
 
 /// Availability of every process group that takes no requests: the share of the run with at
 /// least one of its Machines started. Keyed by group name (`<app>.<group>` when two apps share
 /// a group name).
-fn workers(sim: &Sim) -> Value {
+fn workers(sim: &Sim) -> indexmap::IndexMap<String, Worker> {
     let sc = sim.scenario();
-    let mut out = Map::new();
+    let mut out = indexmap::IndexMap::new();
     for (ai, app) in sc.apps.iter().enumerate() {
         for (gi, g) in app.groups.iter().enumerate() {
             if app.served_groups.contains(&gi) {
@@ -290,16 +323,18 @@ fn workers(sim: &Sim) -> Value {
             };
             out.insert(
                 key,
-                json!({ "app": app.name, "availability": share(sim.group_availability(ai, gi)) }),
+                Worker {
+                    app: app.name.clone(),
+                    availability: share(sim.group_availability(ai, gi)),
+                },
             );
         }
     }
-    Value::Object(out)
+    out
 }
 
-fn incidents_block(sim: &Sim) -> Value {
+fn incidents_block(sim: &Sim) -> Incidents {
     let end = sim.end();
-    let n = sim.incidents.len();
     let recovery: Vec<f64> = sim
         .incidents
         .iter()
@@ -317,14 +352,22 @@ fn incidents_block(sim: &Sim) -> Value {
             r6(v.iter().sum::<f64>() / v.len() as f64)
         }
     };
-    json!({
-        "count": n,
-        "host_down_s_total": r6(sim.incidents.iter().map(|i| (i.host_back.unwrap_or(end) - i.start).as_secs_f64()).sum::<f64>()),
-        "recovery_s_mean": mean(&recovery),
-        "takeovers": takeovers.len(),
-        "takeover_s_mean": mean(&takeovers),
-        "requests_failed_on_host": sim.incidents.iter().map(|i| i.requests_failed_on_host).sum::<u64>(),
-    })
+    Incidents {
+        count: sim.incidents.len() as u64,
+        host_down_s_total: r6(sim
+            .incidents
+            .iter()
+            .map(|i| (i.host_back.unwrap_or(end) - i.start).as_secs_f64())
+            .sum::<f64>()),
+        recovery_s_mean: mean(&recovery),
+        takeovers: takeovers.len() as u64,
+        takeover_s_mean: mean(&takeovers),
+        requests_failed_on_host: sim
+            .incidents
+            .iter()
+            .map(|i| i.requests_failed_on_host)
+            .sum(),
+    }
 }
 
 /// `incidents.csv`: one row per host failure.

@@ -19,6 +19,7 @@ use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::Sweep;
+use crate::metrics::results::RunSummary;
 use crate::metrics::stats::mean_ci95;
 use crate::output::{OwnedDir, csv_bytes};
 use crate::run::{aggregate, flatten, round_for, run_summary};
@@ -287,7 +288,7 @@ pub fn run(sweep: &Sweep, out: &mut OwnedDir, opts: RunOptions) -> Result<Finish
         pending
             .par_iter()
             .map(|&(point, replication)| {
-                let summary = run_summary(&sweep.points[point].1, replication as u64);
+                let summary = run_summary(&sweep.points[point].1, replication as u64).to_value();
                 let line =
                     json!({ "point": point, "replication": replication, "summary": summary });
                 {
@@ -462,6 +463,11 @@ pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
             .unwrap_or_default()
     };
     let flat: Vec<Vec<(String, Value)>> = entries.iter().map(|e| flatten(&e.summary)).collect();
+    // The journal's summaries were checked when it was read; a field it lacks reads as 0.
+    let typed: Vec<RunSummary<f64>> = entries
+        .iter()
+        .map(|e| RunSummary::from_value(&e.summary).unwrap_or_default())
+        .collect();
     let keys: Vec<String> = flat
         .first()
         .map(|f| {
@@ -514,13 +520,6 @@ pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
     for (i, e) in entries.iter().enumerate() {
         by_point.entry(e.point).or_default().push(i);
     }
-    let stat = |idx: &[usize], k: &str| -> (f64, f64) {
-        let xs: Vec<f64> = idx
-            .iter()
-            .filter_map(|&i| lookup(&flat[i], k).as_f64())
-            .collect();
-        mean_ci95(&xs)
-    };
     let mut prows = Vec::new();
     let mut stats = Vec::new();
     for (&p, idx) in &by_point {
@@ -544,9 +543,12 @@ pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
         }
         prows.push(row);
         let pm = &points[p];
-        let availability = stat(idx, "requests.availability");
-        let p99_ms = stat(idx, "latency_ms.p99");
-        let cost_30d = stat(idx, "cost_usd.per_30_days");
+        let figure = |f: fn(&RunSummary<f64>) -> f64| {
+            mean_ci95(&idx.iter().map(|&i| f(&typed[i])).collect::<Vec<f64>>())
+        };
+        let availability = figure(|s| s.requests.availability);
+        let p99_ms = figure(|s| s.latency_ms.p99);
+        let cost_30d = figure(|s| s.cost_usd.per_30_days);
         let meets_slo = availability.0 - availability.1
             >= pm["slo_availability"].as_f64().unwrap_or(0.0)
             && p99_ms.0 + p99_ms.1 <= pm["slo_latency_p99_ms"].as_f64().unwrap_or(f64::INFINITY);

@@ -63,11 +63,8 @@ rps = 3
     let two = scenario::from_str(&more, "t.toml", &[]).unwrap().scenario;
     let a1 = run_replication(&one, 0).summary;
     let a2 = run_replication(&two, 0).summary;
-    assert_eq!(
-        a1["apps"]["a"]["requests"]["offered"],
-        a2["apps"]["a"]["requests"]["offered"]
-    );
-    assert_eq!(a1["apps"]["a"]["latency_ms"], a2["apps"]["a"]["latency_ms"]);
+    assert_eq!(a1.apps["a"].requests.offered, a2.apps["a"].requests.offered);
+    assert_eq!(a1.apps["a"].latency_ms, a2.apps["a"].latency_ms);
 }
 
 #[test]

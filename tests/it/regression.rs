@@ -1192,3 +1192,29 @@ fn replication_means_rounded_rare_failures_into_an_availability_of_one() {
     // Other figures keep 6 decimals.
     assert_eq!(agg["cost_usd"]["total"], 0.529265);
 }
+
+/// The HTML report printed shares with four decimals: an availability of 0.99999999 (failed
+/// requests) showed as "100.0000 %".
+#[test]
+fn the_report_printed_100_percent_while_requests_failed() {
+    let sc = flysim::scenario::from_str(TINY, "tiny.toml", &[])
+        .unwrap()
+        .scenario;
+    let mut files = flysim::run::run_files(&flysim::run::run_replication(&sc, 0), "");
+    let summary = files.iter_mut().find(|f| f.0 == "summary.json").unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&summary.1).unwrap();
+    v["requests"]["availability"] = serde_json::json!(0.99999999);
+    v["requests"]["failed"] = serde_json::json!(1);
+    summary.1 = serde_json::to_vec(&v).unwrap();
+    let out = flysim::chart::charts_for_run_files(&files, "").unwrap();
+    let report =
+        String::from_utf8(out.iter().find(|f| f.0 == "report.html").unwrap().1.clone()).unwrap();
+    assert!(
+        !report.contains("100.0000"),
+        "the report rounds a failure away"
+    );
+    assert!(
+        report.contains("99.999999 %"),
+        "availability as the table prints it"
+    );
+}

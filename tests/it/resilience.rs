@@ -238,8 +238,8 @@ fn a_volume_machine_stays_on_its_host_and_a_lost_volume_never_returns() {
     assert_eq!(sim.incidents[0].volumes_lost, 1);
     assert!((sim.incidents[0].data_lost_hours - 6.0).abs() < 1e-9);
     let s = flysim::run::summary::summary(&sim, 0);
-    assert_eq!(s["volumes"]["lost"], 1);
-    assert!((s["workers"]["worker"]["availability"].as_f64().unwrap() - 0.25).abs() < 1e-9);
+    assert_eq!(s.volumes.lost, 1);
+    assert!((s.workers["worker"].availability - 0.25).abs() < 1e-9);
 }
 
 #[test]

@@ -36,8 +36,8 @@ fn every_example_scenario_runs() {
             flysim::scenario::load(f, &sets).unwrap_or_else(|e| panic!("{}:\n{e}", f.display()));
         let sc = &loaded.scenario;
         let rec = flysim::run::run_replication(sc, 0);
-        let offered = rec.summary["requests"]["offered"].as_u64().unwrap();
-        let served = rec.summary["requests"]["served"].as_u64().unwrap();
+        let offered = rec.summary.requests.offered;
+        let served = rec.summary.requests.served;
         let has_traffic = sc.apps.iter().any(|a| !a.traffic.is_empty());
         assert!(
             !has_traffic || (offered > 0 && served > 0),

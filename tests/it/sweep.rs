@@ -172,9 +172,10 @@ fn confidence_intervals_cover_the_true_mean_about_95_percent_of_the_time() {
             .scenario;
         let xs: Vec<f64> = (0..5)
             .map(|rep| {
-                flysim::run::run_replication(&sc, rep).summary["requests"]["offered"]
-                    .as_f64()
-                    .unwrap()
+                flysim::run::run_replication(&sc, rep)
+                    .summary
+                    .requests
+                    .offered as f64
             })
             .collect();
         let (m, h) = flysim::metrics::stats::mean_ci95(&xs);

@@ -1,0 +1,251 @@
+//! The typed results of a run: what `summary.json` holds, as serde types.
+//!
+//! Every reader of results (the printed table, the sweep's verdict, the charts' report) goes
+//! through these types, so a renamed field is a compile error, not a figure silently read as 0.
+//! Counts are a type parameter: a single run's are integers (`RunSummary<u64>`, what
+//! `summary.json` holds); a mean over replications is read back as `RunSummary<f64>`, whose
+//! `ci95` holds the 95 % half-widths in the same shape. The field order is the file's key
+//! order. Every struct defaults field by field, so the `ci95` tree, which holds only numbers,
+//! reads into the same types.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// `summary.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+pub struct RunSummary<C = u64> {
+    /// flysim's version.
+    pub flysim_version: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Hash of the scenario text and its overrides.
+    pub scenario_hash: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Replication index (`null` in a mean over replications).
+    pub replication: Option<u64>,
+    /// Simulated span [s].
+    pub duration_s: f64,
+    /// Events handled.
+    pub events: C,
+    /// Requests of every app.
+    pub requests: Requests<C>,
+    /// Time in the proxy queue [ms].
+    pub queue_wait_ms: QueueWait,
+    /// Latency of served requests [ms].
+    pub latency_ms: Latency,
+    /// Machine totals.
+    pub machines: MachineTotals<C>,
+    /// Cost [USD].
+    pub cost_usd: Cost,
+    /// The SLO and whether it was met.
+    pub slo: SloVerdict,
+    /// Per app, by name.
+    pub apps: IndexMap<String, AppSummary<C>>,
+    /// Process groups without a service, by name.
+    pub workers: IndexMap<String, Worker>,
+    /// Host failures.
+    pub incidents: Incidents<C>,
+    /// Volumes lost with their hosts.
+    pub volumes: Volumes<C>,
+    /// Replications averaged (a mean over replications only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replications: Option<u64>,
+    /// 95 % half-widths over replications (a mean over replications only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci95: Option<Box<RunSummary<f64>>>,
+}
+
+/// Request outcomes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+pub struct Requests<C = u64> {
+    /// Arrived at the proxy.
+    pub offered: C,
+    /// Served.
+    pub served: C,
+    /// Failed.
+    pub failed: C,
+    /// Failed, by reason.
+    pub failed_by_reason: IndexMap<String, C>,
+    /// Neither served nor failed when the run ended.
+    pub in_flight_at_end: C,
+    /// served / (served + failed).
+    pub availability: f64,
+    /// Served within the SLO's latency, over served + failed.
+    pub slo_share: f64,
+    /// Requests that waited for a boot or resume.
+    pub cold_starts: C,
+    /// Their mean wait [ms].
+    pub cold_start_wait_ms_mean: f64,
+    /// Requests that waited in the proxy queue.
+    pub queued: C,
+    /// Connect give-ups retried elsewhere.
+    pub retried: C,
+    /// Mean requests in the system.
+    pub mean_in_flight: f64,
+    /// Share served outside the clients' region.
+    pub cross_region_share: f64,
+    /// Served per second.
+    pub throughput_rps: f64,
+    /// Mean time from arrival to response, served requests [ms].
+    pub mean_response_ms: f64,
+    /// Mean time in the system, served and failed [ms].
+    pub mean_sojourn_ms: f64,
+    /// Offered, by the clients' region.
+    pub offered_by_region: IndexMap<String, C>,
+}
+
+/// Proxy queue waits [ms].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueWait {
+    /// Mean.
+    pub mean: f64,
+    /// Longest.
+    pub max: f64,
+}
+
+/// Latency quantiles [ms].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Latency {
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// Machines and their lifecycle counts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+pub struct MachineTotals<C = u64> {
+    /// Machines that ever existed.
+    pub count: C,
+    /// Mean number of Machines in each state, by state name.
+    pub time_avg: IndexMap<String, f64>,
+    /// Starts (boots and resumes).
+    pub starts: C,
+    /// Starts by the proxy.
+    pub autostarts: C,
+    /// Resumes.
+    pub resumes: C,
+    /// Stops.
+    pub stops: C,
+    /// Suspends.
+    pub suspends: C,
+    /// Starts that found their host full.
+    pub failed_starts: C,
+}
+
+/// Cost [USD].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cost {
+    /// Everything.
+    pub total: f64,
+    /// Started Machines' CPU and RAM.
+    pub compute: f64,
+    /// Stopped and suspended Machines' root filesystems.
+    pub rootfs: f64,
+    /// Volumes.
+    pub volumes: f64,
+    /// The run's cost scaled to 30 days.
+    pub per_30_days: f64,
+    /// Per million served requests.
+    pub per_million_requests: f64,
+    /// By region (the whole run only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_region: Option<IndexMap<String, f64>>,
+}
+
+/// The SLO and the verdict.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SloVerdict {
+    /// Target availability.
+    pub availability_target: f64,
+    /// Target p99 [ms].
+    pub latency_p99_target_ms: f64,
+    /// Availability met.
+    pub availability_met: bool,
+    /// p99 met.
+    pub latency_p99_met: bool,
+}
+
+/// One app.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+pub struct AppSummary<C = u64> {
+    /// Its requests.
+    pub requests: Requests<C>,
+    /// Its proxy queue.
+    pub queue_wait_ms: QueueWait,
+    /// Its latency.
+    pub latency_ms: Latency,
+    /// Its Machines.
+    pub machines: MachineTotals<C>,
+    /// Its cost.
+    pub cost_usd: Cost,
+}
+
+/// A process group without a service.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Worker {
+    /// Its app.
+    pub app: String,
+    /// Share of the run with at least one of its Machines started.
+    pub availability: f64,
+}
+
+/// Host failures over the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+pub struct Incidents<C = u64> {
+    /// Host failures.
+    pub count: C,
+    /// Hosts' down time, summed [s].
+    pub host_down_s_total: f64,
+    /// Mean time until the failed host's Machines run again [s].
+    pub recovery_s_mean: f64,
+    /// Standby takeovers.
+    pub takeovers: C,
+    /// Mean time to a takeover [s].
+    pub takeover_s_mean: f64,
+    /// Requests that failed on the failed hosts.
+    pub requests_failed_on_host: C,
+}
+
+/// Volumes lost with their hosts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+pub struct Volumes<C = u64> {
+    /// Volumes destroyed.
+    pub lost: C,
+    /// Hours of writes lost since the last daily snapshot.
+    pub data_lost_hours: f64,
+}
+
+impl RunSummary {
+    /// As a JSON document (what `summary.json` holds).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a summary serialises")
+    }
+}
+
+impl RunSummary<f64> {
+    /// Reads a `summary.json` document: one run's or a mean over replications.
+    pub fn from_value(v: &serde_json::Value) -> Result<RunSummary<f64>, String> {
+        serde_json::from_value(v.clone()).map_err(|e| format!("summary.json: {e}"))
+    }
+}
