@@ -215,9 +215,6 @@ impl Sim<'_> {
             &new.vm,
             sc.regions[new.region].price_multiplier,
         );
-        let rng = self
-            .streams
-            .stream(&format!("machine/{}:{}", a.name, new.ordinal));
         let mut m = Machine::new(
             app as u16,
             new.region as u16,
@@ -226,7 +223,6 @@ impl Sim<'_> {
             MState::Stopped,
             new.vm,
             rate,
-            rng,
             now,
         );
         m.group = new.group as u16;

@@ -316,6 +316,22 @@ pub struct Machine {
     pub restart_after_stop: bool,
     /// Its size now.
     pub vm: VmSize,
+    /// Its life and billing, read when it is resized and when costs are reported (boxed: the
+    /// request path never touches it, and a small Machine keeps large fleets in cache).
+    pub book: Box<Book>,
+    /// The `fly scale vm` action updating it, by index, while it restarts.
+    pub updating: Option<u32>,
+    /// Its own stream for boot, resume and suspend times (`machine/<app>:<n>`), so that a
+    /// Machine created during the run moves no other Machine's draws; made at its first draw
+    /// (a Machine that never boots never pays for it).
+    pub rng: Option<Box<StreamRng>>,
+}
+
+/// A Machine's life and the prices it was billed at.
+#[derive(Debug)]
+pub struct Book {
+    /// When it was created.
+    pub created_at: SimTime,
     /// Its size when it was created.
     pub first_vm: VmSize,
     /// Its size changes: when, and the new size.
@@ -326,13 +342,6 @@ pub struct Machine {
     pub banked: CostSplit,
     /// `time_in` when its size last changed (time since then is billed at `compute_rate`).
     pub rate_mark: [u64; STATES],
-    /// When it was created.
-    pub created_at: SimTime,
-    /// The `fly scale vm` action updating it, by index, while it restarts.
-    pub updating: Option<u32>,
-    /// Its own stream for boot, resume and suspend times (`machine/<app>:<n>`), so that a
-    /// Machine created during the run moves no other Machine's draws.
-    pub rng: Box<StreamRng>,
 }
 
 impl Machine {
@@ -346,7 +355,6 @@ impl Machine {
         state: MState,
         vm: VmSize,
         compute_rate: f64,
-        rng: StreamRng,
         now: SimTime,
     ) -> Self {
         Machine {
@@ -396,14 +404,16 @@ impl Machine {
             restart_window_start: now,
             restart_after_stop: false,
             vm,
-            first_vm: vm,
-            resized: Vec::new(),
-            compute_rate,
-            banked: CostSplit::default(),
-            rate_mark: [0; STATES],
-            created_at: now,
+            book: Box::new(Book {
+                created_at: now,
+                first_vm: vm,
+                resized: Vec::new(),
+                compute_rate,
+                banked: CostSplit::default(),
+                rate_mark: [0; STATES],
+            }),
             updating: None,
-            rng: Box::new(rng),
+            rng: None,
         }
     }
 

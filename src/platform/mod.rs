@@ -394,7 +394,6 @@ impl<'s> Sim<'s> {
                         &vm,
                         sc.regions[r].price_multiplier,
                     ),
-                    streams.stream(&format!("machine/{}:{i}", app.name)),
                     SimTime::ZERO,
                 );
                 m.group = group as u16;
@@ -587,6 +586,18 @@ impl<'s> Sim<'s> {
         sim.place_in_indexes();
         sim.seed_events();
         sim
+    }
+
+    /// Machine `id`'s own stream (`machine/<app>:<n>`), made at its first draw.
+    fn machine_rng(&mut self, id: u32) -> &mut StreamRng {
+        let m = &mut self.machines[id as usize];
+        m.rng.get_or_insert_with(|| {
+            let name = format!(
+                "machine/{}:{}",
+                self.sc.apps[m.app as usize].name, m.ordinal
+            );
+            Box::new(self.streams.stream(&name))
+        })
     }
 
     /// Checks every routing decision against a scan of every Machine (slow; for tests): a
@@ -1268,7 +1279,7 @@ impl<'s> Sim<'s> {
             h.used_mb += vm.memory_mb;
         }
         let p = &self.sc.platform;
-        let rng = &mut *self.machines[id as usize].rng;
+        let rng = self.machine_rng(id);
         let lost_snapshot = resume
             && p.snapshot_loss_probability > 0.0
             && rng.random::<f64>() < p.snapshot_loss_probability;
@@ -1350,12 +1361,12 @@ impl<'s> Sim<'s> {
     /// The drain is over: schedule the stop (platform overhead) or the suspend (snapshot).
     fn drained(&mut self, id: u32) {
         let p = &self.sc.platform;
+        let delay = match self.machines[id as usize].drain_to {
+            DrainTo::Stop => p.stop_overhead,
+            DrainTo::Suspend => SimDuration(sample_ns(&p.suspend_time, self.machine_rng(id))),
+        };
         let m = &mut self.machines[id as usize];
         m.drained = true;
-        let delay = match m.drain_to {
-            DrainTo::Stop => p.stop_overhead,
-            DrainTo::Suspend => SimDuration(sample_ns(&p.suspend_time, &mut m.rng)),
-        };
         let generation = m.generation;
         self.engine.schedule_in(
             delay,
@@ -1614,7 +1625,7 @@ impl<'s> Sim<'s> {
     /// One Machine's cost up to `now`: exact state times × per-second prices, at each size it
     /// had; its volume is billed over its life.
     pub fn machine_cost(&self, m: &Machine, now: SimTime) -> CostSplit {
-        let mut c = m.banked;
+        let mut c = m.book.banked;
         c.add(&self.cost_since_mark(m, now));
         let rt = &self.apps[m.app as usize];
         let end = if m.state == MState::Destroyed {
@@ -1622,7 +1633,7 @@ impl<'s> Sim<'s> {
         } else {
             now
         };
-        c.volumes = end.since(m.created_at).as_secs_f64() * rt.volume_rate[m.group as usize];
+        c.volumes = end.since(m.book.created_at).as_secs_f64() * rt.volume_rate[m.group as usize];
         c
     }
 
@@ -1630,14 +1641,14 @@ impl<'s> Sim<'s> {
     fn cost_since_mark(&self, m: &Machine, now: SimTime) -> CostSplit {
         let t = m.time_in_until(now);
         let rt = &self.apps[m.app as usize];
-        let secs = |s: MState| (t[s as usize] - m.rate_mark[s as usize]) as f64 / 1e9;
+        let secs = |s: MState| (t[s as usize] - m.book.rate_mark[s as usize]) as f64 / 1e9;
         let mut compute_secs = secs(MState::Started);
         if self.sc.platform.bill_transient_states {
             compute_secs +=
                 secs(MState::Starting) + secs(MState::Stopping) + secs(MState::Suspending);
         }
         CostSplit {
-            compute: compute_secs * m.compute_rate,
+            compute: compute_secs * m.book.compute_rate,
             rootfs: (secs(MState::Stopped) + secs(MState::Suspended)) * rt.rootfs_rate,
             volumes: 0.0,
         }
@@ -1657,11 +1668,11 @@ impl<'s> Sim<'s> {
             self.sc.regions[m.region as usize].price_multiplier,
         );
         let m = &mut self.machines[id as usize];
-        m.banked.add(&c);
-        m.rate_mark = mark;
-        m.compute_rate = rate;
+        m.book.banked.add(&c);
+        m.book.rate_mark = mark;
+        m.book.compute_rate = rate;
         m.vm = vm;
-        m.resized.push((now, vm));
+        m.book.resized.push((now, vm));
     }
 
     /// End of the run.

@@ -444,7 +444,7 @@ pub fn states_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         let name = format!("{}:{}", sc.apps[m.app as usize].name, m.ordinal);
         let ts = &per_machine[id];
         let mut state = ts.first().map_or(m.state, |t| t.from);
-        let mut since = m.created_at;
+        let mut since = m.book.created_at;
         let mut push = |from: SimTime, to: SimTime, s: MState| {
             if to > from {
                 rows.push(vec![
@@ -578,7 +578,7 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
                 vm.cpus.to_string(),
                 vm.memory_mb.to_string(),
                 m.state.name().to_string(),
-                dec(m.created_at.as_secs_f64()),
+                dec(m.book.created_at.as_secs_f64()),
                 if m.state == MState::Destroyed {
                     dec(m.since.as_secs_f64())
                 } else {
@@ -623,8 +623,8 @@ fn size_history(m: &crate::platform::machine::Machine) -> String {
             vm.memory_mb
         )
     };
-    let mut out = size(m.created_at, &m.first_vm);
-    for (at, vm) in &m.resized {
+    let mut out = size(m.book.created_at, &m.book.first_vm);
+    for (at, vm) in &m.book.resized {
         out.push(' ');
         out.push_str(&size(*at, vm));
     }

@@ -76,7 +76,7 @@ count = 2
     assert_eq!(sim.machines.len(), 2);
     let m = &sim.machines[1];
     assert_eq!(m.ordinal, 1);
-    assert_eq!(m.created_at, SimTime(601 * NS), "create takes 1 s");
+    assert_eq!(m.book.created_at, SimTime(601 * NS), "create takes 1 s");
     assert_eq!(
         m.started_at,
         SimTime(603_500_000_000),
@@ -120,7 +120,7 @@ count = 12
     let sim = run(&sc, 0);
     let created: Vec<u64> = sim.machines[1..]
         .iter()
-        .map(|m| m.created_at.0 / NS)
+        .map(|m| m.book.created_at.0 / NS)
         .collect();
     assert_eq!(created, vec![61, 61, 61, 61, 61, 62, 62, 62, 62, 62, 63]);
     assert_eq!(sim.actions[0].done_at, Some(SimTime(63 * NS)));
@@ -229,7 +229,7 @@ machine = "web:1"
     let sc = scenario(&text);
     let sim = run(&sc, 0);
     let m = &sim.machines[1];
-    assert_eq!(m.created_at, SimTime(3601 * NS));
+    assert_eq!(m.book.created_at, SimTime(3601 * NS));
     assert_eq!(m.state, MState::Destroyed);
     assert_eq!(m.since, SimTime(4201 * NS));
     let t = m.time_in_until(sim.end());
@@ -240,7 +240,7 @@ machine = "web:1"
     let month = 30.0 * 86400.0;
     let small = 2.194 / month;
     // The linear price model: per performance vCPU and per GB of RAM, per 30 days.
-    let big = sim.machines[1].compute_rate;
+    let big = sim.machines[1].book.compute_rate;
     let p = &sc.prices;
     let expected_big = (2.0 * p.performance_vcpu_month + 4.0 * p.ram_gb_month) / month;
     assert!((big - expected_big).abs() < 1e-15);
@@ -252,7 +252,11 @@ machine = "web:1"
         c.compute
     );
     assert_eq!(format!("{:.2}", c.compute), format!("{:.2}", expected));
-    assert_eq!(sim.machines[0].resized.len(), 1, "web:0 was resized too");
+    assert_eq!(
+        sim.machines[0].book.resized.len(),
+        1,
+        "web:0 was resized too"
+    );
     assert_eq!(sim.actions[1].changed, 2);
 }
 

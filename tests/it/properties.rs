@@ -270,7 +270,7 @@ proptest! {
         // State times add up to each Machine's life.
         for m in &sim.machines {
             let end = if m.state == MState::Destroyed { m.since } else { sim.end() };
-            prop_assert_eq!(m.time_in_until(sim.end()).iter().sum::<u64>(), end.0 - m.created_at.0);
+            prop_assert_eq!(m.time_in_until(sim.end()).iter().sum::<u64>(), end.0 - m.book.created_at.0);
         }
         // Cost so far never decreases, and the last bucket's equals the run's cost.
         let costs: Vec<f64> = sim.rec.rows.iter().map(|b| b.cost_usd).collect();
