@@ -100,7 +100,6 @@ impl MState {
             (self, to),
             (Stopped, Starting)
                 | (Starting, Started)
-                | (Starting, Stopped)
                 | (Started, Stopping)
                 | (Started, Suspending)
                 | (Stopping, Stopped)
@@ -449,5 +448,42 @@ impl Machine {
             t[self.state as usize] += now.0.saturating_sub(self.since.0);
         }
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MState::{self, *};
+
+    /// The graph the model enforces, edge by edge, against Fly's state diagram (the overall
+    /// Machine state diagram of the Machines docs, `spec/fly-platform.md` §2), restricted to
+    /// the states flysim visits: `destroying`, `updating` and `restarting` are instants here,
+    /// `failed` is `down` (a host failure), and a boot does not fail (`starting --error-->`
+    /// is not modelled).
+    #[test]
+    fn the_lifecycle_graph_is_flys_diagram() {
+        let edges = [
+            (Stopped, Starting),   // stopped --start--> starting
+            (Starting, Started),   // starting --success--> started
+            (Started, Stopping),   // started --stop--> stopping
+            (Started, Suspending), // started --suspend--> suspended, via suspending
+            (Stopping, Stopped),   // stopping --success--> stopped
+            (Suspending, Suspended),
+            (Suspended, Starting), // suspended --resume--> starting
+            (Suspended, Stopped),  // suspended --update--> updating --preserve state--> stopped
+            (Down, Stopped),       // the host returns
+            (Down, Suspended),
+        ];
+        for from in MState::LIFECYCLE {
+            for to in MState::LIFECYCLE {
+                let expected = edges.contains(&(from, to))
+                    // any live state: the host fails, or the operator destroys the Machine
+                    || (to == Down && !matches!(from, Down | Destroyed))
+                    || (to == Destroyed && from != Destroyed);
+                assert_eq!(from.can_go_to(to), expected, "{from:?} -> {to:?}");
+            }
+        }
+        // Nothing leaves `destroyed`.
+        assert!(MState::LIFECYCLE.iter().all(|&to| !Destroyed.can_go_to(to)));
     }
 }
