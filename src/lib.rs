@@ -53,6 +53,7 @@
 pub mod chart;
 pub mod cli;
 pub mod engine;
+pub mod error;
 #[doc(hidden)]
 pub mod fuzz_targets;
 pub mod import;
@@ -64,3 +65,5 @@ pub mod run;
 pub mod scenario;
 pub mod sweep;
 pub mod workload;
+
+pub use error::{Error, Result};

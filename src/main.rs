@@ -15,7 +15,7 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            if e.downcast_ref::<flysim::cli::UserError>().is_some() {
+            if e.downcast_ref::<flysim::Error>().is_some() {
                 eprintln!("{e}");
             } else {
                 eprintln!("error: {e:#}");

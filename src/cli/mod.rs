@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::Error;
 use crate::output;
 use crate::run::{self, RunRecord};
 use crate::scenario::{self, Loaded, QUICKSTART, QUICKSTART_NAME, Severity};
@@ -195,11 +196,6 @@ pub struct ValidateArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// A failure that is the user's to fix: already explained on stderr, exit code 1.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UserError(pub String);
-
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -227,14 +223,14 @@ fn load_scenario(args: &RunArgs) -> Result<Loaded> {
         Some(path) => scenario::load(path, &sets),
         None => scenario::from_str(QUICKSTART, QUICKSTART_NAME, &sets),
     };
-    loaded.map_err(|e| UserError(e.to_string()).into())
+    loaded.map_err(|e| Error::from(e).into())
 }
 
 fn run_cmd(args: RunArgs) -> Result<()> {
     if crate::sweep::is_sweep(&args.sets) {
         let sets = sets_with_seed(&args.sets, args.seed);
-        let sweep = crate::sweep::from_run_args(args.scenario.as_deref(), &sets)
-            .map_err(|e| UserError(e.to_string()))?;
+        let sweep =
+            crate::sweep::from_run_args(args.scenario.as_deref(), &sets).map_err(Error::from)?;
         return execute_sweep(&sweep, args.out, None, None, args.quiet);
     }
     let loaded = load_scenario(&args)?;
@@ -318,14 +314,15 @@ fn run_cmd(args: RunArgs) -> Result<()> {
     }
     if !args.quiet {
         let written = (!args.no_output).then_some(out_dir.as_path());
-        let typed = crate::metrics::results::RunSummary::from_value(&summary).map_err(user)?;
+        let typed =
+            crate::metrics::results::RunSummary::from_value(&summary).map_err(Error::Input)?;
         print!("{}", table::render(&typed, elapsed.as_secs_f64(), written));
     }
     Ok(())
 }
 
 fn sweep_cmd(args: SweepArgs) -> Result<()> {
-    let sweep = crate::sweep::load(&args.sweep).map_err(|e| UserError(e.to_string()))?;
+    let sweep = crate::sweep::load(&args.sweep).map_err(Error::from)?;
     execute_sweep(&sweep, args.out, args.jobs, args.shard, args.quiet)
 }
 
@@ -383,7 +380,7 @@ fn execute_sweep(
     let mut files = res.files.clone();
     files.extend(
         crate::chart::charts_for_sweep_files(&res.files)
-            .map_err(|e| user(format!("drawing the charts: {e}")))?,
+            .map_err(|e| Error::Input(format!("drawing the charts: {e}")))?,
     );
     exec::write_results(&mut owned, &files).map_err(user)?;
     if !quiet {
@@ -414,8 +411,8 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
     for d in &args.dirs {
         let d_abs = std::fs::canonicalize(d).unwrap_or_else(|_| d.clone());
         if out_abs.starts_with(&d_abs) || d_abs.starts_with(&out_abs) {
-            return Err(UserError(format!(
-                "error: --out {}: is, holds or sits in the input folder {}; flysim merge only reads its inputs. Give a new folder, e.g. {}-merged",
+            return Err(Error::Usage(format!(
+                "--out {}: is, holds or sits in the input folder {}; flysim merge only reads its inputs. Give a new folder, e.g. {}-merged",
                 args.out.display(),
                 d.display(),
                 d.display()
@@ -430,7 +427,7 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
     files.extend(res.files.iter().cloned());
     files.extend(
         crate::chart::charts_for_sweep_files(&res.files)
-            .map_err(|e| user(format!("drawing the charts: {e}")))?,
+            .map_err(|e| Error::Input(format!("drawing the charts: {e}")))?,
     );
     output::replace_dir(&args.out, &files).map_err(user)?;
     if !args.quiet {
@@ -449,9 +446,9 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
     Ok(())
 }
 
-/// A library error as a message for the user, with the `error:` prefix every message has.
-fn user(e: impl std::fmt::Display) -> anyhow::Error {
-    UserError(format!("error: {e}")).into()
+/// A library error for the user.
+fn user(e: impl Into<Error>) -> anyhow::Error {
+    e.into().into()
 }
 
 fn chart_cmd(args: ChartArgs) -> Result<()> {
@@ -492,12 +489,13 @@ fn chart_cmd(args: ChartArgs) -> Result<()> {
         }
         crate::chart::charts_for_run_files(&files, prefix)
     } else {
-        return Err(user(format!(
+        return Err(Error::Input(format!(
             "{}: no summary.json (a run) or points.csv (a sweep) found; give a folder written by flysim run or flysim sweep",
             dir.display()
-        )));
+        ))
+        .into());
     };
-    let charts = charts.map_err(|e| user(format!("{}: {e}", dir.display())))?;
+    let charts = charts.map_err(|e| Error::Input(format!("{}: {e}", dir.display())))?;
     for (name, bytes) in &charts {
         owned.write(name, bytes).map_err(user)?;
     }
@@ -515,10 +513,10 @@ fn import_cmd(args: ImportArgs) -> Result<()> {
         Ok(imported) => {
             // What import prints must run: validate it as `flysim run` would, from here.
             if let Err(e) = scenario::from_str(&imported.text, "starter scenario", &[]) {
-                return Err(UserError(format!(
-                    "{e}\nerror: the starter scenario for {} would not run (above); fix the fly.toml, or give --regions",
-                    args.fly_toml.display()
-                ))
+                return Err(Error::Import {
+                    problems: e,
+                    fly_toml: args.fly_toml.display().to_string(),
+                }
                 .into());
             }
             for n in imported
@@ -532,12 +530,11 @@ fn import_cmd(args: ImportArgs) -> Result<()> {
             Ok(())
         }
         Err(problems) => {
-            let lines: Vec<String> = problems
-                .iter()
+            let errors = problems
+                .into_iter()
                 .filter(|p| p.severity == Severity::Error)
-                .map(|p| p.to_string())
                 .collect();
-            Err(UserError(lines.join("\n")).into())
+            Err(Error::Problems(errors).into())
         }
     }
 }
@@ -561,11 +558,7 @@ fn validate_cmd(args: ValidateArgs) -> Result<()> {
             .count();
     }
     if errors > 0 {
-        return Err(UserError(format!(
-            "error: {errors} error{} found",
-            if errors == 1 { "" } else { "s" }
-        ))
-        .into());
+        return Err(Error::Counted(errors).into());
     }
     Ok(())
 }
