@@ -23,6 +23,7 @@ use rand::RngExt;
 use super::Sim;
 use super::machine::MState;
 use super::route_index::Band;
+use crate::engine::SimTime;
 use crate::metrics::FailReason;
 use crate::scenario::{Spill, TieBreak};
 
@@ -41,6 +42,45 @@ pub enum Route {
     Queue,
     /// Fail it.
     Fail(FailReason),
+}
+
+/// Among equally good Machines `candidates` (ascending ids), the one the tie-break `rule`
+/// picks: a uniform draw from `rng` (`random`, the only rule that draws, and only with two or
+/// more candidates), the latest `started_at` (`most_recently_started`; ties: lowest id), the
+/// earliest `last_used` (`least_recently_used`; ties: lowest id), or the first id at or after
+/// the region's `cursor`, wrapping, which then moves past it (`round_robin`).
+pub fn tie_break(
+    rule: TieBreak,
+    candidates: &[u32],
+    started_at: impl Fn(u32) -> SimTime,
+    last_used: impl Fn(u32) -> SimTime,
+    cursor: &mut u32,
+    rng: &mut impl rand::Rng,
+) -> Option<u32> {
+    let n = candidates.len();
+    let chosen = match rule {
+        _ if n == 0 => return None,
+        _ if n == 1 => candidates[0],
+        TieBreak::Random => candidates[rng.random_range(0..n)],
+        TieBreak::MostRecentlyStarted => *candidates
+            .iter()
+            .max_by_key(|&&id| (started_at(id), std::cmp::Reverse(id)))
+            .expect("non-empty"),
+        TieBreak::LeastRecentlyUsed => *candidates
+            .iter()
+            .min_by_key(|&&id| (last_used(id), id))
+            .expect("non-empty"),
+        TieBreak::RoundRobin => {
+            let id = candidates
+                .iter()
+                .copied()
+                .find(|&id| id >= *cursor)
+                .unwrap_or(candidates[0]);
+            *cursor = id + 1;
+            id
+        }
+    };
+    Some(chosen)
 }
 
 /// Scratch lists of the scan, one per band (reused across requests).
@@ -99,34 +139,16 @@ impl Sim<'_> {
 
     /// Picks one Machine of a band by the tie-break rule.
     fn scan_pick(&mut self, band: usize, app: usize, region: usize) -> Option<u32> {
-        let n = self.scratch[band].len();
-        if n == 0 {
-            return None;
-        }
-        let list = &self.scratch[band];
-        let chosen = match self.tiebreak() {
-            _ if n == 1 => list[0],
-            TieBreak::Random => list[self.rng_route.random_range(0..n)],
-            TieBreak::MostRecentlyStarted => *list
-                .iter()
-                .max_by_key(|&&id| (self.machines[id as usize].started_at, std::cmp::Reverse(id)))
-                .expect("non-empty"),
-            TieBreak::LeastRecentlyUsed => *list
-                .iter()
-                .min_by_key(|&&id| (self.machines[id as usize].last_used, id))
-                .expect("non-empty"),
-            TieBreak::RoundRobin => {
-                let cursor = self.apps[app].rr[region];
-                let id = list
-                    .iter()
-                    .copied()
-                    .find(|&id| id >= cursor)
-                    .unwrap_or(list[0]);
-                self.apps[app].rr[region] = id + 1;
-                id
-            }
-        };
-        Some(chosen)
+        let machines = &self.machines;
+        let cursor = &mut self.apps[app].rr[region];
+        tie_break(
+            self.sc.platform.tiebreak,
+            &self.scratch[band],
+            |id| machines[id as usize].started_at,
+            |id| machines[id as usize].last_used,
+            cursor,
+            &mut self.rng_route,
+        )
     }
 
     /// The Machine to wake in a region: suspended first (faster), then the lowest id.
@@ -419,6 +441,85 @@ impl Sim<'_> {
             Route::Queue
         } else {
             Route::Fail(FailReason::AtHardLimit)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn pick(rule: TieBreak, ids: &[u32], cursor: &mut u32) -> Option<u32> {
+        // Started at 10 − id s (higher ids started earlier); last used at id % 3 s.
+        let started = |id: u32| SimTime((10 - u64::from(id)) * 1_000_000_000);
+        let used = |id: u32| SimTime(u64::from(id % 3) * 1_000_000_000);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        tie_break(rule, ids, started, used, cursor, &mut rng)
+    }
+
+    #[test]
+    fn each_rule_picks_as_documented() {
+        let ids = [2, 3, 5, 7];
+        let mut c = 0;
+        assert_eq!(pick(TieBreak::MostRecentlyStarted, &ids, &mut c), Some(2));
+        // Last used: 2 → 2 s, 3 → 0 s, 5 → 2 s, 7 → 1 s.
+        assert_eq!(pick(TieBreak::LeastRecentlyUsed, &ids, &mut c), Some(3));
+        assert_eq!(pick(TieBreak::Random, &[], &mut c), None);
+        assert_eq!(pick(TieBreak::Random, &[9], &mut c), Some(9));
+        let r = pick(TieBreak::Random, &ids, &mut c).unwrap();
+        assert!(ids.contains(&r));
+        // Ties: the lowest id.
+        let same = |_: u32| SimTime::ZERO;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mrs = tie_break(
+            TieBreak::MostRecentlyStarted,
+            &ids,
+            same,
+            same,
+            &mut c,
+            &mut rng,
+        );
+        let lru = tie_break(
+            TieBreak::LeastRecentlyUsed,
+            &ids,
+            same,
+            same,
+            &mut c,
+            &mut rng,
+        );
+        assert_eq!((mrs, lru), (Some(2), Some(2)));
+    }
+
+    #[test]
+    fn round_robin_moves_its_cursor_and_wraps() {
+        let ids = [2, 3, 5, 7];
+        let mut cursor = 0;
+        let seq: Vec<u32> = (0..6)
+            .map(|_| pick(TieBreak::RoundRobin, &ids, &mut cursor).unwrap())
+            .collect();
+        assert_eq!(seq, vec![2, 3, 5, 7, 2, 3]);
+        // A cursor past a Machine that left the band goes on to the next one.
+        let mut cursor = 4;
+        assert_eq!(pick(TieBreak::RoundRobin, &[2, 5], &mut cursor), Some(5));
+        assert_eq!(cursor, 6);
+    }
+
+    #[test]
+    fn only_random_draws_and_only_with_a_choice() {
+        let started = |_: u32| SimTime::ZERO;
+        for (rule, ids, draws) in [
+            (TieBreak::Random, &[1u32, 2][..], true),
+            (TieBreak::Random, &[1][..], false),
+            (TieBreak::MostRecentlyStarted, &[1, 2][..], false),
+            (TieBreak::RoundRobin, &[1, 2][..], false),
+        ] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+            let mut c = 0;
+            tie_break(rule, ids, started, started, &mut c, &mut rng);
+            let mut fresh = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+            let moved = rng.random::<u64>() != fresh.random::<u64>();
+            assert_eq!(moved, draws, "{rule:?} with {ids:?}");
         }
     }
 }
