@@ -35,8 +35,8 @@ struct Known {
     group: usize,
     region: RegionIdx,
     vm: VmSize,
-    /// Where it was destroyed, if it was: the action's index.
-    destroyed_by: Option<usize>,
+    /// The action that destroyed it, if one did: its key path and time.
+    destroyed_by: Option<(String, SimDuration)>,
 }
 
 /// The Machines of every app, in creation order, as the actions change them.
@@ -152,8 +152,8 @@ impl Builder<'_> {
         read.sort_by_key(|r| r.at);
         let mut ledger = Ledger::new(apps);
         let mut out = Vec::new();
-        for (index, r) in read.into_iter().enumerate() {
-            if let Some(a) = self.resolve(r, index, apps, &mut ledger) {
+        for r in read {
+            if let Some(a) = self.resolve(r, apps, &mut ledger) {
                 out.push(a);
             }
         }
@@ -189,13 +189,7 @@ impl Builder<'_> {
         }
     }
 
-    fn resolve(
-        &mut self,
-        r: Read,
-        index: usize,
-        apps: &[App],
-        ledger: &mut Ledger,
-    ) -> Option<Action> {
+    fn resolve(&mut self, r: Read, apps: &[App], ledger: &mut Ledger) -> Option<Action> {
         let Read {
             at,
             kind,
@@ -245,7 +239,7 @@ impl Builder<'_> {
                             .map(|m| m.ordinal)
                             .collect();
                         for &v in &victims {
-                            ledger.apps[app][v as usize].destroyed_by = Some(index);
+                            ledger.apps[app][v as usize].destroyed_by = Some((path.clone(), at));
                         }
                         destroy.extend(victims);
                     }
@@ -377,7 +371,7 @@ impl Builder<'_> {
                 let id = format!("{name}:{machine}");
                 match kind.as_str() {
                     "machine_destroy" => {
-                        ledger.apps[app][machine as usize].destroyed_by = Some(index);
+                        ledger.apps[app][machine as usize].destroyed_by = Some((path.clone(), at));
                         (
                             ActionKind::Destroy(machine),
                             format!("fly machine destroy --force {id}"),
@@ -582,11 +576,11 @@ impl Builder<'_> {
             );
             return None;
         };
-        if ledger.apps[app][o as usize].destroyed_by.is_some() {
+        if let Some((by, when)) = &ledger.apps[app][o as usize].destroyed_by {
             self.p.error(
                 &origin,
                 &path,
-                format!("{text} is destroyed by an earlier action, so it does not exist at {at}"),
+                format!("{text} is destroyed by an earlier action ({by}, at {when}), so it does not exist at {at}"),
             );
             return None;
         }

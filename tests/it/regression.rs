@@ -1218,3 +1218,37 @@ fn the_report_printed_100_percent_while_requests_failed() {
         "availability as the table prints it"
     );
 }
+
+/// `flysim run --set ...` without a scenario must run the built-in quickstart, whatever a
+/// `scenarios/quickstart.toml` in the working folder says (one run and a sweep of `--set`).
+#[test]
+fn run_set_without_a_scenario_read_quickstart_from_the_working_folder() {
+    let t = tmp();
+    std::fs::create_dir(t.path().join("scenarios")).unwrap();
+    std::fs::write(
+        t.path().join("scenarios/quickstart.toml"),
+        "name = \"not-the-built-in\"\nduration = \"1h\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(flysim().current_dir(t.path()).args([
+        "run",
+        "--no-output",
+        "--set",
+        "duration=\"1h\"",
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("quickstart, seed 7"), "{out}");
+    let (code, out, err) = run(flysim().current_dir(t.path()).args([
+        "run",
+        "--set",
+        "duration=\"1h\"",
+        "--set",
+        "app.web.machines[0].count=1,2",
+        "--out",
+        "sweep-out",
+        "-q",
+    ]));
+    assert_eq!(code, Some(0), "{err}{out}");
+    let sweep = std::fs::read_to_string(t.path().join("sweep-out/sweep.json")).unwrap();
+    assert!(sweep.contains("quickstart-sweep"), "{sweep}");
+}
