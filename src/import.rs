@@ -1,9 +1,9 @@
 //! `flysim import`: a starter scenario around a real fly.toml.
 //!
-//! Machines are created as `fly deploy` would create them, per process group: one if the
-//! group mounts a volume, two for a group with services, one for a group without (its standby
-//! arrives with the resilience model). They go to `primary_region`, or to each region given
-//! with `--regions`. Traffic: a diurnal day averaging `--rps` requests per second, split
+//! Machines are created as `fly deploy` would create them (`fly::deploy_layout`, the same rule
+//! an app without `machines` gets): per process group, one if the group mounts a volume, two
+//! for a group with services, one and a standby watching it for a group without. They go to
+//! `primary_region`, or to each region given with `--regions`. Traffic: a diurnal day averaging `--rps` requests per second, split
 //! evenly over those regions, when the app has a service. The scenario refers to the fly.toml
 //! by path, so the user's own file stays the input.
 
@@ -163,14 +163,13 @@ fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String
         .join(", ");
     let _ = writeln!(o, "machines = [");
     let mut ordinal = 0u32;
-    let mut standbys = Vec::new();
     for (gi, g) in fly.groups.iter().enumerate() {
         let serves = served.contains(&gi);
-        let per_region = if g.mount.is_some() || !serves { 1 } else { 2 };
+        let (per_region, standby) = crate::scenario::fly::deploy_layout(g.mount.is_some(), serves);
         let why = match (g.mount.is_some(), serves) {
             (true, _) => "mounts a volume: one Machine",
             (false, true) => "serves requests: two Machines",
-            (false, false) => "a worker: one Machine (and a standby, below)",
+            (false, false) => "a worker: one Machine and a standby watching it",
         };
         let count = per_region * regions.len() as u32;
         let _ = writeln!(
@@ -178,22 +177,22 @@ fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String
             "  {{ group = {}, count = {count}, regions = [{region_list}] }},   # {why} per region",
             toml_str(&g.name)
         );
-        if g.mount.is_none() && !serves {
-            // One standby per worker Machine, in that Machine's region (round robin order).
+        if standby {
+            // One standby per Machine of the group, in that Machine's region (round robin
+            // order), right after the group, as an app without `machines` gets them.
             for i in 0..count {
                 let region = &regions[i as usize % regions.len()];
-                standbys.push(format!(
+                let _ = writeln!(
+                    o,
                     "  {{ group = {}, count = 1, regions = [{}], standby_for = {} }},",
                     toml_str(&g.name),
                     toml_str(region),
                     toml_str(&format!("{name}:{}", ordinal + i))
-                ));
+                );
             }
+            ordinal += count;
         }
         ordinal += count;
-    }
-    for s in standbys {
-        let _ = writeln!(o, "{s}");
     }
     let _ = writeln!(o, "]");
     let _ = writeln!(

@@ -103,6 +103,20 @@ pub fn preset(name: &str) -> Option<VmSize> {
     })
 }
 
+/// How `fly deploy` creates a process group's Machines in a region (with `--ha`, its default;
+/// flyctl `deployCreateMachinesForGroups`, `spec/fly-platform.md` §5.1): one Machine if the
+/// group mounts a volume; else two for a group with services, and one for a group without,
+/// which also gets a standby watching it. Returns Machines per region and whether each gets a
+/// standby. The one place both validation (an app without `machines`) and `flysim import` take
+/// Fly's default layout from.
+pub fn deploy_layout(mounts_volume: bool, serves: bool) -> (u32, bool) {
+    match (mounts_volume, serves) {
+        (true, _) => (1, false),
+        (false, true) => (2, false),
+        (false, false) => (1, true),
+    }
+}
+
 /// A Machine size with its GPUs (count and kind).
 type Sized = (VmSize, Option<(u32, String)>);
 

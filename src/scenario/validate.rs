@@ -1074,18 +1074,13 @@ impl<'p> Builder<'p> {
             }
         }
         if !t.has("machines") {
-            // As `fly deploy` creates them: per group, one Machine if it mounts a volume, else
-            // two for a group with services and one for a group without, in the primary region.
-            // A group without services also gets a standby for its Machine.
+            // As `fly deploy` creates them (`fly::deploy_layout`), in the primary region; a
+            // standby right after the Machine it watches.
             if let Some(r) = primary {
                 let mut ordinal = 0;
                 for (gi, g) in groups.iter().enumerate() {
                     let serves = served_groups.contains(&gi);
-                    let count = if g.volume_gb.is_some() || !serves {
-                        1
-                    } else {
-                        2
-                    };
+                    let (count, standby) = super::fly::deploy_layout(g.volume_gb.is_some(), serves);
                     machines.push(MachineGroup {
                         group: gi,
                         per_region: vec![(r, count)],
@@ -1093,17 +1088,19 @@ impl<'p> Builder<'p> {
                         standby_for: Vec::new(),
                         origin: t.origin().clone(),
                     });
-                    if !serves && g.volume_gb.is_none() {
-                        machines.push(MachineGroup {
-                            group: gi,
-                            per_region: vec![(r, 1)],
-                            started: false,
-                            standby_for: vec![ordinal],
-                            origin: t.origin().clone(),
-                        });
-                        ordinal += 1;
-                    }
                     ordinal += count;
+                    if standby {
+                        for watched in ordinal - count..ordinal {
+                            machines.push(MachineGroup {
+                                group: gi,
+                                per_region: vec![(r, 1)],
+                                started: false,
+                                standby_for: vec![watched],
+                                origin: t.origin().clone(),
+                            });
+                        }
+                        ordinal += count;
+                    }
                 }
             }
         }

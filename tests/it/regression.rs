@@ -1252,3 +1252,42 @@ fn run_set_without_a_scenario_read_quickstart_from_the_working_folder() {
     let sweep = std::fs::read_to_string(t.path().join("sweep-out/sweep.json")).unwrap();
     assert!(sweep.contains("quickstart-sweep"), "{sweep}");
 }
+
+/// `flysim import` listed a worker's standby after every group, while an app without
+/// `machines` (the same fly.toml run directly) put it right after its Machine: the same
+/// fly.toml gave Machines different ids (`shop:1` a standby in one, a web Machine in the
+/// other). Both now take Fly's default layout from `fly::deploy_layout`.
+#[test]
+fn import_numbered_machines_unlike_a_run_of_the_same_fly_toml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fly = tmp.path().join("fly.toml");
+    std::fs::write(&fly, "app = 'shop'\nprimary_region = 'fra'\n[processes]\nworker = 'b'\nweb = 'a'\ndb = 'c'\n[http_service]\nprocesses = ['web']\n[[mounts]]\nsource = 'd'\ndestination = '/d'\nprocesses = ['db']\n").unwrap();
+    let imported = flysim::import::import(&fly, None, 5.0).unwrap();
+    let from_import = flysim::scenario::from_str(
+        &imported.text,
+        &tmp.path().join("s.toml").display().to_string(),
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", imported.text))
+    .scenario;
+    let text = format!(
+        "duration = \"1h\"\n[[app]]\nname = \"shop\"\nfly_toml = {:?}\n",
+        fly.display().to_string()
+    );
+    let default = flysim::scenario::from_str(&text, "d.toml", &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    let layout = |sc: &flysim::scenario::Scenario| -> Vec<(usize, bool, Vec<u32>, u32)> {
+        sc.apps[0]
+            .machines
+            .iter()
+            .map(|g| {
+                let n: u32 = g.per_region.iter().map(|x| x.1).sum();
+                (g.group, g.started, g.standby_for.clone(), n)
+            })
+            .collect()
+    };
+    assert_eq!(layout(&from_import), layout(&default));
+    // worker:0, its standby shop:1, web shop:2 and shop:3, db shop:4.
+    assert_eq!(layout(&default)[1].2, vec![0]);
+}
