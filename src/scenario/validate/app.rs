@@ -1,0 +1,667 @@
+//! `[[app]]`: an app's fly.toml, its Machines (or Fly's default layout), requests, and checks
+//! that its Machines fit and its standbys watch real Machines.
+
+use super::*;
+
+const APP_KEYS: &[&str] = &[
+    "name",
+    "fly",
+    "fly_toml",
+    "machines",
+    "request",
+    "app_boot",
+    "idle_exit",
+    "rootfs",
+    "traffic",
+];
+const MACHINES_KEYS: &[&str] = &["count", "regions", "state", "group", "standby_for"];
+const REQUEST_KEYS: &[&str] = &["service_time", "model"];
+
+impl Builder<'_> {
+    pub(super) fn app(&mut self, n: &Node, path: &str) -> Option<App> {
+        let mut t = TableReader::new(n, path, self.p);
+        let name = t.req_str(self.p, "name").unwrap_or_default();
+        self.current_app = name.clone();
+        let mut fly_file_name: Option<String> = None;
+        let fly = match (t.take("fly"), t.take("fly_toml")) {
+            (Some(_), Some(f)) => {
+                self.p.error(
+                    &f.origin,
+                    &t.key_path("fly_toml"),
+                    "give either fly_toml or an inline [app.fly], not both",
+                );
+                None
+            }
+            (Some(inline), None) => {
+                let first = self.p.list.len();
+                let fly = fly::read(inline, &t.key_path("fly"), self.p);
+                self.misplaced_app_keys(first);
+                Some(fly)
+            }
+            (None, Some(f)) => {
+                fly_file_name = match &f.value {
+                    Value::Str(rel) => Some(self.base_dir.join(rel).display().to_string()),
+                    _ => None,
+                };
+                self.fly_file(f, &t.key_path("fly_toml"))
+            }
+            (None, None) => {
+                self.p.error(
+                    t.origin(),
+                    &t.key_path("fly"),
+                    "missing; give the app's fly.toml inline as [app.fly] or as fly_toml = \"path/to/fly.toml\"",
+                );
+                None
+            }
+        };
+        let fly = fly.unwrap_or_else(|| FlyApp {
+            app: None,
+            primary_region: None,
+            groups: vec![fly::FlyGroup {
+                name: "app".into(),
+                vm: fly::preset("shared-cpu-1x").expect("built-in preset"),
+                gpus: None,
+                mount: None,
+                restart: None,
+            }],
+            services: Vec::new(),
+            swap_mb: 0,
+            kill_timeout: SimDuration::from_secs(5),
+        });
+        // Traffic goes to the first service ([http_service] if present).
+        if fly.services.len() > 1 {
+            self.p.warning(
+                t.origin(),
+                &t.key_path("fly"),
+                format!("{} services defined; flysim routes the app's traffic to the first ([http_service] if present)", fly.services.len()),
+            );
+        }
+        let (service, served_groups) = fly.services.first().cloned().unwrap_or((
+            Service {
+                concurrency: ConcurrencyKind::Connections,
+                soft_limit: 20,
+                hard_limit: u32::MAX,
+                autostop: Autostop::Off,
+                autostart: true,
+                min_machines_running: 0,
+            },
+            Vec::new(),
+        ));
+        let groups: Vec<Group> = fly
+            .groups
+            .iter()
+            .map(|g| Group {
+                name: g.name.clone(),
+                vm: g.vm,
+                gpus: g.gpus.clone(),
+                volume_gb: g.mount.as_ref().map(|m| m.size_gb),
+                restart: g.restart,
+            })
+            .collect();
+        for g in &groups {
+            if let Some((n, kind)) = &g.gpus {
+                self.p.warning(
+                    t.origin(),
+                    &format!("{path}.fly.vm"),
+                    format!(
+                        "group {:?} asks for {n} {kind} GPU(s): Fly has deprecated GPU Machines (its docs: \"GPUs are deprecated and will be unavailable after August 1\"); flysim still simulates them, but a plan built on them may not be deployable",
+                        g.name
+                    ),
+                );
+            }
+        }
+        let primary = fly.primary_region.as_ref().and_then(|(code, origin)| {
+            // A position in a referenced fly.toml names that file, not the scenario.
+            let fly_path = match &fly_file_name {
+                Some(_) => "primary_region".to_string(),
+                None => format!("{path}.fly.primary_region"),
+            };
+            let warn = |p: &mut Problems, msg: String| match &fly_file_name {
+                Some(f) => p.push_in(f, Severity::Warning, origin, &fly_path, msg),
+                None => p.warning(origin, &fly_path, msg),
+            };
+            if fly::is_placeholder(code) {
+                warn(self.p, format!(
+                    "{code:?} looks like a template placeholder, not a region; give the Machines' regions in `machines`"));
+                None
+            } else if regions::lookup(code).is_none() && t.has("machines") {
+                warn(self.p, format!(
+                    "{code:?} is not a Fly region; flysim takes the Machines' first region as the primary region"));
+                None
+            } else if let (Some(f), None) = (&fly_file_name, regions::lookup(code)) {
+                self.p.push_in(f, Severity::Error, origin, &fly_path, format!(
+                    "unknown region {code:?}; fix primary_region, or say where the Machines run in the scenario's `machines`"));
+                None
+            } else {
+                self.region(code, origin, &format!("{path}.fly.primary_region"))
+            }
+        });
+        let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+        let default_group = served_groups.first().copied().unwrap_or(0);
+        let mut machines = Vec::new();
+        for (mpath, m) in t.opt_tables(self.p, "machines") {
+            if let Some(g) = self.machine_group(m, &mpath, primary, &group_names, default_group) {
+                machines.push(g);
+            }
+        }
+        if !t.has("machines") {
+            // As `fly deploy` creates them (`fly::deploy_layout`), in the primary region; a
+            // standby right after the Machine it watches.
+            if let Some(r) = primary {
+                let mut ordinal = 0;
+                for (gi, g) in groups.iter().enumerate() {
+                    let serves = served_groups.contains(&gi);
+                    let (count, standby) = super::fly::deploy_layout(g.volume_gb.is_some(), serves);
+                    machines.push(MachineGroup {
+                        group: gi,
+                        per_region: vec![(r, count)],
+                        started: true,
+                        standby_for: Vec::new(),
+                        origin: t.origin().clone(),
+                    });
+                    ordinal += count;
+                    if standby {
+                        for watched in ordinal - count..ordinal {
+                            machines.push(MachineGroup {
+                                group: gi,
+                                per_region: vec![(r, 1)],
+                                started: false,
+                                standby_for: vec![watched],
+                                origin: t.origin().clone(),
+                            });
+                        }
+                        ordinal += count;
+                    }
+                }
+            }
+        }
+        let primary_region = match primary.or_else(|| {
+            machines
+                .first()
+                .and_then(|g| g.per_region.first().map(|x| x.0))
+        }) {
+            Some(r) => r,
+            None => {
+                if fly.primary_region.is_none() {
+                    self.p.error(
+                        t.origin(),
+                        &format!("{path}.fly.primary_region"),
+                        "missing; set primary_region in the app's fly.toml or list regions in machines",
+                    );
+                } else if !t.has("machines") {
+                    self.p.error(t.origin(), &t.key_path("machines"), "missing; primary_region is not usable, so say where the Machines run, e.g. machines = [{ count = 2, regions = [\"ams\"] }]");
+                }
+                0
+            }
+        };
+
+        let (service_time, service_model) = match t.take("request") {
+            Some(r) => self.request(r, &t.key_path("request")),
+            None => (
+                Dist::Constant(SimDuration::from_millis(50)),
+                ServiceModel::Independent,
+            ),
+        };
+        let app_boot = t
+            .take("app_boot")
+            .and_then(|b| dist(self.p, &t.key_path("app_boot"), b))
+            .unwrap_or(Dist::Constant(SimDuration::from_secs(3)));
+        let idle_exit = t.opt_duration(self.p, "idle_exit");
+        if idle_exit == Some(SimDuration::ZERO) {
+            self.p.error(
+                t.origin(),
+                &t.key_path("idle_exit"),
+                "must be longer than 0s (leave it out for apps that never exit)",
+            );
+        }
+        let rootfs_gb = match t.take("rootfs") {
+            None => 1.0,
+            Some(r) => match &r.value {
+                Value::Str(s) => units::parse_disk_gb(s),
+                _ => None,
+            }
+            .unwrap_or_else(|| {
+                self.p.error(
+                    &r.origin,
+                    &t.key_path("rootfs"),
+                    format!("expected a size such as \"1.2GB\", got {}", r.value),
+                );
+                1.0
+            }),
+        };
+        let traffic: Vec<Traffic> = t
+            .opt_tables(self.p, "traffic")
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, (tp, tn))| self.traffic(tn, &tp, &name, i))
+            .collect();
+        if !traffic.is_empty() && served_groups.is_empty() {
+            self.p.error(
+                t.origin(),
+                &t.key_path("traffic"),
+                "the app has traffic but its fly.toml has no [http_service] or [[services]] to receive it",
+            );
+        }
+        let name_path = t.key_path("name");
+        let app_origin = t.origin().clone();
+        t.finish_strict(self.p, APP_KEYS);
+        if !name.is_empty()
+            && !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.p.error(
+                &app_origin,
+                &name_path,
+                format!("expected letters, digits, '-' or '_', got {name:?}"),
+            );
+        }
+        // The scenario's app name wins; fly.toml's `app` only documents where it came from.
+        Some(App {
+            name,
+            primary_region,
+            service,
+            served_groups,
+            groups,
+            swap_mb: fly.swap_mb,
+            kill_timeout: fly.kill_timeout,
+            machines,
+            service_time,
+            service_model,
+            app_boot,
+            idle_exit,
+            rootfs_gb,
+            traffic,
+        })
+    }
+
+    /// In TOML, keys written after an `[app.fly...]` header belong to that table. A flysim app
+    /// key found there (`machines`, `traffic`...) was meant for `[[app]]`: say so, as an error.
+    pub(super) fn misplaced_app_keys(&mut self, first: usize) {
+        for problem in &mut self.p.list[first..] {
+            let key = problem.path.rsplit('.').next().unwrap_or("");
+            if problem.severity == Severity::Ignored && APP_KEYS.contains(&key) && key != "fly" {
+                problem.severity = Severity::Error;
+                problem.message = format!(
+                    "`{key}` is a key of [[app]], but it sits inside a fly.toml table: TOML puts keys after a [app.fly...] header into that table; move it above [app.fly]"
+                );
+            }
+        }
+    }
+
+    /// Reads a fly.toml file named by `fly_toml`, relative to the scenario's folder.
+    pub(super) fn fly_file(&mut self, n: &Node, path: &str) -> Option<FlyApp> {
+        let Value::Str(rel) = &n.value else {
+            self.p.error(
+                &n.origin,
+                path,
+                format!("expected a path to a fly.toml file, got {}", n.value),
+            );
+            return None;
+        };
+        let full = self.base_dir.join(rel);
+        let file = full.display().to_string();
+        let text = match doc::read_text(&full, doc::MAX_TEXT_BYTES) {
+            Ok(t) => t,
+            Err((Origin::Implied, message)) => {
+                self.p
+                    .error(&n.origin, path, format!("{}: {message}", full.display()));
+                return None;
+            }
+            Err((origin, message)) => {
+                self.p.push_in(&file, Severity::Error, &origin, "", message);
+                return None;
+            }
+        };
+        let mut fp = Problems::new(&file);
+        let fly = match doc::parse(&text) {
+            Ok(root) => Some(fly::read(&root, "", &mut fp)),
+            Err(e) => {
+                fp.error(&e.origin, "", format!("not valid TOML: {}", e.message));
+                None
+            }
+        };
+        self.p.list.append(&mut fp.list);
+        fly
+    }
+
+    pub(super) fn machine_group(
+        &mut self,
+        n: &Node,
+        path: &str,
+        primary: Option<RegionIdx>,
+        group_names: &[String],
+        default_group: usize,
+    ) -> Option<MachineGroup> {
+        let mut t = TableReader::new(n, path, self.p);
+        let group = match t.opt_str(self.p, "group") {
+            None => default_group,
+            Some(g) => match group_names.iter().position(|x| *x == g) {
+                Some(i) => i,
+                None => {
+                    self.p.error(
+                        t.origin(),
+                        &t.key_path("group"),
+                        format!(
+                            "no process group {g:?} in the app's fly.toml (groups: {})",
+                            group_names.join(", ")
+                        ),
+                    );
+                    default_group
+                }
+            },
+        };
+        let count = t.opt_int(self.p, "count", 0, 100_000);
+        if count.is_none() && !t.has("count") {
+            self.p.error(
+                t.origin(),
+                &t.key_path("count"),
+                "missing; expected how many Machines, e.g. count = 2",
+            );
+        }
+        let regions: Vec<RegionIdx> = match t.take("regions") {
+            None => primary.into_iter().collect(),
+            Some(r) => {
+                let Value::Array(items) = &r.value else {
+                    self.p.error(
+                        &r.origin,
+                        &t.key_path("regions"),
+                        format!("expected an array of region codes, got {}", r.value),
+                    );
+                    return None;
+                };
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let ipath = format!("{}[{i}]", t.key_path("regions"));
+                    match &item.value {
+                        Value::Str(code) => out.extend(self.region(code, &item.origin, &ipath)),
+                        other => self.p.error(
+                            &item.origin,
+                            &ipath,
+                            format!("expected a region code, got {other}"),
+                        ),
+                    }
+                }
+                if out.is_empty() && items.is_empty() {
+                    self.p.error(
+                        &r.origin,
+                        &t.key_path("regions"),
+                        "expected at least one region code",
+                    );
+                }
+                out
+            }
+        };
+        let started = match t.opt_str(self.p, "state").as_deref() {
+            None | Some("started") => true,
+            Some("stopped") => false,
+            Some(other) => {
+                self.p.error(
+                    t.origin(),
+                    &t.key_path("state"),
+                    format!("expected \"started\" or \"stopped\", got {other:?}"),
+                );
+                true
+            }
+        };
+        let app_name = self.current_app.clone();
+        let standby_for: Vec<u32> = match t.take("standby_for") {
+            None => Vec::new(),
+            Some(sf) => {
+                let refs: Vec<String> = match &sf.value {
+                    Value::Str(s) => vec![s.clone()],
+                    Value::Array(items) => items
+                        .iter()
+                        .filter_map(|i| {
+                            if let Value::Str(s) = &i.value {
+                                Some(s.clone())
+                            } else {
+                                None
+                            }
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let mut out = Vec::new();
+                if refs.is_empty() {
+                    self.p.error(
+                        &sf.origin,
+                        &t.key_path("standby_for"),
+                        format!(
+                            "expected a Machine such as \"{app_name}:0\" or a list of them, got {}",
+                            sf.value
+                        ),
+                    );
+                }
+                for r in refs {
+                    match r
+                        .split_once(':')
+                        .filter(|(a, _)| *a == app_name)
+                        .and_then(|(_, i)| i.parse::<u32>().ok())
+                    {
+                        Some(i) => out.push(i),
+                        None => self.p.error(
+                            &sf.origin,
+                            &t.key_path("standby_for"),
+                            format!(
+                                "expected a Machine of this app such as \"{app_name}:0\", got {r:?}"
+                            ),
+                        ),
+                    }
+                }
+                out
+            }
+        };
+        t.finish_strict(self.p, MACHINES_KEYS);
+        if regions.is_empty() {
+            if n.get("regions").is_none() {
+                self.p.error(
+                    &n.origin,
+                    &format!("{path}.regions"),
+                    "missing, and the app has no primary_region to default to",
+                );
+            }
+            return None;
+        }
+        // Like `fly scale count N --region a,b`: one Machine at a time, round robin in the
+        // order the regions are listed.
+        let count = count? as u32;
+        let mut per_region: Vec<(RegionIdx, u32)> = Vec::new();
+        for i in 0..count {
+            let r = regions[i as usize % regions.len()];
+            match per_region.iter_mut().find(|(x, _)| *x == r) {
+                Some(e) => e.1 += 1,
+                None => per_region.push((r, 1)),
+            }
+        }
+        Some(MachineGroup {
+            group,
+            per_region,
+            started: started && standby_for.is_empty(),
+            standby_for,
+            origin: n
+                .get("standby_for")
+                .map_or_else(|| n.origin.clone(), |s| s.origin.clone()),
+        })
+    }
+
+    pub(super) fn request(&mut self, n: &Node, path: &str) -> (Dist, ServiceModel) {
+        let mut t = TableReader::new(n, path, self.p);
+        let st = t
+            .take("service_time")
+            .and_then(|s| dist(self.p, &t.key_path("service_time"), s))
+            .unwrap_or(Dist::Constant(SimDuration::from_millis(50)));
+        let model = choice(
+            self.p,
+            &mut t,
+            "model",
+            ServiceModel::Independent,
+            &[
+                ("independent", ServiceModel::Independent),
+                ("processor_sharing", ServiceModel::ProcessorSharing),
+            ],
+        );
+        t.finish_strict(self.p, REQUEST_KEYS);
+        (st, model)
+    }
+
+    /// The clients' region(s): a code, or a list of codes with optional `weights`.
+    pub(super) fn client_regions(
+        &mut self,
+        t: &mut TableReader,
+        required: bool,
+    ) -> Option<Vec<(RegionIdx, f64)>> {
+        let Some(f) = t.take("from") else {
+            if required {
+                self.p.error(
+                    t.origin(),
+                    &t.key_path("from"),
+                    "missing; expected the clients' region code, e.g. from = \"ams\"",
+                );
+            }
+            return None;
+        };
+        let path = t.key_path("from");
+        let codes: Vec<(String, Origin)> = match &f.value {
+            Value::Str(code) => vec![(code.clone(), f.origin.clone())],
+            Value::Array(items) if !items.is_empty() => {
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match &item.value {
+                        Value::Str(c) => out.push((c.clone(), item.origin.clone())),
+                        other => self.p.error(
+                            &item.origin,
+                            &format!("{path}[{i}]"),
+                            format!("expected a region code, got {other}"),
+                        ),
+                    }
+                }
+                out
+            }
+            other => {
+                self.p.error(
+                    &f.origin,
+                    &path,
+                    format!("expected a region code or a list of codes, got {other}"),
+                );
+                return None;
+            }
+        };
+        let regions: Vec<Option<RegionIdx>> = codes
+            .iter()
+            .map(|(c, o)| self.region(c, o, &path))
+            .collect();
+        let weights = match t.take("weights") {
+            None => vec![1.0; regions.len()],
+            Some(w) => match &w.value {
+                Value::Array(items) if items.len() == regions.len() => {
+                    let ws: Vec<Option<f64>> = items
+                        .iter()
+                        .map(|x| match x.value {
+                            Value::Int(i) if i >= 0 => Some(i as f64),
+                            Value::Float(v) if v >= 0.0 && v.is_finite() => Some(v),
+                            _ => None,
+                        })
+                        .collect();
+                    if ws.iter().any(|x| x.is_none()) || ws.iter().flatten().sum::<f64>() <= 0.0 {
+                        self.p.error(
+                            &w.origin,
+                            &t.key_path("weights"),
+                            "expected non-negative numbers that are not all zero",
+                        );
+                        return None;
+                    }
+                    ws.into_iter().flatten().collect()
+                }
+                other => {
+                    self.p.error(
+                        &w.origin,
+                        &t.key_path("weights"),
+                        format!(
+                            "expected one number per region in `from` ({}), got {other}",
+                            regions.len()
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
+        if regions.iter().any(|r| r.is_none()) {
+            return None;
+        }
+        let total: f64 = weights.iter().sum();
+        Some(
+            regions
+                .into_iter()
+                .flatten()
+                .zip(weights.iter().map(|w| w / total))
+                .collect(),
+        )
+    }
+
+    /// Standbys must watch existing Machines that are not standbys themselves.
+    pub(super) fn check_standbys(&mut self, apps: &[App]) {
+        for (ai, app) in apps.iter().enumerate() {
+            let total: u32 = app
+                .machines
+                .iter()
+                .map(|g| g.per_region.iter().map(|x| x.1).sum::<u32>())
+                .sum();
+            let mut ordinal = 0u32;
+            let mut standby_ordinals = Vec::new();
+            for g in &app.machines {
+                let n: u32 = g.per_region.iter().map(|x| x.1).sum();
+                if !g.standby_for.is_empty() {
+                    standby_ordinals.extend(ordinal..ordinal + n);
+                }
+                ordinal += n;
+            }
+            for (mi, g) in app.machines.iter().enumerate() {
+                for &w in &g.standby_for {
+                    let path = format!("app[{ai}].machines[{mi}].standby_for");
+                    if w >= total {
+                        self.p.error(
+                            &g.origin,
+                            &path,
+                            format!(
+                                "{}:{w} does not exist; the app has {total} Machines ({}:0..{})",
+                                app.name,
+                                app.name,
+                                total.saturating_sub(1)
+                            ),
+                        );
+                    } else if standby_ordinals.contains(&w) {
+                        self.p.error(
+                            &g.origin,
+                            &path,
+                            format!("{}:{w} is itself a standby", app.name),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every Machine must fit on one host of its region.
+    pub(super) fn check_capacity(&mut self, apps: &[App]) {
+        for (ai, app) in apps.iter().enumerate() {
+            for (mi, g) in app.machines.iter().enumerate() {
+                let vm = app.groups[g.group].vm;
+                for &(r, _) in &g.per_region {
+                    let Some(region) = self.regions.get(r) else {
+                        continue;
+                    };
+                    let fits = region
+                        .hosts
+                        .iter()
+                        .any(|h| h.cpus >= vm.cpus && h.memory_mb >= vm.memory_mb);
+                    if !fits {
+                        self.p.error(&g.origin, &format!("app[{ai}].machines[{mi}]"), format!(
+                            "a {} {}-vCPU {} MB Machine (group {:?}) fits on no host of region {:?}; give the region bigger hosts ([[region]] host = {{ cpus = .., memory = \"..\" }})",
+                            vm.cpu_kind, vm.cpus, vm.memory_mb, app.groups[g.group].name, region.code));
+                    }
+                }
+            }
+        }
+    }
+}

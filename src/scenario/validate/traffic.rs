@@ -1,0 +1,286 @@
+//! `[[app.traffic]]`: traffic sources, from rates or from traces.
+
+use super::*;
+
+impl Builder<'_> {
+    pub(super) fn traffic(
+        &mut self,
+        n: &Node,
+        path: &str,
+        app: &str,
+        index: usize,
+    ) -> Vec<Traffic> {
+        let mut t = TableReader::new(n, path, self.p);
+        let shape_name = t.req_str(self.p, "shape");
+        if shape_name.as_deref() == Some("trace") {
+            return self.trace_traffic(t, app, index);
+        }
+        let from = self.client_regions(&mut t, true);
+        let p = &mut *self.p;
+        let rate = |t: &mut TableReader, p: &mut Problems, key: &str| -> Option<f64> {
+            let r = t.opt_num(p, key, 0.0, 1e9);
+            if r.is_none() && !t.has(key) {
+                p.error(
+                    t.origin(),
+                    &t.key_path(key),
+                    "missing; expected a rate in requests per second",
+                );
+            }
+            r
+        };
+        let mut start = t.opt_duration(p, "start").unwrap_or(SimDuration::ZERO);
+        let mut end = t.opt_duration(p, "end");
+        let (shape, keys): (Option<Shape>, &[&str]) = match shape_name.as_deref() {
+            Some("constant") => (
+                rate(&mut t, p, "rps").map(Shape::Constant),
+                &["from", "weights", "shape", "rps", "start", "end"],
+            ),
+            Some("poisson") => (
+                rate(&mut t, p, "rps").map(Shape::Poisson),
+                &["from", "weights", "shape", "rps", "start", "end"],
+            ),
+            Some("diurnal") => {
+                let mean = rate(&mut t, p, "mean_rps");
+                let peak = rate(&mut t, p, "peak_rps");
+                let peak_at = t
+                    .opt_duration(p, "peak_at")
+                    .unwrap_or(SimDuration(14 * NS_PER_H));
+                let shape = match (mean, peak) {
+                    (Some(m), Some(pk)) if pk < m || pk > 2.0 * m => {
+                        p.error(t.origin(), &t.key_path("peak_rps"), format!(
+                            "expected a peak between the mean ({m}) and twice the mean ({}), got {pk}; the daily curve is a cosine from 2·mean − peak to peak", 2.0 * m));
+                        None
+                    }
+                    (Some(mean), Some(peak)) => Some(Shape::Diurnal {
+                        mean,
+                        peak,
+                        peak_at,
+                    }),
+                    _ => None,
+                };
+                (
+                    shape,
+                    &[
+                        "from", "weights", "shape", "mean_rps", "peak_rps", "peak_at", "start",
+                        "end",
+                    ],
+                )
+            }
+            Some("burst") => {
+                let at = t.opt_duration(p, "at");
+                let len = t.opt_duration(p, "for");
+                for (key, v) in [("at", at), ("for", len)] {
+                    if v.is_none() && !t.has(key) {
+                        p.error(t.origin(), &t.key_path(key), "missing; a burst needs `at` and `for`, e.g. at = \"13h\", for = \"10m\"");
+                    }
+                }
+                if let (Some(a), Some(l)) = (at, len) {
+                    start = a;
+                    end = Some(a + l);
+                }
+                (
+                    rate(&mut t, p, "rps").map(Shape::Poisson),
+                    &["from", "weights", "shape", "rps", "at", "for"],
+                )
+            }
+            Some(other) => {
+                p.error(t.origin(), &t.key_path("shape"), format!(
+                    "unknown shape {other:?}; expected \"constant\", \"poisson\", \"diurnal\", \"burst\" or \"trace\""));
+                (None, &[])
+            }
+            None => (None, &[]),
+        };
+        if let Some(e) = end
+            && e <= start
+        {
+            self.p.error(
+                t.origin(),
+                &t.key_path("end"),
+                format!("must be after the start ({start}), got {e}"),
+            );
+        }
+        if !keys.is_empty() {
+            t.finish_strict(self.p, keys);
+        }
+        match (from, shape) {
+            (Some(from), Some(shape)) => vec![Traffic {
+                from,
+                shape,
+                start,
+                end,
+                stream: format!("{app}/{index}"),
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// `shape = "trace"`: a CSV trace or a saved Prometheus response, replayed with exact counts.
+    pub(super) fn trace_traffic(
+        &mut self,
+        mut t: TableReader,
+        app: &str,
+        index: usize,
+    ) -> Vec<Traffic> {
+        const KEYS: &[&str] = &[
+            "from",
+            "weights",
+            "shape",
+            "file",
+            "format",
+            "time_column",
+            "count_column",
+            "region_label",
+            "scale",
+            "start",
+            "end",
+            "offset",
+            "loop",
+        ];
+        let p = &mut *self.p;
+        let file = t.req_str(p, "file");
+        let format = t.opt_str(p, "format");
+        let prometheus = match format.as_deref() {
+            None => None,
+            Some("csv") => Some(false),
+            Some("prometheus") => Some(true),
+            Some(other) => {
+                p.error(
+                    t.origin(),
+                    &t.key_path("format"),
+                    format!("expected \"csv\" or \"prometheus\", got {other:?}"),
+                );
+                None
+            }
+        };
+        let time_column = t.opt_str(p, "time_column");
+        let count_column = t.opt_str(p, "count_column");
+        let label = t
+            .opt_str(p, "region_label")
+            .unwrap_or_else(|| "region".into());
+        let scale = t.opt_num(p, "scale", 0.0, 1e9).unwrap_or(1.0);
+        let start = t.opt_duration(p, "start").unwrap_or(SimDuration::ZERO);
+        let end = t.opt_duration(p, "end");
+        let offset = t.opt_duration(p, "offset").unwrap_or(SimDuration::ZERO);
+        let looped = t.opt_bool(p, "loop").unwrap_or(false);
+        let file_origin = t
+            .take("file")
+            .map_or(t.origin().clone(), |n| n.origin.clone());
+        let Some(file) = file else {
+            t.finish_strict(self.p, KEYS);
+            return Vec::new();
+        };
+        let full = self.base_dir.join(&file);
+        let shown_file = full.display().to_string();
+        let data = match trace::read_file(
+            &full,
+            time_column.as_deref(),
+            count_column.as_deref(),
+            &label,
+            prometheus,
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                let shown = full.display().to_string();
+                let at = if e.line > 0 {
+                    format!("{shown}:{}", e.line)
+                } else {
+                    shown
+                };
+                self.p.error(
+                    &file_origin,
+                    &t.key_path("file"),
+                    format!("{at}: {}", e.message),
+                );
+                t.take("from");
+                t.take("weights");
+                t.finish_strict(self.p, KEYS);
+                return Vec::new();
+            }
+        };
+        let is_prometheus =
+            data.series.iter().any(|s| s.label.is_some()) || prometheus == Some(true);
+        let from = if is_prometheus && !t.has("from") {
+            None
+        } else {
+            self.client_regions(&mut t, !is_prometheus)
+        };
+        let skip = offset.0 / data.interval_ns.max(1);
+        let length = data.series.first().map_or(0, |s| s.counts.len);
+        if skip >= length {
+            self.p.error(
+                t.origin(),
+                &t.key_path("offset"),
+                format!("{offset} skips the whole trace ({length} intervals)"),
+            );
+        }
+        // Each interval's arrivals are drawn at once: a count beyond ten million per interval is
+        // a mistake in the file or in `scale`, and would not fit in memory well.
+        let biggest = data
+            .series
+            .iter()
+            .map(|s| (s.counts.max() * scale, s.largest_at, s.label.as_deref()))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((biggest, at, label)) = biggest.filter(|b| b.0 > 1e7) {
+            let row = match label {
+                Some(l) => format!("series {l}, value {at}"),
+                None => format!("{shown_file}:{at}"),
+            };
+            self.p.error(&file_origin, &t.key_path("scale"), format!(
+                "{row}: that interval would carry {biggest:.0} requests (its count × scale {scale}); at most 10 million per interval"));
+        }
+        let mut out = Vec::new();
+        for (k, series) in data.series.iter().enumerate() {
+            // A Prometheus series replays from its own region unless `from` says otherwise.
+            let series_from = match (&from, &series.label) {
+                (Some(f), _) => Some(f.clone()),
+                (None, Some(code)) => self
+                    .region(
+                        code,
+                        &file_origin,
+                        &format!("{}: series {code}", t.key_path("file")),
+                    )
+                    .map(|r| vec![(r, 1.0)]),
+                (None, None) => {
+                    self.p.error(
+                        &file_origin,
+                        &t.key_path("from"),
+                        format!("series {k} has no {label:?} label; give `from`"),
+                    );
+                    None
+                }
+            };
+            let Some(series_from) = series_from else {
+                continue;
+            };
+            let replay = Replay {
+                interval_ns: data.interval_ns,
+                counts: series.counts.scaled(scale),
+                offset: skip,
+                looped,
+            };
+            let stream = if data.series.len() == 1 {
+                format!("{app}/{index}")
+            } else {
+                format!("{app}/{index}.{k}")
+            };
+            out.push(Traffic {
+                from: series_from,
+                shape: Shape::Trace(std::sync::Arc::new(replay)),
+                start,
+                end,
+                stream,
+            });
+        }
+        if let Some(e) = end
+            && e <= start
+        {
+            self.p.error(
+                t.origin(),
+                &t.key_path("end"),
+                format!("must be after the start ({start}), got {e}"),
+            );
+        }
+        t.finish_strict(self.p, KEYS);
+        out
+    }
+}
