@@ -6,8 +6,8 @@
 //! partially built scenario is discarded and all problems are returned together.
 //!
 //! One file per section: this one reads the top level and holds the shared helpers;
-//! [`platform`], [`region`], [`app`] (with its Machines and requests), [`traffic`], [`fault`],
-//! [`slo`] (with `[prices]`), and `super::actions` for `[[action]]`.
+//! `platform.rs`, `region.rs`, `app.rs` (with its Machines and requests), `traffic.rs`,
+//! `fault.rs`, `slo.rs` (with `[prices]`), and `super::actions` for `[[action]]`.
 
 use std::path::Path;
 
