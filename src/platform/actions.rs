@@ -95,11 +95,7 @@ impl Sim<'_> {
                         self.begin_drain(id, DrainTo::Stop);
                         self.actions[index].changed += 1;
                     }
-                    Some(id) => {
-                        let s = self.machines[id as usize].state.name();
-                        let n = self.name_of(app, *o);
-                        self.note(index, format!("{n} was {s}: nothing to stop"));
-                    }
+                    Some(id) => self.nothing_to(index, id, "stop"),
                     None => self.missing(index, app, *o),
                 }
                 self.actions[index].done_at = Some(now);
@@ -120,17 +116,20 @@ impl Sim<'_> {
                             self.note(index, format!("{n}: its host has no room to start it"));
                         }
                     }
-                    Some(id) => {
-                        let s = self.machines[id as usize].state.name();
-                        let n = self.name_of(app, *o);
-                        self.note(index, format!("{n} was {s}: nothing to start"));
-                    }
+                    Some(id) => self.nothing_to(index, id, "start"),
                     None => self.missing(index, app, *o),
                 }
                 self.actions[index].done_at = Some(now);
             }
             ActionKind::ScaleVm { .. } => self.update_next(index),
         }
+    }
+
+    /// Notes that Machine `id` was in no state to `verb`.
+    fn nothing_to(&mut self, index: usize, id: u32, verb: &str) {
+        let m = &self.machines[id as usize];
+        let (n, s) = (self.name_of(m.app as usize, m.ordinal), m.state.name());
+        self.note(index, format!("{n} was {s}: nothing to {verb}"));
     }
 
     fn missing(&mut self, index: usize, app: usize, ordinal: u32) {

@@ -90,15 +90,7 @@ impl Builder<'_> {
             }
             None => (None, &[]),
         };
-        if let Some(e) = end
-            && e <= start
-        {
-            self.p.error(
-                t.origin(),
-                &t.key_path("end"),
-                format!("must be after the start ({start}), got {e}"),
-            );
-        }
+        self.check_end(&t, start, end);
         if !keys.is_empty() {
             t.finish_strict(self.p, keys);
         }
@@ -271,6 +263,13 @@ impl Builder<'_> {
                 stream,
             });
         }
+        self.check_end(&t, start, end);
+        t.finish_strict(self.p, KEYS);
+        out
+    }
+
+    /// A source's `end` must come after its `start`.
+    fn check_end(&mut self, t: &TableReader, start: SimDuration, end: Option<SimDuration>) {
         if let Some(e) = end
             && e <= start
         {
@@ -280,7 +279,5 @@ impl Builder<'_> {
                 format!("must be after the start ({start}), got {e}"),
             );
         }
-        t.finish_strict(self.p, KEYS);
-        out
     }
 }
