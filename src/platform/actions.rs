@@ -209,11 +209,7 @@ impl Sim<'_> {
         let sc = self.sc;
         let a = &sc.apps[app];
         let id = self.machines.len() as u32;
-        let rate = sc.prices.started_per_sec(
-            &a.groups[new.group],
-            &new.vm,
-            sc.regions[new.region].price_multiplier,
-        );
+        let rate = sc.started_price(app, new.group, new.region, &new.vm);
         let mut m = Machine::new(
             app as u16,
             new.region as u16,
@@ -290,21 +286,11 @@ impl Sim<'_> {
 
     /// Destroys Machine `id` at once (forced, like `fly scale count`'s `Kill: true`).
     fn destroy(&mut self, id: u32) {
-        let now = self.now();
         self.kill_in_service(id, FailReason::Killed);
-        let app = self.machines[id as usize].app as usize;
-        while let Some(p) = self.machines[id as usize].pending.pop_front() {
-            self.rec.failed(app, now, p.arrived, FailReason::Killed);
-        }
-        let vm = self.vm_of(id);
+        self.fail_pending(id, FailReason::Killed);
+        self.release_host(id);
         let m = &mut self.machines[id as usize];
-        let host = m.host as usize;
-        if m.holds_host {
-            m.holds_host = false;
-            let h = &mut self.hosts[host];
-            h.used_cpus -= vm.cpus;
-            h.used_mb -= vm.memory_mb;
-        }
+        let (app, host) = (m.app as usize, m.host as usize);
         m.connect_check_at = SimTime::NEVER;
         m.restart_after_stop = false;
         m.updating = None;
@@ -340,12 +326,7 @@ impl Sim<'_> {
                 }
                 MState::Suspended => {
                     // A new size cannot resume the old snapshot: it is dropped.
-                    let old = self.vm_of(id);
-                    let m = &mut self.machines[id as usize];
-                    m.holds_host = false;
-                    let h = &mut self.hosts[m.host as usize];
-                    h.used_cpus -= old.cpus;
-                    h.used_mb -= old.memory_mb;
+                    self.release_host(id);
                     self.transition(id, MState::Stopped);
                     self.resize(id, *vm);
                     self.actions[action].changed += 1;

@@ -160,15 +160,8 @@ impl Sim<'_> {
             return;
         }
         // Everything in flight there fails.
-        let killed = self.kill_in_service(id, FailReason::HostFailure);
-        let app = self.machines[id as usize].app as usize;
-        let mut lost = killed;
-        while let Some(p) = self.machines[id as usize].pending.pop_front() {
-            self.rec
-                .failed(app, now, p.arrived, FailReason::HostFailure);
-            lost += 1;
-        }
-        self.reband(id);
+        let lost = self.kill_in_service(id, FailReason::HostFailure)
+            + self.fail_pending(id, FailReason::HostFailure);
         self.incidents[incident as usize].requests_failed_on_host += lost;
         let m = &mut self.machines[id as usize];
         m.before_down = m.state;
@@ -251,9 +244,7 @@ impl Sim<'_> {
                 }
                 MState::Suspending | MState::Suspended => {
                     let vm = self.vm_of(id);
-                    let h = &mut self.hosts[host as usize];
-                    h.used_cpus += vm.cpus;
-                    h.used_mb += vm.memory_mb;
+                    self.hosts[host as usize].hold(&vm);
                     self.machines[id as usize].holds_host = true;
                     self.transition(id, MState::Suspended);
                 }

@@ -177,6 +177,20 @@ pub struct Host {
     pub incident: Option<u32>,
 }
 
+impl Host {
+    /// Takes the CPU and memory of a Machine of size `vm` (it must fit).
+    pub fn hold(&mut self, vm: &crate::scenario::VmSize) {
+        self.used_cpus += vm.cpus;
+        self.used_mb += vm.memory_mb;
+    }
+
+    /// Gives back what [`Host::hold`] took.
+    pub fn release(&mut self, vm: &crate::scenario::VmSize) {
+        self.used_cpus -= vm.cpus;
+        self.used_mb -= vm.memory_mb;
+    }
+}
+
 /// A request waiting in an app's proxy queue.
 #[derive(Clone, Copy, Debug)]
 struct Queued {
@@ -228,7 +242,8 @@ pub struct Sim<'s> {
     end: SimTime,
     /// Hosts, by region then declaration order.
     pub hosts: Vec<Host>,
-    /// Machines, by app then creation order.
+    /// Machines: those of the scenario by app, then those created during the run, in the
+    /// order they were created (the index is the Machine's id).
     pub machines: Vec<Machine>,
     apps: Vec<AppRt>,
     sources: Vec<Source>,
@@ -376,8 +391,7 @@ impl<'s> Sim<'s> {
                 let hs = &mut hosts[host as usize];
                 if state == MState::Started {
                     if placement::fits(hs, &vm) {
-                        hs.used_cpus += vm.cpus;
-                        hs.used_mb += vm.memory_mb;
+                        hs.hold(&vm);
                     } else {
                         state = MState::Stopped;
                     }
@@ -389,11 +403,7 @@ impl<'s> Sim<'s> {
                     i as u32,
                     state,
                     vm,
-                    sc.prices.started_per_sec(
-                        &app.groups[group],
-                        &vm,
-                        sc.regions[r].price_multiplier,
-                    ),
+                    sc.started_price(ai, group, r, &vm),
                     SimTime::ZERO,
                 );
                 m.group = group as u16;
@@ -491,11 +501,8 @@ impl<'s> Sim<'s> {
                     crate::scenario::OutageTarget::Host(r, i) => hs.push(region_hosts[*r][*i]),
                     crate::scenario::OutageTarget::Region(r) => hs.extend(&region_hosts[*r]),
                     crate::scenario::OutageTarget::MachineHost(a, ordinal) => {
-                        if let Some(m) = machines
-                            .iter()
-                            .find(|m| m.app as usize == *a && m.ordinal == *ordinal)
-                        {
-                            hs.push(m.host);
+                        if let Some(&id) = by_ordinal[*a].get(*ordinal as usize) {
+                            hs.push(machines[id as usize].host);
                         }
                     }
                 },
@@ -1275,8 +1282,7 @@ impl<'s> Sim<'s> {
                 self.machines[id as usize].failed_starts += 1;
                 return false;
             }
-            h.used_cpus += vm.cpus;
-            h.used_mb += vm.memory_mb;
+            h.hold(&vm);
         }
         let p = &self.sc.platform;
         let rng = self.machine_rng(id);
@@ -1416,13 +1422,8 @@ impl<'s> Sim<'s> {
             }
             DrainTo::Stop => {
                 self.transition(id, MState::Stopped);
-                let vm = self.vm_of(id);
-                let m = &mut self.machines[id as usize];
-                m.stops += 1;
-                m.holds_host = false;
-                let h = &mut self.hosts[m.host as usize];
-                h.used_cpus -= vm.cpus;
-                h.used_mb -= vm.memory_mb;
+                self.machines[id as usize].stops += 1;
+                self.release_host(id);
             }
         }
         // An update takes its new size while stopped; a crash under a restart policy boots it
@@ -1432,19 +1433,22 @@ impl<'s> Sim<'s> {
         let restart = std::mem::take(&mut self.machines[id as usize].restart_after_stop);
         let wanted = !self.machines[id as usize].pending.is_empty();
         if (restart || wanted) && !self.begin_start(id, wanted) {
-            self.fail_pending_after_start_failure(id);
+            self.fail_pending(id, FailReason::StartFailed);
             self.update_finished(id, false);
         }
     }
 
-    fn fail_pending_after_start_failure(&mut self, id: u32) {
+    /// Fails every request waiting for Machine `id` to boot; returns how many.
+    fn fail_pending(&mut self, id: u32, reason: FailReason) -> u64 {
         let app = self.machines[id as usize].app as usize;
         let now = self.now();
+        let mut n = 0;
         while let Some(p) = self.machines[id as usize].pending.pop_front() {
-            self.rec
-                .failed(app, now, p.arrived, FailReason::StartFailed);
+            self.rec.failed(app, now, p.arrived, reason);
+            n += 1;
         }
         self.reband(id);
+        n
     }
 
     /// Arms the connect-timeout check for the oldest request waiting on `id`, when it could
@@ -1654,6 +1658,15 @@ impl<'s> Sim<'s> {
         }
     }
 
+    /// Machine `id` gives its host's CPU and memory back (stopped, destroyed, or a snapshot
+    /// dropped).
+    fn release_host(&mut self, id: u32) {
+        let m = &mut self.machines[id as usize];
+        if std::mem::take(&mut m.holds_host) {
+            self.hosts[m.host as usize].release(&m.vm);
+        }
+    }
+
     /// Changes Machine `id`'s size from now on (it holds no host resources).
     fn resize(&mut self, id: u32, vm: crate::scenario::VmSize) {
         let now = self.now();
@@ -1661,12 +1674,9 @@ impl<'s> Sim<'s> {
         debug_assert!(!m.holds_host);
         let c = self.cost_since_mark(m, now);
         let mark = m.time_in_until(now);
-        let app = &self.sc.apps[m.app as usize];
-        let rate = self.sc.prices.started_per_sec(
-            &app.groups[m.group as usize],
-            &vm,
-            self.sc.regions[m.region as usize].price_multiplier,
-        );
+        let rate = self
+            .sc
+            .started_price(m.app as usize, m.group as usize, m.region as usize, &vm);
         let m = &mut self.machines[id as usize];
         m.book.banked.add(&c);
         m.book.rate_mark = mark;

@@ -255,7 +255,7 @@ impl Builder<'_> {
                         }
                     }
                 }
-                self.check_fits(&origin, &path, apps, app, group, &create);
+                self.check_fits(&origin, &path, &apps[app], &create);
                 let codes: Vec<&str> = regions
                     .iter()
                     .map(|&r| self.regions[r].code.as_str())
@@ -334,7 +334,7 @@ impl Builder<'_> {
                         }
                     })
                     .collect();
-                self.check_fits(&origin, &path, apps, app, group, &news);
+                self.check_fits(&origin, &path, &apps[app], &news);
                 let command = format!(
                     "fly scale vm {size_name}{} --process-group {}",
                     memory.map_or(String::new(), |m| format!(" --memory {m}")),
@@ -386,14 +386,7 @@ impl Builder<'_> {
                         let src = ledger.apps[app][machine as usize].clone();
                         let region = region.unwrap_or(src.region);
                         let new = ledger.add(app, src.group, region, src.vm);
-                        self.check_fits(
-                            &origin,
-                            &path,
-                            apps,
-                            app,
-                            src.group,
-                            std::slice::from_ref(&new),
-                        );
+                        self.check_fits(&origin, &path, &apps[app], std::slice::from_ref(&new));
                         let to = region_suffix(self, region, src.region);
                         (
                             ActionKind::Clone {
@@ -588,35 +581,12 @@ impl Builder<'_> {
     }
 
     /// Every new or resized Machine must fit on some host of its region.
-    fn check_fits(
-        &mut self,
-        origin: &Origin,
-        path: &str,
-        apps: &[App],
-        app: usize,
-        group: usize,
-        machines: &[NewMachine],
-    ) {
-        for m in machines {
-            let region = &self.regions[m.region];
-            let vm = m.vm;
-            if !region
-                .hosts
-                .iter()
-                .any(|h| h.cpus >= vm.cpus && h.memory_mb >= vm.memory_mb)
-            {
-                let msg = format!(
-                    "a {} {}-vCPU {} MB Machine of {} (group {:?}) fits on no host of region {:?}; give the region bigger hosts",
-                    vm.cpu_kind,
-                    vm.cpus,
-                    vm.memory_mb,
-                    apps[app].name,
-                    apps[app].groups[group].name,
-                    region.code
-                );
-                self.p.error(origin, path, msg);
-                return;
-            }
+    fn check_fits(&mut self, origin: &Origin, path: &str, app: &App, machines: &[NewMachine]) {
+        let found = machines
+            .iter()
+            .find_map(|m| self.fits_no_host(m.region, &m.vm, &app.groups[m.group].name));
+        if let Some(msg) = found {
+            self.p.error(origin, path, msg);
         }
     }
 }

@@ -63,6 +63,18 @@ pub struct Scenario {
     pub hash: String,
 }
 
+impl Scenario {
+    /// Price of a started Machine of app `app`, process group `group`, in region `region`,
+    /// at size `vm` [USD/s].
+    pub fn started_price(&self, app: usize, group: usize, region: RegionIdx, vm: &VmSize) -> f64 {
+        self.prices.started_per_sec(
+            &self.apps[app].groups[group],
+            vm,
+            self.regions[region].price_multiplier,
+        )
+    }
+}
+
 /// The platform's behaviours that Fly does not publish, as parameters with observed defaults
 /// (`docs/scenario-format.md` lists each with its source and confidence).
 #[derive(Clone, Debug)]

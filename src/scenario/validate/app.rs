@@ -643,22 +643,32 @@ impl Builder<'_> {
     }
 
     /// Every Machine must fit on one host of its region.
+    /// Why a Machine of size `vm` in group `group` cannot exist in region `r`: no host there
+    /// is big enough for it.
+    pub(in crate::scenario) fn fits_no_host(
+        &self,
+        r: RegionIdx,
+        vm: &VmSize,
+        group: &str,
+    ) -> Option<String> {
+        let region = self.regions.get(r)?;
+        let fits = region
+            .hosts
+            .iter()
+            .any(|h| h.cpus >= vm.cpus && h.memory_mb >= vm.memory_mb);
+        (!fits).then(|| format!(
+            "a {} {}-vCPU {} MB Machine (group {group:?}) fits on no host of region {:?}; give the region bigger hosts ([[region]] host = {{ cpus = .., memory = \"..\" }})",
+            vm.cpu_kind, vm.cpus, vm.memory_mb, region.code))
+    }
+
     pub(super) fn check_capacity(&mut self, apps: &[App]) {
         for (ai, app) in apps.iter().enumerate() {
             for (mi, g) in app.machines.iter().enumerate() {
-                let vm = app.groups[g.group].vm;
+                let group = &app.groups[g.group];
                 for &(r, _) in &g.per_region {
-                    let Some(region) = self.regions.get(r) else {
-                        continue;
-                    };
-                    let fits = region
-                        .hosts
-                        .iter()
-                        .any(|h| h.cpus >= vm.cpus && h.memory_mb >= vm.memory_mb);
-                    if !fits {
-                        self.p.error(&g.origin, &format!("app[{ai}].machines[{mi}]"), format!(
-                            "a {} {}-vCPU {} MB Machine (group {:?}) fits on no host of region {:?}; give the region bigger hosts ([[region]] host = {{ cpus = .., memory = \"..\" }})",
-                            vm.cpu_kind, vm.cpus, vm.memory_mb, app.groups[g.group].name, region.code));
+                    if let Some(msg) = self.fits_no_host(r, &group.vm, &group.name) {
+                        self.p
+                            .error(&g.origin, &format!("app[{ai}].machines[{mi}]"), msg);
                     }
                 }
             }
