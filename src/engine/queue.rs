@@ -4,8 +4,8 @@
 //! in the order they were scheduled (FIFO by a global sequence number). The key is packed into
 //! one `u128` so each comparison in the heap is a single integer compare.
 //!
-//! Cancellation is lazy: the queue never searches or removes entries. Owners of timers keep a
-//! generation counter and ignore events whose generation is stale (see `platform::machine`).
+//! Cancellation is lazy: the queue never searches or removes entries. An event that should no
+//! longer happen carries a stale token and is ignored when it fires (see [`super::timer`]).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;

@@ -23,7 +23,7 @@
 //! created at 11h moves no other Machine's draws.
 
 use super::machine::{DrainTo, MState, Machine};
-use super::{Event, Sim, placement, route_index};
+use super::{AppId, Event, HostId, MachineId, Sim, placement, world};
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::FailReason;
 use crate::scenario::{ActionKind, NewMachine};
@@ -56,12 +56,6 @@ pub struct ActionRun {
 }
 
 impl Sim<'_> {
-    /// The live Machine `<app>:<ordinal>`, if it exists.
-    fn live_machine(&self, app: usize, ordinal: u32) -> Option<u32> {
-        let id = *self.by_ordinal[app].get(ordinal as usize)?;
-        (id != u32::MAX && self.machines[id as usize].state != MState::Destroyed).then_some(id)
-    }
-
     fn name_of(&self, app: usize, ordinal: u32) -> String {
         format!("{}:{ordinal}", self.sc.apps[app].name)
     }
@@ -90,8 +84,8 @@ impl Sim<'_> {
                 self.actions[index].done_at = Some(now);
             }
             ActionKind::Stop(o) => {
-                match self.live_machine(app, *o) {
-                    Some(id) if self.machines[id as usize].state == MState::Started => {
+                match self.fleet.live(app, *o) {
+                    Some(id) if self.fleet[id].state == MState::Started => {
                         self.begin_drain(id, DrainTo::Stop);
                         self.actions[index].changed += 1;
                     }
@@ -101,12 +95,9 @@ impl Sim<'_> {
                 self.actions[index].done_at = Some(now);
             }
             ActionKind::Start(o) => {
-                match self.live_machine(app, *o) {
+                match self.fleet.live(app, *o) {
                     Some(id)
-                        if matches!(
-                            self.machines[id as usize].state,
-                            MState::Stopped | MState::Suspended
-                        ) =>
+                        if matches!(self.fleet[id].state, MState::Stopped | MState::Suspended) =>
                     {
                         if self.begin_start(id, false) {
                             self.actions[index].changed += 1;
@@ -126,9 +117,9 @@ impl Sim<'_> {
     }
 
     /// Notes that Machine `id` was in no state to `verb`.
-    fn nothing_to(&mut self, index: usize, id: u32, verb: &str) {
-        let m = &self.machines[id as usize];
-        let (n, s) = (self.name_of(m.app as usize, m.ordinal), m.state.name());
+    fn nothing_to(&mut self, index: usize, id: MachineId, verb: &str) {
+        let m = &self.fleet[id];
+        let (n, s) = (self.name_of(m.app.index(), m.ordinal), m.state.name());
         self.note(index, format!("{n} was {s}: nothing to {verb}"));
     }
 
@@ -169,9 +160,9 @@ impl Sim<'_> {
             _ => unreachable!("only scale_count and machine_clone create Machines"),
         };
         let host = placement::choose_host(
-            &self.hosts,
-            &self.region_hosts[new.region],
-            &self.app_on_host[app],
+            self.hosts.as_slice(),
+            self.hosts.in_region(new.region),
+            self.fleet.app_on_host(app),
             &[],
             Some(&new.vm),
         );
@@ -204,14 +195,13 @@ impl Sim<'_> {
     }
 
     /// Creates Machine `new` of `app`, stopped, on `host`, and gives it to the proxy.
-    fn spawn(&mut self, app: usize, new: &NewMachine, host: u32) -> u32 {
+    fn spawn(&mut self, app: usize, new: &NewMachine, host: HostId) -> MachineId {
         let now = self.now();
         let sc = self.sc;
         let a = &sc.apps[app];
-        let id = self.machines.len() as u32;
         let rate = sc.started_price(app, new.group, new.region, &new.vm);
         let mut m = Machine::new(
-            app as u16,
+            AppId::at(app),
             new.region as u16,
             host,
             new.ordinal,
@@ -224,58 +214,18 @@ impl Sim<'_> {
         m.serves = a.served_groups.contains(&new.group);
         m.holds_host = false;
         let serves = m.serves;
-        self.settle_regions(now);
-        self.region_states[new.region][MState::Stopped as usize] += 1;
-        self.machines_on_host[host as usize].push(id);
-        self.app_on_host[app][host as usize] += 1;
-        let slots = &mut self.by_ordinal[app];
-        if slots.len() <= new.ordinal as usize {
-            slots.resize(new.ordinal as usize + 1, u32::MAX);
-        }
-        slots[new.ordinal as usize] = id;
-        self.standbys_of.push(Vec::new());
-        if !self.crash_rngs.is_empty() {
-            let name = format!("crash/{}/{}", a.name, new.ordinal);
-            self.crash_rngs.push(self.streams.stream(&name));
-        }
-        self.machines.push(m);
-        if serves {
-            self.route_add(app, new.region, id);
+        self.census.added(now, new.region, MState::Stopped);
+        let id = self.fleet.add(m);
+        self.hosts.add_machine(host, id);
+        if serves && self.proxy.add(world!(self), app, new.region, id) {
+            // The region's first Machine: its autostop passes begin.
+            self.arm_autostop(app, new.region);
         }
         id
     }
 
-    /// Adds Machine `id` to the proxy's view of its app in `region`.
-    fn route_add(&mut self, app: usize, region: usize, id: u32) {
-        let ix = &mut self.apps[app].regions[region];
-        let first = ix.ids.is_empty();
-        let pos = ix.push(id);
-        if ix.indexed {
-            self.machines[id as usize].route_pos = pos as u32;
-            self.reband(id);
-        } else if ix.ids.len() > route_index::SCAN_UP_TO {
-            // Large enough now that keeping bands beats scanning.
-            ix.indexed = true;
-            self.apps[app].any_indexed = true;
-            for pos in 0..self.apps[app].regions[region].ids.len() {
-                let m = self.apps[app].regions[region].ids[pos];
-                self.machines[m as usize].route_pos = pos as u32;
-                self.reband(m);
-            }
-        }
-        if first {
-            let has: Vec<bool> = self.apps[app]
-                .regions
-                .iter()
-                .map(|r| !r.ids.is_empty())
-                .collect();
-            self.apps[app].order = super::route_order(self.sc, &has);
-            self.arm_autostop(app, region);
-        }
-    }
-
     fn destroy_ordinal(&mut self, action: usize, app: usize, ordinal: u32) {
-        match self.live_machine(app, ordinal) {
+        match self.fleet.live(app, ordinal) {
             Some(id) => {
                 self.destroy(id);
                 self.actions[action].destroyed += 1;
@@ -285,19 +235,20 @@ impl Sim<'_> {
     }
 
     /// Destroys Machine `id` at once (forced, like `fly scale count`'s `Kill: true`).
-    fn destroy(&mut self, id: u32) {
+    fn destroy(&mut self, id: MachineId) {
         self.kill_in_service(id, FailReason::Killed);
         self.fail_pending(id, FailReason::Killed);
         self.release_host(id);
-        let m = &mut self.machines[id as usize];
-        let (app, host) = (m.app as usize, m.host as usize);
-        m.connect_check_at = SimTime::NEVER;
+        self.fleet.left_host(id);
+        let m = &mut self.fleet[id];
+        let host = m.host;
+        m.connect.cancel();
+        m.idle.cancel();
         m.restart_after_stop = false;
         m.updating = None;
         m.taking_over = None;
         let recovering = m.recovering.take();
-        self.machines_on_host[host].retain(|&x| x != id);
-        self.app_on_host[app][host] -= 1;
+        self.hosts.remove_machine(host, id);
         self.transition(id, MState::Destroyed);
         // An incident waiting for this Machine to run again has nothing left to wait for.
         if let Some(i) = recovering {
@@ -314,12 +265,12 @@ impl Sim<'_> {
         };
         let app = a.app;
         while let Some(&o) = machines.get(self.actions[action].cursor) {
-            let Some(id) = self.live_machine(app, o) else {
+            let Some(id) = self.fleet.live(app, o) else {
                 self.missing(action, app, o);
                 self.actions[action].cursor += 1;
                 continue;
             };
-            match self.machines[id as usize].state {
+            match self.fleet[id].state {
                 MState::Stopped | MState::Down => {
                     self.resize(id, *vm);
                     self.actions[action].changed += 1;
@@ -332,7 +283,7 @@ impl Sim<'_> {
                     self.actions[action].changed += 1;
                 }
                 MState::Started => {
-                    let m = &mut self.machines[id as usize];
+                    let m = &mut self.fleet[id];
                     m.updating = Some(action as u32);
                     m.restart_after_stop = true;
                     self.begin_drain(id, DrainTo::Stop);
@@ -363,16 +314,16 @@ impl Sim<'_> {
     }
 
     /// An updating Machine stopped: it takes its new size before it boots again.
-    pub(super) fn update_stopped(&mut self, id: u32) {
-        if let Some(a) = self.machines[id as usize].updating {
+    pub(super) fn update_stopped(&mut self, id: MachineId) {
+        if let Some(a) = self.fleet[id].updating {
             let vm = self.update_size(a);
             self.resize(id, vm);
         }
     }
 
     /// An updating Machine is started again (or could not be): the next one's turn.
-    pub(super) fn update_finished(&mut self, id: u32, ok: bool) {
-        let Some(a) = self.machines[id as usize].updating.take() else {
+    pub(super) fn update_finished(&mut self, id: MachineId, ok: bool) {
+        let Some(a) = self.fleet[id].updating.take() else {
             return;
         };
         let run = &mut self.actions[a as usize];
@@ -381,8 +332,8 @@ impl Sim<'_> {
             run.changed += 1;
         } else {
             run.failed += 1;
-            let m = &self.machines[id as usize];
-            let n = self.name_of(m.app as usize, m.ordinal);
+            let m = &self.fleet[id];
+            let n = self.name_of(m.app.index(), m.ordinal);
             let why = if m.state == MState::Down {
                 "its host failed during the update"
             } else {

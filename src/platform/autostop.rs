@@ -6,15 +6,23 @@
 //! timing (fly-calibration.md): a Machine is not stopped before it has run for
 //! `autostop_min_runtime` (330 s), and a lone Machine is stopped only after
 //! `autostop_idle_window` without load (observed: 2:08–3:13 after the last request).
+//!
+//! Owns the passes (which app and region has them running, on a fixed grid per app and
+//! region) and the pure rule [`choose_victim`]; handles `AutostopPass` and the app's own idle
+//! exit (`IdleCheck`).
 
+use rand::RngExt;
+
+use super::machine::{DrainTo, MState};
+use super::{AppId, Event, MachineId, Sim};
 use crate::engine::{SimDuration, SimTime};
-use crate::scenario::AutostopVictim;
+use crate::scenario::{Autostop, AutostopVictim, Scenario};
 
 /// A running Machine as the autostop pass sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct Running {
-    /// Machine id.
-    pub id: u32,
+    /// The Machine.
+    pub id: MachineId,
     /// Requests in flight.
     pub load: u32,
     /// When it became started.
@@ -39,7 +47,7 @@ pub struct Rule {
 }
 
 /// The Machine this pass stops, if any.
-pub fn choose_victim(running: &[Running], rule: Rule, now: SimTime) -> Option<u32> {
+pub fn choose_victim(running: &[Running], rule: Rule, now: SimTime) -> Option<MachineId> {
     let n = running.len() as u32;
     if n == 0 || n <= rule.keep {
         return None;
@@ -67,6 +75,150 @@ pub fn choose_victim(running: &[Running], rule: Rule, now: SimTime) -> Option<u3
     chosen.map(|m| m.id)
 }
 
+/// Which apps and regions have their autostop passes running.
+#[derive(Debug)]
+pub struct Passes {
+    /// Per app and region.
+    armed: Vec<Vec<bool>>,
+}
+
+impl Passes {
+    /// None running yet.
+    pub fn new(sc: &Scenario) -> Self {
+        Passes {
+            armed: vec![vec![false; sc.regions.len()]; sc.apps.len()],
+        }
+    }
+}
+
+impl Sim<'_> {
+    /// Starts the autostop passes of app `ai` in region `r` (once; from its first Machine).
+    /// Passes fall on a fixed grid per app and region, `phase + k × interval`, whenever the
+    /// region got its first Machine.
+    pub(super) fn arm_autostop(&mut self, ai: usize, r: usize) {
+        let sc = self.sc;
+        let app = &sc.apps[ai];
+        if app.service.autostop == Autostop::Off || self.passes.armed[ai][r] {
+            return;
+        }
+        self.passes.armed[ai][r] = true;
+        let interval = sc.platform.autostop_interval.0;
+        let phase = if sc.platform.autostop_random_phase {
+            self.streams
+                .stream(&format!("autostop/{}/{}", app.name, sc.regions[r].code))
+                .random_range(0..interval)
+        } else {
+            interval
+        };
+        let now = self.now().0;
+        let first = if now <= phase {
+            phase
+        } else {
+            phase + (now - phase).div_ceil(interval) * interval
+        };
+        self.engine.schedule_at(
+            SimTime(first),
+            Event::AutostopPass {
+                app: AppId::at(ai),
+                region: r as u16,
+            },
+        );
+    }
+
+    pub(super) fn on_autostop_pass(&mut self, app: usize, region: usize) {
+        let now = self.now();
+        let sc = self.sc;
+        self.engine.schedule_in(
+            sc.platform.autostop_interval,
+            Event::AutostopPass {
+                app: AppId::at(app),
+                region: region as u16,
+            },
+        );
+        let a = &sc.apps[app];
+        let running: Vec<Running> = self
+            .proxy
+            .machines_in(app, region)
+            .iter()
+            .map(|&id| (id, &self.fleet[id]))
+            .filter(|(_, m)| m.state == MState::Started)
+            .map(|(id, m)| Running {
+                id,
+                load: m.load(),
+                started_at: m.started_at,
+                idle_since: m.idle_since,
+            })
+            .collect();
+        let rule = Rule {
+            soft_limit: a.service.soft_limit,
+            keep: if region == a.primary_region {
+                a.service.min_machines_running
+            } else {
+                0
+            },
+            min_runtime: sc.platform.autostop_min_runtime,
+            victim: sc.platform.autostop_victim,
+            idle_window: sc.platform.autostop_idle_window,
+        };
+        if let Some(victim) = choose_victim(&running, rule, now) {
+            let suspendable = self.fleet[victim].vm.memory_mb <= sc.platform.suspend_max_memory_mb
+                && a.swap_mb == 0;
+            let to = if a.service.autostop == Autostop::Suspend && suspendable {
+                DrainTo::Suspend
+            } else {
+                DrainTo::Stop
+            };
+            self.begin_drain(victim, to);
+        }
+    }
+
+    /// Machine `id`'s load dropped to zero: its app's idle exit starts counting.
+    pub(super) fn became_idle(&mut self, id: MachineId) {
+        let now = self.now();
+        let m = &mut self.fleet[id];
+        if !m.serves {
+            return; // workers run their own loop; only proxied requests make a Machine busy
+        }
+        m.idle_since = now;
+        if let Some(t) = self.sc.apps[m.app.index()].idle_exit
+            && m.idle.due().is_none()
+        {
+            let token = m.idle.arm(now + t);
+            self.engine
+                .schedule_at(now + t, Event::IdleCheck { machine: id, token });
+        }
+    }
+
+    /// The idle check fired: the app exits if it has been idle for `idle_exit`, else the
+    /// check moves to the new deadline.
+    pub(super) fn on_idle_check(&mut self, id: MachineId) {
+        let now = self.now();
+        let m = &mut self.fleet[id];
+        let Some(t) = self.sc.apps[m.app.index()].idle_exit else {
+            return;
+        };
+        if m.state != MState::Started || m.load() > 0 {
+            return; // re-armed when the load next drops to zero
+        }
+        let due = m.idle_since + t;
+        if due <= now {
+            // The app exits cleanly; under `[[restart]] policy = "always"` Fly starts it again at
+            // once (an exit is an exit, whatever its code), so it never stays stopped. Under
+            // "on-failure" (the default) and "never" a clean exit stays stopped.
+            let group = &self.sc.apps[m.app.index()].groups[m.group as usize];
+            let restarts = matches!(group.restart, Some(crate::scenario::fly::Restart::Always));
+            self.begin_drain(id, DrainTo::Stop);
+            if restarts {
+                self.fleet[id].restart_after_stop = true;
+            }
+        } else {
+            let token = m.idle.arm(due);
+            self.engine
+                .schedule_at(due, Event::IdleCheck { machine: id, token });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,7 +235,7 @@ mod tests {
 
     fn m(id: u32, load: u32, started_s: u64) -> Running {
         Running {
-            id,
+            id: MachineId(id),
             load,
             started_at: SimTime(started_s * 1_000_000_000),
             idle_since: SimTime(started_s * 1_000_000_000),
@@ -97,7 +249,7 @@ mod tests {
         // Two running, none over soft: excess = 2 − (0 + 1) = 1 → stop the least loaded.
         assert_eq!(
             choose_victim(&[m(0, 3, 0), m(1, 1, 0)], rule(0), NOW),
-            Some(1)
+            Some(MachineId(1))
         );
         // Two running, one over soft: excess = 2 − (1 + 1) = 0 → keep both.
         assert_eq!(
@@ -107,14 +259,17 @@ mod tests {
         // Three running, one over soft: excess 1.
         assert_eq!(
             choose_victim(&[m(0, 12, 0), m(1, 1, 0), m(2, 0, 0)], rule(0), NOW),
-            Some(2)
+            Some(MachineId(2))
         );
     }
 
     #[test]
     fn lone_machine_only_at_zero_load() {
         assert_eq!(choose_victim(&[m(0, 1, 0)], rule(0), NOW), None);
-        assert_eq!(choose_victim(&[m(0, 0, 0)], rule(0), NOW), Some(0));
+        assert_eq!(
+            choose_victim(&[m(0, 0, 0)], rule(0), NOW),
+            Some(MachineId(0))
+        );
         // Idle for only 60 s: kept.
         let recent = Running {
             idle_since: SimTime(940 * 1_000_000_000),
@@ -132,7 +287,7 @@ mod tests {
         // Ties on load: the most recently started goes.
         assert_eq!(
             choose_victim(&[m(0, 0, 10), m(1, 0, 20)], rule(0), NOW),
-            Some(1)
+            Some(MachineId(1))
         );
     }
 }

@@ -19,13 +19,16 @@
 //! that was running boots again (`down → stopped → starting`), a suspended one stays
 //! suspended, a stopped one stopped; one whose volume was destroyed stays down.
 //!
-//! Timers (boot done, stop done, drain deadline) carry the Machine's `generation`, bumped
-//! on every transition: an event whose generation is stale is ignored (lazy cancellation).
-//! In-service requests carry the Machine's `epoch`, bumped when they are killed.
+//! Timers follow the one scheme of [`crate::engine::timer`]: the lifecycle timer (boot done,
+//! drain deadline, stop done, crash) is cancelled by every transition; the connect check,
+//! the idle check and the processor-sharing completion are each one [`Timer`]; requests in
+//! service carry the Machine's `service_epoch`, bumped when they are killed.
 
 use std::collections::VecDeque;
 
 use super::CostSplit;
+use super::ids::{AppId, HostId};
+use crate::engine::timer::{Timer, Token};
 use crate::engine::{SimTime, StreamRng};
 use crate::scenario::VmSize;
 
@@ -223,11 +226,11 @@ pub enum DrainTo {
 #[derive(Debug)]
 pub struct Machine {
     /// Owning app.
-    pub app: u16,
+    pub app: AppId,
     /// Region index.
     pub region: u16,
-    /// Host index.
-    pub host: u32,
+    /// Its host.
+    pub host: HostId,
     /// Number within its app (`web:0`, `web:1`, ...).
     pub ordinal: u32,
     /// Process group (index into the app's groups).
@@ -238,10 +241,11 @@ pub struct Machine {
     pub state: MState,
     /// When the current state began.
     pub since: SimTime,
-    /// Timer generation; bumped on every transition.
-    pub generation: u32,
-    /// In-service generation; bumped when in-flight requests are killed.
-    pub epoch: u32,
+    /// The timer of its current state (boot done, drain deadline, stop done, crash);
+    /// cancelled by every transition.
+    pub lifecycle: Timer,
+    /// Carried by its requests in service; bumped when they are killed.
+    pub service_epoch: Token,
     /// Requests being served.
     pub in_service: u32,
     /// Position in the proxy's index of its app and region (`u32::MAX`: not routed to, or its
@@ -251,16 +255,16 @@ pub struct Machine {
     pub pending: VecDeque<Pending>,
     /// When the running boot finishes (valid while starting).
     pub ready_at: SimTime,
-    /// Time at which a connect-timeout check is armed (`SimTime::NEVER` if none).
-    pub connect_check_at: SimTime,
+    /// The connect-timeout check of the oldest request waiting for its boot.
+    pub connect: Timer,
     /// When the Machine last became started.
     pub started_at: SimTime,
     /// When it was last sent a request.
     pub last_used: SimTime,
     /// When its load last dropped to zero.
     pub idle_since: SimTime,
-    /// Whether an idle-exit check is scheduled.
-    pub idle_check_armed: bool,
+    /// The idle-exit check.
+    pub idle: Timer,
     /// Where the running drain leads.
     pub drain_to: DrainTo,
     /// Whether the running drain is over (its stop or suspend is scheduled).
@@ -275,8 +279,8 @@ pub struct Machine {
     pub ps_vtime: f64,
     /// When `ps_vtime` was last advanced.
     pub ps_last: SimTime,
-    /// Generation of the scheduled processor-sharing completion.
-    pub ps_generation: u32,
+    /// The processor-sharing completion of its earliest job.
+    pub ps: Timer,
     /// Time spent in each state [ns].
     pub time_in: [u64; STATES],
     /// Starts (boots and resumes).
@@ -324,6 +328,8 @@ pub struct Machine {
     /// Machine created during the run moves no other Machine's draws; made at its first draw
     /// (a Machine that never boots never pays for it).
     pub rng: Option<Box<StreamRng>>,
+    /// Its crash stream (`crash/<app>/<n>`), made at its first draw.
+    pub crash_rng: Option<Box<StreamRng>>,
 }
 
 /// A Machine's life and the prices it was billed at.
@@ -347,9 +353,9 @@ impl Machine {
     /// A new Machine in `state`, created at `now`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        app: u16,
+        app: AppId,
         region: u16,
-        host: u32,
+        host: HostId,
         ordinal: u32,
         state: MState,
         vm: VmSize,
@@ -365,17 +371,17 @@ impl Machine {
             serves: true,
             state,
             since: now,
-            generation: 0,
-            epoch: 0,
+            lifecycle: Timer::default(),
+            service_epoch: Token::default(),
             in_service: 0,
             route_pos: u32::MAX,
             pending: VecDeque::new(),
             ready_at: SimTime::ZERO,
-            connect_check_at: SimTime::NEVER,
+            connect: Timer::default(),
             started_at: now,
             last_used: now,
             idle_since: now,
-            idle_check_armed: false,
+            idle: Timer::default(),
             drain_to: DrainTo::Stop,
             drained: false,
             slots: Vec::new(),
@@ -383,7 +389,7 @@ impl Machine {
             ps_jobs: std::collections::BinaryHeap::new(),
             ps_vtime: 0.0,
             ps_last: now,
-            ps_generation: 0,
+            ps: Timer::default(),
             time_in: [0; STATES],
             starts: 0,
             autostarts: 0,
@@ -413,6 +419,7 @@ impl Machine {
             }),
             updating: None,
             rng: None,
+            crash_rng: None,
         }
     }
 
@@ -437,7 +444,7 @@ impl Machine {
         self.time_in[from as usize] += now.0 - self.since.0;
         self.state = to;
         self.since = now;
-        self.generation = self.generation.wrapping_add(1);
+        self.lifecycle.cancel();
         from
     }
 

@@ -9,36 +9,33 @@
 //!
 //! Pure functions over the hosts: cost O(hosts in the region) per Machine.
 
-use super::Host;
+use super::hosts::Host;
+use super::ids::HostId;
 use crate::scenario::VmSize;
 
-/// Whether `vm` fits in what `host` has free.
-pub fn fits(host: &Host, vm: &VmSize) -> bool {
-    host.used_cpus + vm.cpus <= host.cpus && host.used_mb + vm.memory_mb <= host.memory_mb
-}
-
-/// The host for a new Machine among `candidates` (a region's hosts), given how many of the
-/// app's Machines each host holds (`app_on_host`, by host index) and hosts to `avoid`.
-/// With `room_for`, only hosts that are up and have room for that size qualify, and `None`
-/// means none does.
+/// The host for a new Machine among `candidates` (a region's hosts), given every host
+/// (`hosts`, by id), how many of the app's Machines each host holds (`app_on_host`, by host
+/// id) and hosts to `avoid`. With `room_for`, only hosts that are up and have room for that
+/// size qualify, and `None` means none does.
 pub fn choose_host(
     hosts: &[Host],
-    candidates: &[u32],
+    candidates: &[HostId],
     app_on_host: &[u32],
-    avoid: &[u32],
+    avoid: &[HostId],
     room_for: Option<&VmSize>,
-) -> Option<u32> {
+) -> Option<HostId> {
     candidates
         .iter()
         .copied()
         .filter(|h| !avoid.contains(h) || candidates.len() == 1)
         .filter(|&h| {
-            room_for.is_none_or(|vm| hosts[h as usize].outages == 0 && fits(&hosts[h as usize], vm))
+            let hs = &hosts[h.index()];
+            room_for.is_none_or(|vm| hs.outages == 0 && hs.fits(vm))
         })
         .min_by_key(|&h| {
-            let hs = &hosts[h as usize];
+            let hs = &hosts[h.index()];
             (
-                app_on_host[h as usize],
+                app_on_host[h.index()],
                 std::cmp::Reverse(hs.memory_mb - hs.used_mb),
                 h,
             )
@@ -51,17 +48,9 @@ mod tests {
     use crate::scenario::CpuKind;
 
     fn host(used_mb: u64) -> Host {
-        Host {
-            region: 0,
-            cpus: 4,
-            memory_mb: 1024,
-            used_cpus: 0,
-            used_mb,
-            outages: 0,
-            detected: false,
-            generation: 0,
-            incident: None,
-        }
+        let mut h = Host::new(0, 4, 1024);
+        h.used_mb = used_mb;
+        h
     }
 
     const VM: VmSize = VmSize {
@@ -73,26 +62,39 @@ mod tests {
     #[test]
     fn spreads_then_prefers_free_memory_then_the_lowest_index() {
         let hosts = vec![host(0), host(256), host(0)];
-        let all = [0, 1, 2];
-        assert_eq!(choose_host(&hosts, &all, &[1, 0, 0], &[], None), Some(2));
-        assert_eq!(choose_host(&hosts, &all, &[0, 0, 0], &[], None), Some(0));
-        assert_eq!(choose_host(&hosts, &all, &[1, 0, 1], &[], None), Some(1));
+        let all = [HostId(0), HostId(1), HostId(2)];
+        let h = |i| Some(HostId(i));
+        assert_eq!(choose_host(&hosts, &all, &[1, 0, 0], &[], None), h(2));
+        assert_eq!(choose_host(&hosts, &all, &[0, 0, 0], &[], None), h(0));
+        assert_eq!(choose_host(&hosts, &all, &[1, 0, 1], &[], None), h(1));
         // A standby avoids the host it watches, unless that is the only host.
-        assert_eq!(choose_host(&hosts, &all, &[0, 0, 0], &[0], None), Some(2));
-        assert_eq!(choose_host(&hosts, &[1], &[0, 0, 0], &[1], None), Some(1));
+        assert_eq!(
+            choose_host(&hosts, &all, &[0, 0, 0], &[HostId(0)], None),
+            h(2)
+        );
+        assert_eq!(
+            choose_host(&hosts, &[HostId(1)], &[0, 0, 0], &[HostId(1)], None),
+            h(1)
+        );
     }
 
     #[test]
     fn a_create_during_the_run_needs_an_up_host_with_room() {
         let mut hosts = vec![host(768), host(0)];
         hosts[1].outages = 1;
-        assert_eq!(choose_host(&hosts, &[0, 1], &[0, 0], &[], Some(&VM)), None);
+        assert_eq!(
+            choose_host(&hosts, &[HostId(0), HostId(1)], &[0, 0], &[], Some(&VM)),
+            None
+        );
         hosts[1].outages = 0;
         assert_eq!(
-            choose_host(&hosts, &[0, 1], &[0, 5], &[], Some(&VM)),
-            Some(1)
+            choose_host(&hosts, &[HostId(0), HostId(1)], &[0, 5], &[], Some(&VM)),
+            Some(HostId(1))
         );
         // Without a size (time 0), the spread alone decides.
-        assert_eq!(choose_host(&hosts, &[0, 1], &[0, 5], &[], None), Some(0));
+        assert_eq!(
+            choose_host(&hosts, &[HostId(0), HostId(1)], &[0, 5], &[], None),
+            Some(HostId(0))
+        );
     }
 }

@@ -17,27 +17,126 @@
 //!    Machines are at their hard limit, "no machine" when none can run.
 //!
 //! Among equally good Machines the choice is the `tiebreak` parameter.
+//!
+//! Owns each app's routing state (the per-region `route_index` of the Machines it routes
+//! to, the order in which client regions try regions, the proxy queue and its expiry timer,
+//! round-robin cursors) and the routing stream. It reads Machines and hosts through a
+//! [`World`] view and changes neither: the handlers act on its [`Route`].
+
+use std::collections::VecDeque;
 
 use rand::RngExt;
 
-use super::Sim;
-use super::machine::MState;
-use super::route_index::Band;
-use crate::engine::SimTime;
+use super::fleet::Fleet;
+use super::hosts::Host;
+use super::ids::{HostId, MachineId};
+use super::machine::{MState, Machine};
+use super::route_index::{self, Band, RegionIndex, Standing};
+use crate::engine::timer::Timer;
+use crate::engine::{SimTime, StreamRng};
 use crate::metrics::FailReason;
-use crate::scenario::{Spill, TieBreak};
+use crate::scenario::{Scenario, Spill, TieBreak};
+
+/// What the proxy reads of the world: the scenario, the Machines, the hosts and the time.
+/// (Slices rather than the components: one load less per Machine on the request path.)
+#[derive(Clone, Copy)]
+pub struct World<'a> {
+    /// The scenario.
+    pub sc: &'a Scenario,
+    /// Every Machine, by id.
+    pub machines: &'a [Machine],
+    /// Every host, by id.
+    pub hosts: &'a [Host],
+    /// Now.
+    pub now: SimTime,
+}
+
+impl World<'_> {
+    /// Machine `id`.
+    #[inline]
+    pub fn machine(&self, id: MachineId) -> &Machine {
+        &self.machines[id.index()]
+    }
+
+    /// Host `id`.
+    #[inline]
+    pub fn host(&self, id: HostId) -> &Host {
+        &self.hosts[id.index()]
+    }
+}
+
+/// A request waiting in an app's proxy queue.
+#[derive(Clone, Copy, Debug)]
+pub struct Queued {
+    /// When it arrived at the proxy.
+    pub arrived: SimTime,
+    /// When it joined the queue.
+    pub enqueued: SimTime,
+    /// Its service time [ns].
+    pub service_ns: u64,
+    /// The clients' region.
+    pub client: u16,
+}
+
+/// One app's routing state.
+struct AppRouting {
+    /// The Machines the proxy routes to, per region index, with their bands.
+    regions: Vec<RegionIndex>,
+    /// Whether any region keeps bands (else the proxy scans every region).
+    any_indexed: bool,
+    /// For each client region: the regions holding this app's Machines, closest first.
+    order: Vec<Vec<u16>>,
+    /// The proxy queue.
+    queue: VecDeque<Queued>,
+    /// The expiry of the queue's oldest request.
+    expiry: Timer,
+    /// Round-robin cursor per region (the id after the last one picked).
+    rr: Vec<u32>,
+}
+
+/// No position in a region's index: not routed to, or its region is scanned.
+const NO_POSITION: u32 = u32::MAX;
+
+/// Fly Proxy's state for every app.
+pub struct Proxy {
+    apps: Vec<AppRouting>,
+    /// Position of each Machine in its region's index (by Machine id).
+    route_pos: Vec<u32>,
+    /// Whether any region of any app keeps bands (else no Machine has a position, and
+    /// keeping the index up to date costs one test).
+    indexed_anywhere: bool,
+    rng: StreamRng,
+    scratch: [Vec<MachineId>; 5],
+    /// Whether every decision is checked against a scan (tests).
+    check: bool,
+}
+
+/// For each client region: the regions holding the app's routed Machines, closest first.
+fn route_order(sc: &Scenario, has_machines: &[bool]) -> Vec<Vec<u16>> {
+    let nregions = sc.regions.len();
+    (0..nregions)
+        .map(|client| {
+            let mut rs: Vec<u16> = (0..nregions)
+                .filter(|&r| has_machines[r])
+                .map(|r| r as u16)
+                .collect();
+            rs.sort_by_key(|&r| (sc.rtt[client][r as usize], r));
+            rs
+        })
+        .collect()
+}
 
 /// What the proxy does with a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     /// Serve it on this started Machine now.
-    Serve(u32),
+    Serve(MachineId),
     /// Send it to this booting Machine; it waits for the boot.
-    Wait(u32),
+    Wait(MachineId),
     /// Start this stopped or suspended Machine and send the request to it.
-    Wake(u32),
+    Wake(MachineId),
     /// Send it to this stopping Machine, which starts again once stopped.
-    WakeAfterStop(u32),
+    WakeAfterStop(MachineId),
     /// Hold it in the proxy queue.
     Queue,
     /// Fail it.
@@ -51,12 +150,12 @@ pub enum Route {
 /// the region's `cursor`, wrapping, which then moves past it (`round_robin`).
 pub fn tie_break(
     rule: TieBreak,
-    candidates: &[u32],
-    started_at: impl Fn(u32) -> SimTime,
-    last_used: impl Fn(u32) -> SimTime,
+    candidates: &[MachineId],
+    started_at: impl Fn(MachineId) -> SimTime,
+    last_used: impl Fn(MachineId) -> SimTime,
     cursor: &mut u32,
     rng: &mut impl rand::Rng,
-) -> Option<u32> {
+) -> Option<MachineId> {
     let n = candidates.len();
     let chosen = match rule {
         _ if n == 0 => return None,
@@ -74,13 +173,214 @@ pub fn tie_break(
             let id = candidates
                 .iter()
                 .copied()
-                .find(|&id| id >= *cursor)
+                .find(|&id| id.0 >= *cursor)
                 .unwrap_or(candidates[0]);
-            *cursor = id + 1;
+            *cursor = id.0 + 1;
             id
         }
     };
     Some(chosen)
+}
+
+impl Proxy {
+    /// The routing state of the scenario's Machines at time 0 (see [`Proxy::add`] for those
+    /// created later).
+    pub fn new(sc: &Scenario, fleet: &Fleet, rng: StreamRng) -> Self {
+        let recency_sign = match sc.platform.tiebreak {
+            TieBreak::MostRecentlyStarted => -1,
+            TieBreak::LeastRecentlyUsed => 1,
+            TieBreak::Random | TieBreak::RoundRobin => 0,
+        };
+        let nregions = sc.regions.len();
+        let mut by_app = vec![vec![Vec::new(); nregions]; sc.apps.len()];
+        for (id, m) in fleet.iter() {
+            if m.serves {
+                by_app[m.app.index()][m.region as usize].push(id);
+            }
+        }
+        let apps = by_app
+            .into_iter()
+            .map(|by_region| {
+                let has: Vec<bool> = by_region.iter().map(|ids| !ids.is_empty()).collect();
+                AppRouting {
+                    any_indexed: by_region
+                        .iter()
+                        .any(|ids| ids.len() > route_index::SCAN_UP_TO),
+                    regions: by_region
+                        .into_iter()
+                        .map(|ids| RegionIndex::new(ids, recency_sign))
+                        .collect(),
+                    order: route_order(sc, &has),
+                    queue: VecDeque::new(),
+                    expiry: Timer::default(),
+                    rr: vec![0; nregions],
+                }
+            })
+            .collect::<Vec<AppRouting>>();
+        Proxy {
+            indexed_anywhere: apps.iter().any(|a| a.any_indexed),
+            apps,
+            route_pos: vec![NO_POSITION; fleet.len()],
+            rng,
+            scratch: Default::default(),
+            check: false,
+        }
+    }
+
+    /// Turns on checking every decision against a scan of every Machine (slow; for tests).
+    /// Every region then keeps its bands, however few its Machines, so that the index itself
+    /// is what is checked.
+    pub fn check_routing(&mut self, w: World<'_>) {
+        self.check = true;
+        self.indexed_anywhere = true;
+        for app in &mut self.apps {
+            app.any_indexed = true;
+            for r in &mut app.regions {
+                r.indexed = true;
+            }
+        }
+        self.place_in_indexes(w);
+    }
+
+    /// Gives every Machine of a region that keeps bands its position there, and its standing.
+    pub fn place_in_indexes(&mut self, w: World<'_>) {
+        for a in 0..self.apps.len() {
+            for r in 0..self.apps[a].regions.len() {
+                if self.apps[a].regions[r].indexed {
+                    self.index_region(w, a, r);
+                }
+            }
+        }
+    }
+
+    fn index_region(&mut self, w: World<'_>, app: usize, region: usize) {
+        for pos in 0..self.apps[app].regions[region].ids.len() {
+            let id = self.apps[app].regions[region].ids[pos];
+            self.route_pos[id.index()] = pos as u32;
+            self.reband(w, id);
+        }
+    }
+
+    /// Adds Machine `id`, just created, to the view of its app in `region`; returns whether
+    /// it is the region's first (the caller then starts its autostop passes).
+    pub fn add(&mut self, w: World<'_>, app: usize, region: usize, id: MachineId) -> bool {
+        if self.route_pos.len() <= id.index() {
+            self.route_pos.resize(id.index() + 1, NO_POSITION);
+        }
+        let ix = &mut self.apps[app].regions[region];
+        let first = ix.ids.is_empty();
+        let pos = ix.push(id);
+        if ix.indexed {
+            self.route_pos[id.index()] = pos as u32;
+            self.reband(w, id);
+        } else if ix.ids.len() > route_index::SCAN_UP_TO {
+            // Large enough now that keeping bands beats scanning.
+            ix.indexed = true;
+            self.apps[app].any_indexed = true;
+            self.indexed_anywhere = true;
+            self.index_region(w, app, region);
+        }
+        if first {
+            let has: Vec<bool> = self.apps[app]
+                .regions
+                .iter()
+                .map(|r| !r.ids.is_empty())
+                .collect();
+            self.apps[app].order = route_order(w.sc, &has);
+        }
+        first
+    }
+
+    /// The Machines routed to in `region` for `app`, in id order.
+    pub fn machines_in(&self, app: usize, region: usize) -> &[MachineId] {
+        &self.apps[app].regions[region].ids
+    }
+
+    /// App `app`'s proxy queue.
+    pub fn queue(&mut self, app: usize) -> &mut VecDeque<Queued> {
+        &mut self.apps[app].queue
+    }
+
+    /// Requests waiting in app `app`'s proxy queue.
+    pub fn queue_len(&self, app: usize) -> usize {
+        self.apps[app].queue.len()
+    }
+
+    /// The expiry timer of app `app`'s queue, with the queue.
+    pub fn queue_and_expiry(&mut self, app: usize) -> (&mut VecDeque<Queued>, &mut Timer) {
+        let a = &mut self.apps[app];
+        (&mut a.queue, &mut a.expiry)
+    }
+
+    /// Where Machine `id` stands for the proxy now (see [`route_index`]).
+    fn standing_of(w: World<'_>, id: MachineId) -> Standing {
+        let m = &w.machine(id);
+        let svc = &w.sc.apps[m.app.index()].service;
+        // Until the platform notices a failed host, the proxy still sees its Machines as
+        // they were.
+        let seen = match m.state {
+            MState::Down if !w.host(m.host).detected => m.before_down,
+            s => s,
+        };
+        let key = match w.sc.platform.tiebreak {
+            TieBreak::MostRecentlyStarted => m.started_at,
+            TieBreak::LeastRecentlyUsed => m.last_used,
+            TieBreak::Random | TieBreak::RoundRobin => SimTime::ZERO,
+        };
+        let mut st = Standing {
+            key,
+            stopping: m.state == MState::Stopping,
+            ..Standing::NONE
+        };
+        match seen {
+            MState::Started | MState::Starting => {
+                st.running = true;
+                let load = m.load();
+                let starting = seen == MState::Starting;
+                st.band = match (load < svc.soft_limit, load < svc.hard_limit, starting) {
+                    (true, _, false) => Band::SoftStarted,
+                    (true, _, true) => Band::SoftStarting,
+                    (false, true, false) => Band::HardStarted,
+                    (false, true, true) => Band::HardStarting,
+                    (false, false, _) => Band::None,
+                };
+            }
+            // Standbys wait for a host failure; Machines on a failed host cannot start.
+            MState::Stopped | MState::Suspended
+                if svc.autostart && !m.is_standby && m.state != MState::Down =>
+            {
+                st.wake = Some(m.state != MState::Suspended);
+            }
+            _ => {}
+        }
+        st
+    }
+
+    /// Brings the index up to date with Machine `id` (after any change of its state, load,
+    /// host or recency). Inline, and free in regions the proxy scans.
+    #[inline]
+    pub fn reband(&mut self, w: World<'_>, id: MachineId) {
+        // Only Machines of regions that keep bands have a position.
+        if self.indexed_anywhere && self.route_pos[id.index()] != NO_POSITION {
+            self.reband_indexed(w, id);
+        }
+    }
+
+    #[inline(never)]
+    fn reband_indexed(&mut self, w: World<'_>, id: MachineId) {
+        let m = &w.machine(id);
+        let pos = self.route_pos[id.index()] as usize;
+        let st = Self::standing_of(w, id);
+        self.apps[m.app.index()].regions[m.region as usize].set(pos, st);
+    }
+
+    /// [`Proxy::reband`] for every Machine `on_host` (its host's failure was noticed, or it
+    /// is back).
+    pub fn reband_host(&mut self, w: World<'_>, on_host: &[MachineId]) {
+        for &id in on_host {
+            self.reband(w, id);
+        }
+    }
 }
 
 /// Scratch lists of the scan, one per band (reused across requests).
@@ -90,12 +390,18 @@ const UNDER_HARD_STARTED: usize = 2;
 const UNDER_HARD_STARTING: usize = 3;
 const WAKEABLE: usize = 4;
 
-impl Sim<'_> {
+impl Proxy {
     /// Sorts the app's Machines in `region` into bands; returns whether any is started or
     /// starting (at its hard limit or not).
-    fn scan_classify(&mut self, app: usize, region: usize, avoid: Option<u32>) -> bool {
+    fn scan_classify(
+        &mut self,
+        w: World<'_>,
+        app: usize,
+        region: usize,
+        avoid: Option<MachineId>,
+    ) -> bool {
         let mut running = false;
-        let svc = &self.sc.apps[app].service;
+        let svc = &w.sc.apps[app].service;
         for s in &mut self.scratch {
             s.clear();
         }
@@ -103,12 +409,12 @@ impl Sim<'_> {
             if Some(id) == avoid {
                 continue;
             }
-            let m = &self.machines[id as usize];
+            let m = &w.machine(id);
             let load = m.load();
             // Until the platform notices a failed host, the proxy still sees its Machines as
             // they were.
             let seen = match m.state {
-                MState::Down if !self.hosts[m.host as usize].detected => m.before_down,
+                MState::Down if !w.host(m.host).detected => m.before_down,
                 s => s,
             };
             match seen {
@@ -126,8 +432,7 @@ impl Sim<'_> {
                     if svc.autostart
                         && !m.is_standby
                         && m.state != MState::Down
-                        && (m.holds_host
-                            || super::placement::fits(&self.hosts[m.host as usize], &m.vm)) =>
+                        && (m.holds_host || w.host(m.host).fits(&m.vm)) =>
                 {
                     self.scratch[WAKEABLE].push(id);
                 }
@@ -138,74 +443,99 @@ impl Sim<'_> {
     }
 
     /// Picks one Machine of a band by the tie-break rule.
-    fn scan_pick(&mut self, band: usize, app: usize, region: usize) -> Option<u32> {
-        let machines = &self.machines;
+    fn scan_pick(
+        &mut self,
+        w: World<'_>,
+        band: usize,
+        app: usize,
+        region: usize,
+    ) -> Option<MachineId> {
         let cursor = &mut self.apps[app].rr[region];
         tie_break(
-            self.sc.platform.tiebreak,
+            w.sc.platform.tiebreak,
             &self.scratch[band],
-            |id| machines[id as usize].started_at,
-            |id| machines[id as usize].last_used,
+            |id| w.machine(id).started_at,
+            |id| w.machine(id).last_used,
             cursor,
-            &mut self.rng_route,
+            &mut self.rng,
         )
     }
 
     /// The Machine to wake in a region: suspended first (faster), then the lowest id.
-    fn scan_pick_wakeable(&self) -> Option<u32> {
+    fn scan_pick_wakeable(&self, w: World<'_>) -> Option<MachineId> {
         self.scratch[WAKEABLE]
             .iter()
             .copied()
-            .min_by_key(|&id| (self.machines[id as usize].state != MState::Suspended, id))
+            .min_by_key(|&id| (w.machine(id).state != MState::Suspended, id))
     }
 
     /// Decides where a request from `client` goes: from the bands the index keeps, and, when
-    /// [`Sim::check_routing`] is on, also by scanning every Machine, failing on a difference.
-    pub(super) fn route(&mut self, app: usize, client: u16, avoid: Option<u32>) -> Route {
-        if !self.check_routing {
+    /// [`Proxy::check_routing`] is on, also by scanning every Machine, failing on a difference.
+    pub(super) fn route(
+        &mut self,
+        w: World<'_>,
+        app: usize,
+        client: u16,
+        avoid: Option<MachineId>,
+    ) -> Route {
+        if !self.check {
             // Small fleets keep no index: the scan is the cheaper way to the same answer.
             return if self.apps[app].any_indexed {
-                self.route_indexed(app, client, avoid)
+                self.route_indexed(w, app, client, avoid)
             } else {
-                self.route_by_scan(app, client, avoid)
+                self.route_by_scan(w, app, client, avoid)
             };
         }
-        let rng = self.rng_route.clone();
+        let rng = self.rng.clone();
         let rr = self.apps[app].rr.clone();
-        let scanned = self.route_by_scan(app, client, avoid);
-        let (rng_after, rr_after) = (self.rng_route.clone(), self.apps[app].rr.clone());
-        self.rng_route = rng;
+        let scanned = self.route_by_scan(w, app, client, avoid);
+        let (rng_after, rr_after) = (self.rng.clone(), self.apps[app].rr.clone());
+        self.rng = rng;
         self.apps[app].rr = rr;
-        let indexed = self.route_indexed(app, client, avoid);
+        let indexed = self.route_indexed(w, app, client, avoid);
         assert_eq!(
-            (indexed, &self.rng_route, &self.apps[app].rr),
+            (indexed, &self.rng, &self.apps[app].rr),
             (scanned, &rng_after, &rr_after),
             "the routing index and a scan of every Machine disagree at {}",
-            self.now()
+            w.now
         );
         indexed
     }
 
     /// Where Machine `id` stands in the index of its app and region, if it is in one.
-    fn position_in(&self, app: usize, region: usize, id: Option<u32>) -> Option<usize> {
-        let m = &self.machines[id? as usize];
-        (m.app as usize == app && m.region as usize == region && m.route_pos != u32::MAX)
-            .then_some(m.route_pos as usize)
+    fn position_in(
+        &self,
+        w: World<'_>,
+        app: usize,
+        region: usize,
+        id: Option<MachineId>,
+    ) -> Option<usize> {
+        let m = &w.machine(id?);
+        let pos = self.route_pos[id?.index()];
+        (m.app.index() == app && m.region as usize == region && pos != NO_POSITION)
+            .then_some(pos as usize)
     }
 
     /// Picks one Machine of a band by the tie-break rule, from the index.
-    fn pick(&mut self, band: Band, app: usize, region: usize, avoid: Option<u32>) -> Option<u32> {
-        let avoid_pos = self.position_in(app, region, avoid);
+    fn pick(
+        &mut self,
+        w: World<'_>,
+        band: Band,
+        app: usize,
+        region: usize,
+        avoid: Option<MachineId>,
+    ) -> Option<MachineId> {
+        let avoid_pos = self.position_in(w, app, region, avoid);
         let ix = &self.apps[app].regions[region];
         let n = ix.count(band, avoid_pos);
         if n == 0 {
             return None;
         }
-        let chosen = match self.tiebreak() {
+        let chosen = match w.sc.platform.tiebreak {
             _ if n == 1 => ix.kth(band, 0, avoid_pos),
             TieBreak::Random => {
                 // The same draw a scan makes over the band's list: an index into it.
-                let k = self.rng_route.random_range(0..n as usize) as u32;
+                let k = self.rng.random_range(0..n as usize) as u32;
                 ix.kth(band, k, avoid_pos)
             }
             TieBreak::MostRecentlyStarted => ix
@@ -219,14 +549,14 @@ impl Sim<'_> {
                 .expect("n > 0"),
             TieBreak::RoundRobin => {
                 let cursor = self.apps[app].rr[region];
-                let first_at_cursor = ix.ids.partition_point(|&id| id < cursor);
+                let first_at_cursor = ix.ids.partition_point(|&id| id.0 < cursor);
                 let mut before = ix.rank(band, first_at_cursor);
                 if avoid_pos.is_some_and(|p| p < first_at_cursor && ix.standing(p).band == band) {
                     before -= 1;
                 }
                 let k = if before < n { before } else { 0 };
                 let id = ix.kth(band, k, avoid_pos);
-                self.apps[app].rr[region] = id + 1;
+                self.apps[app].rr[region] = id.0 + 1;
                 id
             }
         };
@@ -235,87 +565,117 @@ impl Sim<'_> {
 
     /// The Machine to wake in a region: suspended first (faster), then the lowest id, among
     /// those whose host has room (or that hold their place on it).
-    fn pick_wakeable(&self, app: usize, region: usize, avoid: Option<u32>) -> Option<u32> {
+    fn pick_wakeable(
+        &self,
+        w: World<'_>,
+        app: usize,
+        region: usize,
+        avoid: Option<MachineId>,
+    ) -> Option<MachineId> {
         self.apps[app].regions[region]
             .wake
             .iter()
             .map(|&(_, id)| id)
             .filter(|&id| Some(id) != avoid)
             .find(|&id| {
-                let m = &self.machines[id as usize];
-                m.holds_host || super::placement::fits(&self.hosts[m.host as usize], &m.vm)
+                let m = &w.machine(id);
+                m.holds_host || w.host(m.host).fits(&m.vm)
             })
     }
 
     /// Whether any Machine of the app in `region` other than `avoid` is started or starting.
-    fn any_running_in(&self, app: usize, region: usize, avoid: Option<u32>) -> bool {
+    fn any_running_in(
+        &self,
+        w: World<'_>,
+        app: usize,
+        region: usize,
+        avoid: Option<MachineId>,
+    ) -> bool {
         let ix = &self.apps[app].regions[region];
         let avoided = self
-            .position_in(app, region, avoid)
+            .position_in(w, app, region, avoid)
             .is_some_and(|p| ix.standing(p).running);
         ix.running > u32::from(avoided)
     }
 
     /// Steps 1 and 2 in `region`: a Machine under soft (started, then booting), else one to
     /// wake. A scanned region must have been classified just before.
-    fn pick_under_soft(&mut self, app: usize, region: usize, avoid: Option<u32>) -> Option<Route> {
+    fn pick_under_soft(
+        &mut self,
+        w: World<'_>,
+        app: usize,
+        region: usize,
+        avoid: Option<MachineId>,
+    ) -> Option<Route> {
         if !self.apps[app].regions[region].indexed {
             return (self
-                .scan_pick(UNDER_SOFT_STARTED, app, region)
+                .scan_pick(w, UNDER_SOFT_STARTED, app, region)
                 .map(Route::Serve))
             .or_else(|| {
-                self.scan_pick(UNDER_SOFT_STARTING, app, region)
+                self.scan_pick(w, UNDER_SOFT_STARTING, app, region)
                     .map(Route::Wait)
             })
-            .or_else(|| self.scan_pick_wakeable().map(Route::Wake));
+            .or_else(|| self.scan_pick_wakeable(w).map(Route::Wake));
         }
         // Only Machines autostart may wake are in the wake set.
         (self
-            .pick(Band::SoftStarted, app, region, avoid)
+            .pick(w, Band::SoftStarted, app, region, avoid)
             .map(Route::Serve))
         .or_else(|| {
-            self.pick(Band::SoftStarting, app, region, avoid)
+            self.pick(w, Band::SoftStarting, app, region, avoid)
                 .map(Route::Wait)
         })
-        .or_else(|| self.pick_wakeable(app, region, avoid).map(Route::Wake))
+        .or_else(|| self.pick_wakeable(w, app, region, avoid).map(Route::Wake))
     }
 
     /// Step 3 in `region`: a Machine over soft but under hard (started, then booting). A
     /// scanned region must have been classified just before.
-    fn pick_over_soft(&mut self, app: usize, region: usize, avoid: Option<u32>) -> Option<Route> {
+    fn pick_over_soft(
+        &mut self,
+        w: World<'_>,
+        app: usize,
+        region: usize,
+        avoid: Option<MachineId>,
+    ) -> Option<Route> {
         if !self.apps[app].regions[region].indexed {
             return (self
-                .scan_pick(UNDER_HARD_STARTED, app, region)
+                .scan_pick(w, UNDER_HARD_STARTED, app, region)
                 .map(Route::Serve))
             .or_else(|| {
-                self.scan_pick(UNDER_HARD_STARTING, app, region)
+                self.scan_pick(w, UNDER_HARD_STARTING, app, region)
                     .map(Route::Wait)
             });
         }
         (self
-            .pick(Band::HardStarted, app, region, avoid)
+            .pick(w, Band::HardStarted, app, region, avoid)
             .map(Route::Serve))
         .or_else(|| {
-            self.pick(Band::HardStarting, app, region, avoid)
+            self.pick(w, Band::HardStarting, app, region, avoid)
                 .map(Route::Wait)
         })
     }
 
     /// [`Sim::route`] from the index in regions that keep one, by a scan in the others: the
     /// same decisions as [`Sim::route_by_scan`].
-    fn route_indexed(&mut self, app: usize, client: u16, avoid: Option<u32>) -> Route {
+    fn route_indexed(
+        &mut self,
+        w: World<'_>,
+        app: usize,
+        client: u16,
+        avoid: Option<MachineId>,
+    ) -> Route {
         let nregions = self.apps[app].order[client as usize].len();
-        let spill = self.sc.platform.cross_region_spill;
+        let spill = w.sc.platform.cross_region_spill;
         for i in 0..nregions {
             let region = self.apps[app].order[client as usize][i] as usize;
             if !self.apps[app].regions[region].indexed {
-                self.scan_classify(app, region, avoid);
+                self.scan_classify(w, app, region, avoid);
             }
-            if let Some(r) = self.pick_under_soft(app, region, avoid) {
+            if let Some(r) = self.pick_under_soft(w, app, region, avoid) {
                 return r;
             }
             if (spill == Spill::Hard || i + 1 == nregions)
-                && let Some(r) = self.pick_over_soft(app, region, avoid)
+                && let Some(r) = self.pick_over_soft(w, app, region, avoid)
             {
                 return r;
             }
@@ -324,20 +684,20 @@ impl Sim<'_> {
             for i in 0..nregions {
                 let region = self.apps[app].order[client as usize][i] as usize;
                 if !self.apps[app].regions[region].indexed {
-                    self.scan_classify(app, region, avoid);
+                    self.scan_classify(w, app, region, avoid);
                 }
-                if let Some(r) = self.pick_over_soft(app, region, avoid) {
+                if let Some(r) = self.pick_over_soft(w, app, region, avoid) {
                     return r;
                 }
             }
         }
-        let hard = self.sc.apps[app].service.hard_limit;
-        if self.sc.apps[app].service.autostart {
+        let hard = w.sc.apps[app].service.hard_limit;
+        if w.sc.apps[app].service.autostart {
             for i in 0..nregions {
                 let region = self.apps[app].order[client as usize][i] as usize;
                 let ix = &self.apps[app].regions[region];
-                let wakeable = |id: &u32| {
-                    let m = &self.machines[*id as usize];
+                let wakeable = |id: &MachineId| {
+                    let m = w.machine(*id);
                     Some(*id) != avoid
                         && m.state == MState::Stopping
                         && (m.pending.len() as u32) < hard
@@ -355,15 +715,15 @@ impl Sim<'_> {
         let any_running = (0..nregions).any(|i| {
             let region = self.apps[app].order[client as usize][i] as usize;
             if self.apps[app].regions[region].indexed {
-                self.any_running_in(app, region, avoid)
+                self.any_running_in(w, app, region, avoid)
             } else {
-                self.scan_classify(app, region, avoid)
+                self.scan_classify(w, app, region, avoid)
             }
         });
         if !any_running {
             return Route::Fail(FailReason::NoMachine);
         }
-        if self.sc.platform.max_queue_wait.0 > 0 {
+        if w.sc.platform.max_queue_wait.0 > 0 {
             Route::Queue
         } else {
             Route::Fail(FailReason::AtHardLimit)
@@ -374,29 +734,35 @@ impl Sim<'_> {
     /// statement of the rules, kept as the reference the index is checked against, and the
     /// path of apps whose regions are all small. (`route_indexed` with every region scanned
     /// decides the same, but a single function for both cost M/M/4 7 % of its speed.)
-    fn route_by_scan(&mut self, app: usize, client: u16, avoid: Option<u32>) -> Route {
+    fn route_by_scan(
+        &mut self,
+        w: World<'_>,
+        app: usize,
+        client: u16,
+        avoid: Option<MachineId>,
+    ) -> Route {
         let nregions = self.apps[app].order[client as usize].len();
-        let spill = self.sc.platform.cross_region_spill;
+        let spill = w.sc.platform.cross_region_spill;
         let mut any_running = false;
         // Under soft, or a start, in each region closest first; with the "hard" rule the next
         // region is tried only after this one's over-soft band.
         for i in 0..nregions {
             let region = self.apps[app].order[client as usize][i] as usize;
-            any_running |= self.scan_classify(app, region, avoid);
-            if let Some(id) = self.scan_pick(UNDER_SOFT_STARTED, app, region) {
+            any_running |= self.scan_classify(w, app, region, avoid);
+            if let Some(id) = self.scan_pick(w, UNDER_SOFT_STARTED, app, region) {
                 return Route::Serve(id);
             }
-            if let Some(id) = self.scan_pick(UNDER_SOFT_STARTING, app, region) {
+            if let Some(id) = self.scan_pick(w, UNDER_SOFT_STARTING, app, region) {
                 return Route::Wait(id);
             }
-            if let Some(id) = self.scan_pick_wakeable() {
+            if let Some(id) = self.scan_pick_wakeable(w) {
                 return Route::Wake(id);
             }
             if spill == Spill::Hard || i + 1 == nregions {
-                if let Some(id) = self.scan_pick(UNDER_HARD_STARTED, app, region) {
+                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTED, app, region) {
                     return Route::Serve(id);
                 }
-                if let Some(id) = self.scan_pick(UNDER_HARD_STARTING, app, region) {
+                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTING, app, region) {
                     return Route::Wait(id);
                 }
             }
@@ -405,26 +771,26 @@ impl Sim<'_> {
         if spill == Spill::Soft {
             for i in 0..nregions {
                 let region = self.apps[app].order[client as usize][i] as usize;
-                self.scan_classify(app, region, avoid);
-                if let Some(id) = self.scan_pick(UNDER_HARD_STARTED, app, region) {
+                self.scan_classify(w, app, region, avoid);
+                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTED, app, region) {
                     return Route::Serve(id);
                 }
-                if let Some(id) = self.scan_pick(UNDER_HARD_STARTING, app, region) {
+                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTING, app, region) {
                     return Route::Wait(id);
                 }
             }
         }
         // A Machine in the middle of stopping is woken again (Fly's PM11 path).
-        if self.sc.apps[app].service.autostart {
+        if w.sc.apps[app].service.autostart {
             for i in 0..nregions {
                 let region = self.apps[app].order[client as usize][i] as usize;
-                let hard = self.sc.apps[app].service.hard_limit;
+                let hard = w.sc.apps[app].service.hard_limit;
                 let stopping = self.apps[app].regions[region]
                     .ids
                     .iter()
                     .copied()
                     .find(|&id| {
-                        let m = &self.machines[id as usize];
+                        let m = &w.machine(id);
                         Some(id) != avoid
                             && m.state == MState::Stopping
                             && (m.pending.len() as u32) < hard
@@ -437,7 +803,7 @@ impl Sim<'_> {
         if !any_running {
             return Route::Fail(FailReason::NoMachine);
         }
-        if self.sc.platform.max_queue_wait.0 > 0 {
+        if w.sc.platform.max_queue_wait.0 > 0 {
             Route::Queue
         } else {
             Route::Fail(FailReason::AtHardLimit)
@@ -450,12 +816,16 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    fn ids(ids: &[u32]) -> Vec<MachineId> {
+        ids.iter().copied().map(MachineId).collect()
+    }
+
     fn pick(rule: TieBreak, ids: &[u32], cursor: &mut u32) -> Option<u32> {
         // Started at 10 − id s (higher ids started earlier); last used at id % 3 s.
-        let started = |id: u32| SimTime((10 - u64::from(id)) * 1_000_000_000);
-        let used = |id: u32| SimTime(u64::from(id % 3) * 1_000_000_000);
+        let started = |id: MachineId| SimTime((10 - u64::from(id.0)) * 1_000_000_000);
+        let used = |id: MachineId| SimTime(u64::from(id.0 % 3) * 1_000_000_000);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        tie_break(rule, ids, started, used, cursor, &mut rng)
+        tie_break(rule, &self::ids(ids), started, used, cursor, &mut rng).map(|id| id.0)
     }
 
     #[test]
@@ -470,11 +840,12 @@ mod tests {
         let r = pick(TieBreak::Random, &ids, &mut c).unwrap();
         assert!(ids.contains(&r));
         // Ties: the lowest id.
-        let same = |_: u32| SimTime::ZERO;
+        let same = |_: MachineId| SimTime::ZERO;
+        let four = self::ids(&ids);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let mrs = tie_break(
             TieBreak::MostRecentlyStarted,
-            &ids,
+            &four,
             same,
             same,
             &mut c,
@@ -482,13 +853,13 @@ mod tests {
         );
         let lru = tie_break(
             TieBreak::LeastRecentlyUsed,
-            &ids,
+            &four,
             same,
             same,
             &mut c,
             &mut rng,
         );
-        assert_eq!((mrs, lru), (Some(2), Some(2)));
+        assert_eq!((mrs, lru), (Some(MachineId(2)), Some(MachineId(2))));
     }
 
     #[test]
@@ -507,7 +878,7 @@ mod tests {
 
     #[test]
     fn only_random_draws_and_only_with_a_choice() {
-        let started = |_: u32| SimTime::ZERO;
+        let started = |_: MachineId| SimTime::ZERO;
         for (rule, ids, draws) in [
             (TieBreak::Random, &[1u32, 2][..], true),
             (TieBreak::Random, &[1][..], false),
@@ -516,7 +887,7 @@ mod tests {
         ] {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
             let mut c = 0;
-            tie_break(rule, ids, started, started, &mut c, &mut rng);
+            tie_break(rule, &self::ids(ids), started, started, &mut c, &mut rng);
             let mut fresh = rand_chacha::ChaCha8Rng::seed_from_u64(7);
             let moved = rng.random::<u64>() != fresh.random::<u64>();
             assert_eq!(moved, draws, "{rule:?} with {ids:?}");

@@ -8,7 +8,7 @@
 //! counts, so the k-th Machine of a band in list order — what a scan of the list would have
 //! found — is found in O(log N): every tie-break picks exactly the Machine the scan picked,
 //! with the same random draws. The recency tie-breaks keep an ordered set per band keyed by
-//! their time. `Sim::reband` moves a Machine between bands whenever its state, load or recency
+//! their time. `Proxy::reband` moves a Machine between bands whenever its state, load or recency
 //! changes. Regions of at most [`SCAN_UP_TO`] Machines keep no bands (`indexed` is false, their
 //! Machines have no position) and the proxy scans them, which is cheaper there; with
 //! [`super::Sim::check_routing`] on, every region keeps bands and every decision is also made
@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 
+use super::ids::MachineId;
 use crate::engine::SimTime;
 
 /// Where a Machine stands for the proxy.
@@ -172,7 +173,7 @@ impl Fenwick {
 #[derive(Debug, Default)]
 pub(super) struct RegionIndex {
     /// Machine ids in creation order (ascending).
-    pub ids: Vec<u32>,
+    pub ids: Vec<MachineId>,
     /// The standing of each, by position.
     standing: Vec<Standing>,
     trees: [Fenwick; 4],
@@ -185,9 +186,9 @@ pub(super) struct RegionIndex {
     /// The sign of ids in the recency keys.
     sign: i64,
     /// Wake candidates: `(not suspended, id)`, so suspended ones come first, then lower ids.
-    pub wake: BTreeSet<(bool, u32)>,
+    pub wake: BTreeSet<(bool, MachineId)>,
     /// Stopping Machines, by id.
-    pub stopping: BTreeSet<u32>,
+    pub stopping: BTreeSet<MachineId>,
     /// Machines started or starting as the proxy sees them.
     pub running: u32,
     /// Whether the bands are kept: in regions with few Machines a scan is cheaper than
@@ -202,7 +203,7 @@ impl RegionIndex {
     /// An index over `ids`, every Machine outside every band until first recorded.
     /// `recency_sign`: 0 keeps no recency order, −1 orders for "most recently started", +1 for
     /// "least recently used".
-    pub(super) fn new(ids: Vec<u32>, recency_sign: i64) -> RegionIndex {
+    pub(super) fn new(ids: Vec<MachineId>, recency_sign: i64) -> RegionIndex {
         let n = ids.len();
         RegionIndex {
             standing: vec![Standing::NONE; n],
@@ -220,7 +221,7 @@ impl RegionIndex {
 
     /// Appends Machine `id` (created during the run, so its id is the largest), outside every
     /// band until first recorded; returns its position.
-    pub(super) fn push(&mut self, id: u32) -> usize {
+    pub(super) fn push(&mut self, id: MachineId) -> usize {
         debug_assert!(self.ids.last().is_none_or(|&last| last < id));
         self.ids.push(id);
         self.standing.push(Standing::NONE);
@@ -249,7 +250,7 @@ impl RegionIndex {
                     self.trees[t].add(pos, -1);
                 }
                 if self.keep_recency {
-                    self.recency[t].remove(&(old.key, self.sign * i64::from(id)));
+                    self.recency[t].remove(&(old.key, self.sign * i64::from(id.0)));
                 }
             }
             if let Some(t) = new.band.tree() {
@@ -257,7 +258,7 @@ impl RegionIndex {
                     self.trees[t].add(pos, 1);
                 }
                 if self.keep_recency {
-                    self.recency[t].insert((new.key, self.sign * i64::from(id)));
+                    self.recency[t].insert((new.key, self.sign * i64::from(id.0)));
                 }
             }
         }
@@ -297,7 +298,7 @@ impl RegionIndex {
     }
 
     /// The `k`-th Machine of `band` in list order, skipping `avoid`.
-    pub(super) fn kth(&self, band: Band, k: u32, avoid: Option<usize>) -> u32 {
+    pub(super) fn kth(&self, band: Band, k: u32, avoid: Option<usize>) -> MachineId {
         let t = band.tree().expect("a routing band");
         let k = match avoid {
             Some(p) if self.standing[p].band == band && self.trees[t].rank(p) <= k => k + 1,
@@ -312,11 +313,11 @@ impl RegionIndex {
     }
 
     /// The Machines of `band` in recency order (see `recency`).
-    pub(super) fn by_recency(&self, band: Band) -> impl DoubleEndedIterator<Item = u32> + '_ {
+    pub(super) fn by_recency(&self, band: Band) -> impl DoubleEndedIterator<Item = MachineId> + '_ {
         let sign = self.sign;
         self.recency[band.tree().expect("a routing band")]
             .iter()
-            .map(move |&(_, signed)| (signed * sign) as u32)
+            .map(move |&(_, signed)| MachineId((signed * sign) as u32))
     }
 }
 
@@ -380,7 +381,7 @@ mod tests {
 
     #[test]
     fn kth_skips_the_avoided_machine() {
-        let mut ix = RegionIndex::new((10..20).collect(), 0);
+        let mut ix = RegionIndex::new((10..20).map(MachineId).collect(), 0);
         ix.indexed = true;
         let under = Standing {
             band: Band::SoftStarted,
@@ -391,9 +392,9 @@ mod tests {
             ix.set(p, under);
         }
         assert_eq!(ix.count(Band::SoftStarted, Some(4)), 2);
-        assert_eq!(ix.kth(Band::SoftStarted, 0, Some(4)), 11);
-        assert_eq!(ix.kth(Band::SoftStarted, 1, Some(4)), 17);
-        assert_eq!(ix.kth(Band::SoftStarted, 1, None), 14);
+        assert_eq!(ix.kth(Band::SoftStarted, 0, Some(4)), MachineId(11));
+        assert_eq!(ix.kth(Band::SoftStarted, 1, Some(4)), MachineId(17));
+        assert_eq!(ix.kth(Band::SoftStarted, 1, None), MachineId(14));
         assert_eq!(ix.running, 3);
         ix.set(4, Standing::NONE);
         assert_eq!((ix.count(Band::SoftStarted, None), ix.running), (2, 2));

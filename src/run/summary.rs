@@ -9,6 +9,7 @@ use crate::metrics::results::{
     SloVerdict, Volumes, Worker,
 };
 use crate::metrics::{FailReason, RequestCounters};
+use crate::platform::ids::HostId;
 use crate::platform::machine::{MState, STATES};
 use crate::platform::{CostSplit, STATE_COLUMNS, Sim};
 use crate::scenario::SECONDS_PER_BILLING_MONTH;
@@ -47,9 +48,9 @@ pub fn dec(x: f64) -> String {
 }
 
 /// A host's name as scenarios write it: region code and index within the region (`ams:1`).
-pub fn host_name(sim: &Sim, host: usize) -> String {
-    let region = sim.hosts[host].region;
-    let index = sim.hosts[..host]
+pub fn host_name(sim: &Sim, host: HostId) -> String {
+    let region = sim.hosts()[host.index()].region;
+    let index = sim.hosts()[..host.index()]
         .iter()
         .filter(|h| h.region == region)
         .count();
@@ -222,10 +223,10 @@ pub fn summary(sim: &Sim, replication: u64) -> RunSummary {
     }
     let mut region_costs = vec![CostSplit::default(); sc.regions.len()];
     let mut app_costs = vec![CostSplit::default(); sc.apps.len()];
-    for m in &sim.machines {
+    for m in sim.machines() {
         let c = sim.machine_cost(m, end);
         region_costs[m.region as usize].add(&c);
-        app_costs[m.app as usize].add(&c);
+        app_costs[m.app.index()].add(&c);
     }
     let mut total_cost = CostSplit::default();
     for c in &app_costs {
@@ -243,7 +244,7 @@ pub fn summary(sim: &Sim, replication: u64) -> RunSummary {
         .enumerate()
         .map(|(ai, app)| {
             let c = &sim.rec.apps[ai];
-            let mine = sim.machines.iter().filter(|m| m.app as usize == ai);
+            let mine = sim.machines().iter().filter(|m| m.app.index() == ai);
             let summary = AppSummary {
                 requests: requests_block(c, duration_s, &sc.regions),
                 queue_wait_ms: queue_block(c),
@@ -276,7 +277,7 @@ pub fn summary(sim: &Sim, replication: u64) -> RunSummary {
         requests: requests_block(&total, duration_s, &sc.regions),
         queue_wait_ms: queue_block(&total),
         latency_ms: latency_block(&all_latency, &total),
-        machines: machines_block(sim, sim.machines.iter(), duration_ns),
+        machines: machines_block(sim, sim.machines().iter(), duration_ns),
         cost_usd: cost_block(total_cost, total.served, duration_s, Some(by_region)),
         slo: SloVerdict {
             availability_target: sc.slo.availability,
@@ -289,11 +290,15 @@ pub fn summary(sim: &Sim, replication: u64) -> RunSummary {
         incidents: incidents_block(sim),
         volumes: Volumes {
             lost: sim
-                .incidents
+                .incidents()
                 .iter()
                 .map(|i| u64::from(i.volumes_lost))
                 .sum(),
-            data_lost_hours: r6(sim.incidents.iter().map(|i| i.data_lost_hours).sum::<f64>()),
+            data_lost_hours: r6(sim
+                .incidents()
+                .iter()
+                .map(|i| i.data_lost_hours)
+                .sum::<f64>()),
         },
         replications: None,
         ci95: None,
@@ -336,12 +341,12 @@ fn workers(sim: &Sim) -> indexmap::IndexMap<String, Worker> {
 fn incidents_block(sim: &Sim) -> Incidents {
     let end = sim.end();
     let recovery: Vec<f64> = sim
-        .incidents
+        .incidents()
         .iter()
         .filter_map(|i| i.recovered.map(|r| (r - i.start).as_secs_f64()))
         .collect();
     let takeovers: Vec<f64> = sim
-        .incidents
+        .incidents()
         .iter()
         .filter_map(|i| i.takeover.map(|t| (t - i.start).as_secs_f64()))
         .collect();
@@ -353,9 +358,9 @@ fn incidents_block(sim: &Sim) -> Incidents {
         }
     };
     Incidents {
-        count: sim.incidents.len() as u64,
+        count: sim.incidents().len() as u64,
         host_down_s_total: r6(sim
-            .incidents
+            .incidents()
             .iter()
             .map(|i| (i.host_back.unwrap_or(end) - i.start).as_secs_f64())
             .sum::<f64>()),
@@ -363,7 +368,7 @@ fn incidents_block(sim: &Sim) -> Incidents {
         takeovers: takeovers.len() as u64,
         takeover_s_mean: mean(&takeovers),
         requests_failed_on_host: sim
-            .incidents
+            .incidents()
             .iter()
             .map(|i| i.requests_failed_on_host)
             .sum(),
@@ -393,20 +398,20 @@ pub fn incidents_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
     .collect();
     let secs = |t: Option<SimTime>| t.map_or(String::new(), |t| dec(t.as_secs_f64()));
     let rows = sim
-        .incidents
+        .incidents()
         .iter()
         .map(|i| {
             let names: Vec<String> = i
                 .machines
                 .iter()
                 .map(|&m| {
-                    let m = &sim.machines[m as usize];
-                    format!("{}:{}", sc.apps[m.app as usize].name, m.ordinal)
+                    let m = sim.machine(m);
+                    format!("{}:{}", sc.apps[m.app.index()].name, m.ordinal)
                 })
                 .collect();
             vec![
                 secs(Some(i.start)),
-                host_name(sim, i.host as usize),
+                host_name(sim, i.host),
                 sc.regions[i.region as usize].code.clone(),
                 names.join(" "),
                 secs(i.detected),
@@ -433,15 +438,15 @@ pub fn states_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let trace = sim.trace.as_deref().unwrap_or(&[]);
+    let trace = sim.trace().unwrap_or(&[]);
     let mut per_machine: Vec<Vec<&crate::platform::Transition>> =
-        vec![Vec::new(); sim.machines.len()];
+        vec![Vec::new(); sim.machines().len()];
     for t in trace {
-        per_machine[t.machine as usize].push(t);
+        per_machine[t.machine.index()].push(t);
     }
     let mut rows = Vec::new();
-    for (id, m) in sim.machines.iter().enumerate() {
-        let name = format!("{}:{}", sc.apps[m.app as usize].name, m.ordinal);
+    for (id, m) in sim.machines().iter().enumerate() {
+        let name = format!("{}:{}", sc.apps[m.app.index()].name, m.ordinal);
         let ts = &per_machine[id];
         let mut state = ts.first().map_or(m.state, |t| t.from);
         let mut since = m.book.created_at;
@@ -503,8 +508,8 @@ pub fn cost_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         .map(|s| s.to_string())
         .collect();
     let mut split = vec![vec![CostSplit::default(); sc.regions.len()]; sc.apps.len()];
-    for m in &sim.machines {
-        split[m.app as usize][m.region as usize].add(&sim.machine_cost(m, sim.end()));
+    for m in sim.machines() {
+        split[m.app.index()][m.region as usize].add(&sim.machine_cost(m, sim.end()));
     }
     let mut rows = Vec::new();
     for (ai, app) in sc.apps.iter().enumerate() {
@@ -563,17 +568,17 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         header.push(h.into());
     }
     let rows = sim
-        .machines
+        .machines()
         .iter()
         .map(|m| {
-            let app = &sc.apps[m.app as usize];
+            let app = &sc.apps[m.app.index()];
             let vm = m.vm;
             let mut row = vec![
                 format!("{}:{}", app.name, m.ordinal),
                 app.name.clone(),
                 app.groups[m.group as usize].name.clone(),
                 sc.regions[m.region as usize].code.clone(),
-                host_name(sim, m.host as usize),
+                host_name(sim, m.host),
                 vm.cpu_kind.to_string(),
                 vm.cpus.to_string(),
                 vm.memory_mb.to_string(),
@@ -652,7 +657,7 @@ pub fn actions_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
     let rows = sc
         .actions
         .iter()
-        .zip(&sim.actions)
+        .zip(sim.actions())
         .map(|(a, run)| {
             vec![
                 dec(a.at.as_secs_f64()),

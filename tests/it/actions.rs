@@ -42,7 +42,7 @@ size = "shared-cpu-1x"
 }
 
 fn ids(sim: &flysim::platform::Sim) -> Vec<String> {
-    sim.machines
+    sim.machines()
         .iter()
         .map(|m| {
             format!(
@@ -73,8 +73,8 @@ count = 2
     let sc = scenario(&text);
     let mut sim = flysim::platform::Sim::new(&sc, 0).with_trace();
     sim.run();
-    assert_eq!(sim.machines.len(), 2);
-    let m = &sim.machines[1];
+    assert_eq!(sim.machines().len(), 2);
+    let m = &sim.machines()[1];
     assert_eq!(m.ordinal, 1);
     assert_eq!(m.book.created_at, SimTime(601 * NS), "create takes 1 s");
     assert_eq!(
@@ -85,11 +85,10 @@ count = 2
     assert_eq!(m.state, MState::Started);
     // It went stopped → starting at creation, starting → started when ready.
     let t: Vec<_> = sim
-        .trace
-        .as_ref()
+        .trace()
         .unwrap()
         .iter()
-        .filter(|t| t.machine == 1)
+        .filter(|t| t.machine.0 == 1)
         .map(|t| (t.at.0, t.from, t.to))
         .collect();
     assert_eq!(
@@ -99,10 +98,10 @@ count = 2
             (603_500_000_000, MState::Starting, MState::Started)
         ]
     );
-    assert_eq!(sim.actions[0].created, 1);
-    assert_eq!(sim.actions[0].done_at, Some(SimTime(601 * NS)));
+    assert_eq!(sim.actions()[0].created, 1);
+    assert_eq!(sim.actions()[0].done_at, Some(SimTime(601 * NS)));
     // Spread: the second Machine goes to the other iad host.
-    assert_ne!(sim.machines[0].host, sim.machines[1].host);
+    assert_ne!(sim.machines()[0].host, sim.machines()[1].host);
 }
 
 #[test]
@@ -118,12 +117,12 @@ count = 12
     );
     let sc = scenario(&text);
     let sim = run(&sc, 0);
-    let created: Vec<u64> = sim.machines[1..]
+    let created: Vec<u64> = sim.machines()[1..]
         .iter()
         .map(|m| m.book.created_at.0 / NS)
         .collect();
     assert_eq!(created, vec![61, 61, 61, 61, 61, 62, 62, 62, 62, 62, 63]);
-    assert_eq!(sim.actions[0].done_at, Some(SimTime(63 * NS)));
+    assert_eq!(sim.actions()[0].done_at, Some(SimTime(63 * NS)));
 }
 
 #[test]
@@ -162,7 +161,7 @@ regions = ["iad", "ams"]
             "web:5@iad",
         ]
     );
-    assert_eq!(sim.actions[1].destroyed, 3);
+    assert_eq!(sim.actions()[1].destroyed, 3);
 }
 
 #[test]
@@ -187,7 +186,7 @@ machine = "web:0"
     .replace("service_time = \"40ms\"", "service_time = \"10s\"");
     let sc = scenario(&text);
     let sim = run(&sc, 0);
-    let m = &sim.machines[0];
+    let m = &sim.machines()[0];
     assert_eq!(m.state, MState::Destroyed);
     let r = &sim.rec.apps[0];
     let killed = r.failed[flysim::metrics::FailReason::Killed as usize];
@@ -228,7 +227,7 @@ machine = "web:1"
     .replace("duration = \"1h\"", "duration = \"2h\"");
     let sc = scenario(&text);
     let sim = run(&sc, 0);
-    let m = &sim.machines[1];
+    let m = &sim.machines()[1];
     assert_eq!(m.book.created_at, SimTime(3601 * NS));
     assert_eq!(m.state, MState::Destroyed);
     assert_eq!(m.since, SimTime(4201 * NS));
@@ -240,7 +239,7 @@ machine = "web:1"
     let month = 30.0 * 86400.0;
     let small = 2.194 / month;
     // The linear price model: per performance vCPU and per GB of RAM, per 30 days.
-    let big = sim.machines[1].book.compute_rate;
+    let big = sim.machines()[1].book.compute_rate;
     let p = &sc.prices;
     let expected_big = (2.0 * p.performance_vcpu_month + 4.0 * p.ram_gb_month) / month;
     assert!((big - expected_big).abs() < 1e-15);
@@ -253,11 +252,11 @@ machine = "web:1"
     );
     assert_eq!(format!("{:.2}", c.compute), format!("{:.2}", expected));
     assert_eq!(
-        sim.machines[0].book.resized.len(),
+        sim.machines()[0].book.resized.len(),
         1,
         "web:0 was resized too"
     );
-    assert_eq!(sim.actions[1].changed, 2);
+    assert_eq!(sim.actions()[1].changed, 2);
 }
 
 #[test]
@@ -277,12 +276,11 @@ size = "shared-cpu-2x"
     // Each stops at once (no requests, no stop overhead) and boots for 2.5 s; the next starts
     // when the previous is started again.
     let starts: Vec<(u32, u64)> = sim
-        .trace
-        .as_ref()
+        .trace()
         .unwrap()
         .iter()
         .filter(|t| t.to == MState::Started)
-        .map(|t| (t.machine, t.at.0))
+        .map(|t| (t.machine.0, t.at.0))
         .collect();
     assert_eq!(
         starts,
@@ -292,8 +290,8 @@ size = "shared-cpu-2x"
             (2, 607_500_000_000)
         ]
     );
-    assert_eq!(sim.actions[0].done_at, Some(SimTime(607_500_000_000)));
-    assert!(sim.machines.iter().all(|m| m.vm.cpus == 2));
+    assert_eq!(sim.actions()[0].done_at, Some(SimTime(607_500_000_000)));
+    assert!(sim.machines().iter().all(|m| m.vm.cpus == 2));
 }
 
 #[test]
@@ -320,14 +318,14 @@ machine = "web:1"
     );
     let sc = scenario(&text);
     let sim = run(&sc, 0);
-    assert_eq!(sim.machines.len(), 1);
-    assert_eq!(sim.actions[0].failed, 1);
+    assert_eq!(sim.machines().len(), 1);
+    assert_eq!(sim.actions()[0].failed, 1);
     assert!(
-        sim.actions[0].notes[0].contains("no host in ams"),
+        sim.actions()[0].notes[0].contains("no host in ams"),
         "{:?}",
-        sim.actions[0].notes
+        sim.actions()[0].notes
     );
-    assert!(sim.actions[1].notes[0].contains("does not exist"));
+    assert!(sim.actions()[1].notes[0].contains("does not exist"));
 }
 
 #[test]
@@ -392,11 +390,56 @@ mtbf = "10m"
     let a = scenario(&world(r#"[{ count = 1, regions = ["iad"] }]"#, base));
     let b = scenario(&world(r#"[{ count = 1, regions = ["iad"] }]"#, &with));
     let (sa, sb) = (run(&a, 0), run(&b, 0));
-    assert_eq!(sb.machines.len(), 2);
-    assert!(sa.machines[0].crashes >= 3, "{}", sa.machines[0].crashes);
-    assert_eq!(sa.machines[0].crashes, sb.machines[0].crashes);
+    assert_eq!(sb.machines().len(), 2);
+    assert!(
+        sa.machines()[0].crashes >= 3,
+        "{}",
+        sa.machines()[0].crashes
+    );
+    assert_eq!(sa.machines()[0].crashes, sb.machines()[0].crashes);
     assert_eq!(
-        sa.machines[0].time_in_until(sa.end()),
-        sb.machines[0].time_in_until(sb.end())
+        sa.machines()[0].time_in_until(sa.end()),
+        sb.machines()[0].time_in_until(sb.end())
+    );
+}
+
+/// A Machine created by an action crashes like the others: its crash stream is made at its
+/// first draw, named by its id.
+#[test]
+fn a_created_machine_crashes_too() {
+    let sc = scenario(
+        r#"
+name = "created-crash"
+duration = "6h"
+[platform]
+create_time = "1s"
+[[region]]
+code = "iad"
+hosts = 2
+[[app]]
+name = "web"
+request = { service_time = "40ms" }
+machines = [{ count = 1, regions = ["iad"] }]
+[app.fly]
+primary_region = "iad"
+[app.fly.http_service]
+auto_stop_machines = "off"
+[[fault]]
+kind = "machine_crashes"
+mtbf = "10m"
+[[action]]
+at = "30m"
+kind = "machine_clone"
+machine = "web:0"
+"#,
+    );
+    let sim = run(&sc, 0);
+    let created = &sim.machines()[1];
+    assert_eq!(created.ordinal, 1);
+    // About 33 crashes expected in 5.5 h at a 10 min mean; fewer than 10 is ≈ 1e-7 likely.
+    assert!(
+        created.crashes >= 10,
+        "web:1 crashed {} times",
+        created.crashes
     );
 }

@@ -44,7 +44,7 @@ fn cost_to_the_cent_for_known_state_times() {
     );
     let sc = scenario(&text);
     let sim = run(&sc, 0);
-    let m = &sim.machines[0];
+    let m = &sim.machines()[0];
     let t = m.time_in_until(sim.end());
     assert_eq!(t[MState::Started as usize], 10 * 86_400 * 1_000_000_000);
     assert_eq!(t[MState::Stopped as usize], 20 * 86_400 * 1_000_000_000);
@@ -82,9 +82,9 @@ fn a_request_at_a_stopped_machine_waits_exactly_boot_plus_app_boot() {
     // 1.3 s boot + 1.5 s app boot, then 40 ms of service.
     assert_eq!(r.cold_wait_ns, 2_800_000_000);
     assert_eq!(r.response_ns, 2_840_000_000);
-    assert_eq!(sim.machines[0].autostarts, 1);
-    assert_eq!(sim.machines[0].state, MState::Started);
-    assert_eq!(sim.machines[0].started_at, SimTime(12_800_000_000));
+    assert_eq!(sim.machines()[0].autostarts, 1);
+    assert_eq!(sim.machines()[0].state, MState::Started);
+    assert_eq!(sim.machines()[0].started_at, SimTime(12_800_000_000));
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn three_requests_during_one_boot_share_it() {
     let r = &sim.rec.apps[0];
     assert_eq!((r.offered, r.served, r.cold_starts), (3, 3, 3));
     assert_eq!(r.response_ns, 2_840_000_000 + 1_840_000_000 + 840_000_000);
-    assert_eq!(sim.machines[0].starts, 1);
+    assert_eq!(sim.machines()[0].starts, 1);
 }
 
 #[test]
@@ -117,10 +117,10 @@ fn autostop_excess_rule_then_lone_machine_timeline() {
     sim.run();
     let s = 1_000_000_000u64;
     let trace: Vec<(u64, u32, MState)> = sim
-        .trace
+        .trace()
         .unwrap()
         .iter()
-        .map(|t| (t.at.0 / s, t.machine, t.to))
+        .map(|t| (t.at.0 / s, t.machine.0, t.to))
         .collect();
     assert_eq!(
         trace,
@@ -145,13 +145,13 @@ fn suspend_falls_back_to_stop_above_the_memory_limit() {
     );
     let small = scenario(&text);
     let sim = run(&small, 0);
-    assert_eq!(sim.machines[0].state, MState::Suspended);
+    assert_eq!(sim.machines()[0].state, MState::Suspended);
     let big = scenario(&text.replace(
         "size = \"shared-cpu-1x\"",
         "size = \"shared-cpu-1x\"\nmemory = \"4gb\"",
     ));
     let sim = run(&big, 0);
-    assert_eq!(sim.machines[0].state, MState::Stopped);
+    assert_eq!(sim.machines()[0].state, MState::Stopped);
 }
 
 #[test]
@@ -183,18 +183,18 @@ end = "1.003s"
     let sim = run(&sc, 0);
     let r = &sim.rec.apps[0];
     assert_eq!((r.offered, r.served, r.cross_region), (3, 3, 1));
-    assert_eq!((sim.machines[0].served, sim.machines[1].served), (2, 1));
+    assert_eq!((sim.machines()[0].served, sim.machines()[1].served), (2, 1));
     // Two requests: both stay in ams under the current rule; under the older spill-at-soft
     // rule the second already leaves, as the first put the ams Machine at its soft limit.
     let two = text.replace("end = \"1.003s\"", "end = \"1.002s\"");
     let sc = scenario(&two);
     let sim = run(&sc, 0);
-    assert_eq!((sim.machines[0].served, sim.machines[1].served), (2, 0));
+    assert_eq!((sim.machines()[0].served, sim.machines()[1].served), (2, 0));
     let sc =
         flysim::scenario::from_str(&two, "t.toml", &["platform.cross_region_spill=soft".into()])
             .unwrap()
             .scenario;
     let sim = run(&sc, 0);
-    assert_eq!((sim.machines[0].served, sim.machines[1].served), (1, 1));
+    assert_eq!((sim.machines()[0].served, sim.machines()[1].served), (1, 1));
     assert_eq!(sim.rec.apps[0].cross_region, 1);
 }

@@ -6,6 +6,7 @@
 //! operator actions (Machines created, destroyed, stopped, started and resized).
 
 use flysim::platform::Sim;
+use flysim::platform::ids::{AppId, HostId, MachineId};
 use flysim::platform::machine::MState;
 use proptest::prelude::*;
 
@@ -227,26 +228,27 @@ proptest! {
     #[test]
     fn invariants_hold(p in params()) {
         let sc = scenario_for(&p);
-        let initial: Vec<MState> = Sim::new(&sc, 0).machines.iter().map(|m| m.state).collect();
+        let initial: Vec<MState> = Sim::new(&sc, 0).machines().iter().map(|m| m.state).collect();
         let mut sim = Sim::new(&sc, 0).with_trace();
         // Every routing decision of the index is also made by scanning every Machine.
         sim.check_routing(true);
         // Check host capacity at many points along the run.
         for step in 1..=30u64 {
             sim.run_until(flysim::engine::SimTime(sc.duration.0 / 30 * step));
-            for h in &sim.hosts {
+            for h in sim.hosts() {
                 prop_assert!(h.used_cpus <= h.cpus && h.used_mb <= h.memory_mb, "host over capacity: {h:?}");
             }
-            let held: u32 = sim.machines.iter().filter(|m| m.holds_host).map(|m| m.vm.cpus).sum();
-            let on_hosts: u32 = sim.hosts.iter().map(|h| h.used_cpus).sum();
+            let held: u32 = sim.machines().iter().filter(|m| m.holds_host).map(|m| m.vm.cpus).sum();
+            let on_hosts: u32 = sim.hosts().iter().map(|h| h.used_cpus).sum();
             prop_assert_eq!(held, on_hosts, "host bookkeeping drifted");
             // Every Machine that exists is on exactly one host's list, the one it names.
-            for (id, m) in sim.machines.iter().enumerate() {
-                let lists = (0..sim.hosts.len()).filter(|&h| sim.machines_on(h).contains(&(id as u32))).count();
+            for (id, m) in sim.machines().iter().enumerate() {
+                let id = MachineId::at(id);
+                let lists = (0..sim.hosts().len()).filter(|&h| sim.machines_on(HostId::at(h)).contains(&id)).count();
                 let expected = usize::from(m.state != MState::Destroyed);
                 prop_assert_eq!(lists, expected, "web:{} on {} host lists", m.ordinal, lists);
                 if expected == 1 {
-                    prop_assert!(sim.machines_on(m.host as usize).contains(&(id as u32)));
+                    prop_assert!(sim.machines_on(m.host).contains(&id));
                 }
             }
         }
@@ -255,20 +257,20 @@ proptest! {
         // Machines, the proxy queue and failovers hold.
         let r = &sim.rec.apps[0];
         prop_assert_eq!(r.offered, r.served + r.failed_total() + r.in_flight);
-        let waiting: u64 = sim.machines.iter().map(|m| m.load() as u64).sum::<u64>() + sim.queue_len(0) as u64 + sim.retrying;
+        let waiting: u64 = sim.machines().iter().map(|m| m.load() as u64).sum::<u64>() + sim.queue_len(0) as u64 + sim.retrying();
         prop_assert_eq!(r.in_flight, waiting);
         // Legal lifecycle transitions only (the graph the model itself enforces,
         // `MState::can_go_to`), per Machine, continuing from its previous state; a Machine
         // created during the run starts stopped.
         let mut state = initial;
-        state.resize(sim.machines.len(), MState::Stopped);
-        for t in sim.trace.as_ref().unwrap() {
-            prop_assert_eq!(state[t.machine as usize], t.from);
+        state.resize(sim.machines().len(), MState::Stopped);
+        for t in sim.trace().unwrap() {
+            prop_assert_eq!(state[t.machine.index()], t.from);
             prop_assert!(t.from.can_go_to(t.to), "illegal transition {:?} -> {:?}", t.from, t.to);
-            state[t.machine as usize] = t.to;
+            state[t.machine.index()] = t.to;
         }
         // State times add up to each Machine's life.
-        for m in &sim.machines {
+        for m in sim.machines() {
             let end = if m.state == MState::Destroyed { m.since } else { sim.end() };
             prop_assert_eq!(m.time_in_until(sim.end()).iter().sum::<u64>(), end.0 - m.book.created_at.0);
         }
@@ -279,7 +281,7 @@ proptest! {
         prop_assert!((costs.last().copied().unwrap_or(0.0) - total).abs() < 1e-12);
         prop_assert_eq!(sim.rec.rows.len(), 30);
         // A standby never shares its watched Machine's host.
-        let jobs: Vec<&flysim::platform::machine::Machine> = sim.machines.iter().filter(|m| m.app == 1).collect();
+        let jobs: Vec<&flysim::platform::machine::Machine> = sim.machines().iter().filter(|m| m.app == AppId(1)).collect();
         prop_assert_ne!(jobs[0].host, jobs[1].host);
     }
 }

@@ -1159,17 +1159,17 @@ auto_stop_machines = "off"
     // No traffic: the Machine starts idle at 0, exits at 5 min.
     let always = crate::common::scenario(&text("[[app.fly.restart]]\npolicy = \"always\""));
     let sim = crate::common::run(&always, 0);
-    let m = &sim.machines[0];
+    let m = &sim.machines()[0];
     // Each cycle: 5 min idle, 1 s to stop, 1 s boot + 2 s app boot, then idle again from the
     // moment it is started: 304 s a cycle, so 11 exits and 11 restarts in the hour.
     assert_eq!((m.stops, m.starts), (11, 11), "{m:?}");
     assert_eq!(m.state, flysim::platform::machine::MState::Started);
     let never = crate::common::scenario(&text("[[app.fly.restart]]\npolicy = \"never\""));
     let sim = crate::common::run(&never, 0);
-    assert_eq!((sim.machines[0].stops, sim.machines[0].starts), (1, 0));
+    assert_eq!((sim.machines()[0].stops, sim.machines()[0].starts), (1, 0));
     let default = crate::common::scenario(&text(""));
     let sim = crate::common::run(&default, 0);
-    assert_eq!((sim.machines[0].stops, sim.machines[0].starts), (1, 0));
+    assert_eq!((sim.machines()[0].stops, sim.machines()[0].starts), (1, 0));
 }
 
 /// The mean availability over replications was rounded to 6 decimals: 3 failures in 10 million

@@ -79,13 +79,13 @@ fn a_standby_elsewhere_caps_each_outage_at_detection_plus_boot() {
         let sim = run(&sc, rep);
         u.push(1.0 - sim.group_availability(0, 0));
         // Every takeover took exactly detection + boot (+ app boot 0).
-        for inc in &sim.incidents {
+        for inc in sim.incidents() {
             if let Some(t) = inc.takeover {
                 assert_eq!((t - inc.start).0, 60_001_000_000);
             }
         }
         assert!(
-            sim.incidents
+            sim.incidents()
                 .iter()
                 .filter(|i| i.takeover.is_some())
                 .count()
@@ -144,12 +144,12 @@ fn scheduled_outage_of_a_lone_machine_exactly() {
     assert_eq!(r.failed_total(), 2700);
     assert_eq!(r.offered, 8 * 3600);
     assert_eq!(r.cold_starts, 5); // 24300 ... 24304
-    let inc = &sim.incidents[0];
+    let inc = &sim.incidents()[0];
     assert_eq!(inc.detected.unwrap().0, 21_660_000_000_000);
     assert_eq!(inc.host_back.unwrap().0, 24_300_000_000_000);
     assert_eq!(inc.recovered.unwrap().0, 24_304_200_000_000);
     assert_eq!(inc.requests_failed_during, 2700);
-    let m = &sim.machines[0];
+    let m = &sim.machines()[0];
     assert_eq!(
         m.time_in_until(sim.end())[MState::Down as usize],
         2700 * 1_000_000_000
@@ -164,11 +164,11 @@ fn two_machines_fail_over_until_detection_then_route_around() {
     let sim = run(&sc, 0);
     let r = &sim.rec.apps[0];
     assert_eq!(r.failed_total(), 0);
-    assert_ne!(sim.machines[0].host, sim.machines[1].host);
+    assert_ne!(sim.machines()[0].host, sim.machines()[1].host);
     // Failovers happen only in the 60 s before detection, for requests the proxy sent to the
     // dead Machine (random tie-break: about half of them).
     assert!(r.served == r.offered);
-    assert!(sim.incidents[0].requests_failed_on_host == 0);
+    assert!(sim.incidents()[0].requests_failed_on_host == 0);
 }
 
 fn standby_text(policy: &str) -> String {
@@ -192,19 +192,20 @@ fn standby_takeover_and_host_return_exactly() {
         let mut sim = Sim::new(&sc, 0).with_trace();
         sim.run();
         assert_ne!(
-            sim.machines[0].host, sim.machines[1].host,
+            sim.machines()[0].host,
+            sim.machines()[1].host,
             "a standby never shares its watched Machine's host"
         );
-        let inc = &sim.incidents[0];
+        let inc = &sim.incidents()[0];
         // Takeover: detection 60 s + boot 1.2 s + app boot 3 s after the failure.
         assert_eq!(
             (inc.takeover.unwrap() - inc.start).0,
             64_200_000_000,
             "{policy}"
         );
-        assert_eq!(sim.machines[1].state, standby_final, "{policy}");
+        assert_eq!(sim.machines()[1].state, standby_final, "{policy}");
         let started =
-            sim.machines[1].time_in_until(sim.end())[MState::Started as usize] as f64 / 1e9;
+            sim.machines()[1].time_in_until(sim.end())[MState::Started as usize] as f64 / 1e9;
         assert!(
             (started - standby_started_s).abs() < 1e-6,
             "{policy}: {started}"
@@ -225,18 +226,18 @@ fn a_volume_machine_stays_on_its_host_and_a_lost_volume_never_returns() {
     );
     let sc = scenario(&base);
     let mut sim = Sim::new(&sc, 0).with_trace();
-    let host = sim.machines[0].host;
+    let host = sim.machines()[0].host;
     sim.run();
-    assert_eq!(sim.machines[0].host, host);
-    let down_for = sim.machines[0].time_in_until(sim.end())[MState::Down as usize];
+    assert_eq!(sim.machines()[0].host, host);
+    let down_for = sim.machines()[0].time_in_until(sim.end())[MState::Down as usize];
     assert_eq!(down_for, 45 * 60 * 1_000_000_000);
-    assert_eq!(sim.machines[0].state, MState::Started);
+    assert_eq!(sim.machines()[0].state, MState::Started);
     // With certain volume loss: down from 6 h to the end; 6 h of writes lost since midnight.
     let lost = scenario(&base.replace("[platform]", "[platform]\nvolume_loss_probability = 1.0"));
     let sim = run(&lost, 0);
-    assert_eq!(sim.machines[0].state, MState::Down);
-    assert_eq!(sim.incidents[0].volumes_lost, 1);
-    assert!((sim.incidents[0].data_lost_hours - 6.0).abs() < 1e-9);
+    assert_eq!(sim.machines()[0].state, MState::Down);
+    assert_eq!(sim.incidents()[0].volumes_lost, 1);
+    assert!((sim.incidents()[0].data_lost_hours - 6.0).abs() < 1e-9);
     let s = flysim::run::summary::summary(&sim, 0);
     assert_eq!(s.volumes.lost, 1);
     assert!((s.workers["worker"].availability - 0.25).abs() < 1e-9);
@@ -256,10 +257,17 @@ fn crashes_follow_the_restart_policy() {
     };
     let always = scenario(&text("always"));
     let sim = run(&always, 0);
-    assert!(sim.machines[0].crashes > 20, "{}", sim.machines[0].crashes);
-    assert_eq!(sim.machines[0].starts, sim.machines[0].crashes);
+    assert!(
+        sim.machines()[0].crashes > 20,
+        "{}",
+        sim.machines()[0].crashes
+    );
+    assert_eq!(sim.machines()[0].starts, sim.machines()[0].crashes);
     let never = scenario(&text("never"));
     let sim = run(&never, 0);
-    assert_eq!((sim.machines[0].crashes, sim.machines[0].starts), (1, 0));
-    assert_eq!(sim.machines[0].state, MState::Stopped);
+    assert_eq!(
+        (sim.machines()[0].crashes, sim.machines()[0].starts),
+        (1, 0)
+    );
+    assert_eq!(sim.machines()[0].state, MState::Stopped);
 }

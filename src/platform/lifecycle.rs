@@ -1,0 +1,276 @@
+//! A Machine's lifecycle during the run: starts (boot or resume), drains, stops and suspends,
+//! the connect timeout of requests waiting for a boot, resizes, and what a Machine holds on
+//! its host.
+//!
+//! Handlers of `BootDone`, `DrainDeadline`, `StopDone` and `ConnectCheck`. Every transition
+//! goes through [`Sim::transition`], which checks it against the graph
+//! ([`super::machine::MState::can_go_to`]), cancels the Machine's lifecycle timer, and tells
+//! the census and the proxy.
+
+use rand::RngExt;
+
+use super::machine::{DrainTo, MState, Request};
+use super::{Event, MachineId, Sim};
+use crate::engine::SimDuration;
+use crate::metrics::FailReason;
+use crate::scenario::VmSize;
+use crate::workload::sample_ns;
+
+impl Sim<'_> {
+    /// Moves Machine `id` to `to` now.
+    pub(super) fn transition(&mut self, id: MachineId, to: MState) {
+        let now = self.now();
+        let m = &mut self.fleet[id];
+        let from = m.go(to, now);
+        self.census.moved(now, id, &self.fleet[id], from);
+        self.reband(id);
+    }
+
+    /// Starts a stopped or suspended Machine. Returns false when its host has no room.
+    pub(super) fn begin_start(&mut self, id: MachineId, by_proxy: bool) -> bool {
+        let now = self.now();
+        let sc = self.sc;
+        let m = &self.fleet[id];
+        let app = &sc.apps[m.app.index()];
+        let resume = m.state == MState::Suspended;
+        if !m.holds_host {
+            let vm = m.vm;
+            let h = &mut self.hosts[m.host];
+            if !h.fits(&vm) {
+                self.fleet[id].failed_starts += 1;
+                return false;
+            }
+            h.hold(&vm);
+        }
+        let p = &sc.platform;
+        let rng = self.fleet.rng(sc, id);
+        let lost_snapshot = resume
+            && p.snapshot_loss_probability > 0.0
+            && rng.random::<f64>() < p.snapshot_loss_probability;
+        let duration = if resume && !lost_snapshot {
+            sample_ns(&p.resume_time, rng)
+        } else {
+            sample_ns(&p.boot_time, rng) + sample_ns(&app.app_boot, rng)
+        };
+        self.transition(id, MState::Starting);
+        let m = &mut self.fleet[id];
+        m.holds_host = true;
+        m.ready_at = now + SimDuration(duration);
+        m.starts += 1;
+        if by_proxy {
+            m.autostarts += 1;
+        }
+        if resume {
+            m.resumes += 1;
+        }
+        let ready = m.ready_at;
+        let token = m.lifecycle.arm(ready);
+        self.engine
+            .schedule_at(ready, Event::BootDone { machine: id, token });
+        self.arm_connect_check(id);
+        true
+    }
+
+    pub(super) fn on_boot_done(&mut self, id: MachineId) {
+        let now = self.now();
+        self.transition(id, MState::Started);
+        let m = &mut self.fleet[id];
+        m.started_at = now;
+        m.connect.cancel();
+        let app = m.app.index();
+        self.reband(id);
+        while let Some(p) = self.fleet[id].pending.pop_front() {
+            self.rec.cold_wait(app, now - p.assigned);
+            self.begin_service(id, p.arrived, p.service_ns, p.client, p.flags);
+        }
+        self.feed_from_queue(id);
+        if self.fleet[id].load() == 0 {
+            self.became_idle(id);
+        }
+        self.on_started(id);
+        self.update_finished(id, true);
+    }
+
+    /// Begins stopping or suspending a started Machine: drain, then stop.
+    pub(super) fn begin_drain(&mut self, id: MachineId, to: DrainTo) {
+        let target = if to == DrainTo::Suspend {
+            MState::Suspending
+        } else {
+            MState::Stopping
+        };
+        self.transition(id, target);
+        let kill_timeout = self.sc.apps[self.fleet[id].app.index()].kill_timeout;
+        let m = &mut self.fleet[id];
+        m.drain_to = to;
+        m.drained = false;
+        if m.in_service == 0 {
+            self.drained(id);
+        } else {
+            let at = self.engine.now() + kill_timeout;
+            let token = m.lifecycle.arm(at);
+            self.engine
+                .schedule_at(at, Event::DrainDeadline { machine: id, token });
+        }
+    }
+
+    /// The drain reached `kill_timeout`: what is left in service is killed.
+    pub(super) fn on_drain_deadline(&mut self, id: MachineId) {
+        self.kill_in_service(id, FailReason::Killed);
+        self.drained(id);
+    }
+
+    /// The drain is over: schedule the stop (platform overhead) or the suspend (snapshot).
+    /// Arming the stop cancels the drain deadline.
+    pub(super) fn drained(&mut self, id: MachineId) {
+        let sc = self.sc;
+        let p = &sc.platform;
+        let delay = match self.fleet[id].drain_to {
+            DrainTo::Stop => p.stop_overhead,
+            DrainTo::Suspend => SimDuration(sample_ns(&p.suspend_time, self.fleet.rng(sc, id))),
+        };
+        let at = self.engine.now() + delay;
+        let m = &mut self.fleet[id];
+        m.drained = true;
+        let token = m.lifecycle.arm(at);
+        self.engine
+            .schedule_at(at, Event::StopDone { machine: id, token });
+    }
+
+    /// Fails every request still in service on `id`; returns how many.
+    pub(super) fn kill_in_service(&mut self, id: MachineId, reason: FailReason) -> u64 {
+        let now = self.now();
+        let m = &mut self.fleet[id];
+        let app = m.app.index();
+        m.service_epoch.bump();
+        m.ps.cancel();
+        let mut arrivals: Vec<u64> = m.ps_jobs.drain().map(|j| j.arrived).collect();
+        let mut free = vec![false; m.slots.len()];
+        for &s in &m.free_slots {
+            free[s as usize] = true;
+        }
+        arrivals.extend(
+            m.slots
+                .iter()
+                .zip(&free)
+                .filter(|(_, f)| !**f)
+                .map(|(a, _)| a.arrived),
+        );
+        m.slots.clear();
+        m.free_slots.clear();
+        m.in_service = 0;
+        self.reband(id);
+        let n = arrivals.len() as u64;
+        for a in arrivals {
+            self.rec.failed(app, now, crate::engine::SimTime(a), reason);
+        }
+        n
+    }
+
+    pub(super) fn on_stop_done(&mut self, id: MachineId) {
+        match self.fleet[id].drain_to {
+            DrainTo::Suspend => {
+                self.transition(id, MState::Suspended);
+                self.fleet[id].suspends += 1;
+            }
+            DrainTo::Stop => {
+                self.transition(id, MState::Stopped);
+                self.fleet[id].stops += 1;
+                self.release_host(id);
+            }
+        }
+        // An update takes its new size while stopped; a crash under a restart policy boots it
+        // again; requests sent to it while it stopped wake it (the proxy's "recently stopped"
+        // path).
+        self.update_stopped(id);
+        let restart = std::mem::take(&mut self.fleet[id].restart_after_stop);
+        let wanted = !self.fleet[id].pending.is_empty();
+        if (restart || wanted) && !self.begin_start(id, wanted) {
+            self.fail_pending(id, FailReason::StartFailed);
+            self.update_finished(id, false);
+        }
+    }
+
+    /// Fails every request waiting for Machine `id` to boot; returns how many.
+    pub(super) fn fail_pending(&mut self, id: MachineId, reason: FailReason) -> u64 {
+        let app = self.fleet[id].app.index();
+        let now = self.now();
+        let mut n = 0;
+        while let Some(p) = self.fleet[id].pending.pop_front() {
+            self.rec.failed(app, now, p.arrived, reason);
+            n += 1;
+        }
+        self.reband(id);
+        n
+    }
+
+    /// Arms the connect-timeout check for the oldest request waiting on `id`, when it could
+    /// expire before the Machine is ready.
+    pub(super) fn arm_connect_check(&mut self, id: MachineId) {
+        let timeout = self.sc.platform.connect_timeout;
+        let m = &mut self.fleet[id];
+        let Some(head) = m.pending.front() else {
+            return;
+        };
+        let deadline = head.assigned + timeout;
+        if m.state == MState::Starting && m.ready_at <= deadline {
+            return;
+        }
+        if m.connect.due() != Some(deadline) {
+            let token = m.connect.arm(deadline);
+            self.engine
+                .schedule_at(deadline, Event::ConnectCheck { machine: id, token });
+        }
+    }
+
+    /// The oldest request waiting on `id` reached the connect timeout: those that did give
+    /// up on it and try again elsewhere, or fail when their retries are spent.
+    pub(super) fn on_connect_check(&mut self, id: MachineId) {
+        let now = self.now();
+        let m = &self.fleet[id];
+        if m.state == MState::Started {
+            return;
+        }
+        let timeout = self.sc.platform.connect_timeout;
+        let retries_allowed = self.sc.platform.connect_retries;
+        let app = m.app.index();
+        while let Some(head) = self.fleet[id].pending.front().copied() {
+            if head.assigned + timeout > now {
+                break;
+            }
+            self.fleet[id].pending.pop_front();
+            self.reband(id);
+            if (head.retries as u32) < retries_allowed {
+                self.rec.retried(app);
+                let req = Request {
+                    retries: head.retries + 1,
+                    ..head.request()
+                };
+                self.dispatch(app, req, Some(id));
+            } else {
+                self.rec
+                    .failed(app, now, head.arrived, FailReason::StartTimeout);
+            }
+        }
+        self.arm_connect_check(id);
+    }
+
+    /// Machine `id` gives its host's CPU and memory back (stopped, destroyed, or a snapshot
+    /// dropped).
+    pub(super) fn release_host(&mut self, id: MachineId) {
+        let m = &mut self.fleet[id];
+        if std::mem::take(&mut m.holds_host) {
+            self.hosts[m.host].release(&m.vm);
+        }
+    }
+
+    /// Changes Machine `id`'s size from now on (it holds no host resources).
+    pub(super) fn resize(&mut self, id: MachineId, vm: VmSize) {
+        let now = self.now();
+        let m = &self.fleet[id];
+        debug_assert!(!m.holds_host);
+        let rate = self
+            .sc
+            .started_price(m.app.index(), m.group as usize, m.region as usize, &vm);
+        self.billing.resize(&mut self.fleet[id], now, vm, rate);
+    }
+}

@@ -1,0 +1,299 @@
+//! A request's path through a Machine: arrival, the proxy's decision, service under the app's
+//! model (independent, or processor sharing over the Machine's vCPUs), the proxy queue and
+//! its expiry.
+//!
+//! Handlers of `Arrival`, `RequestDone`, `PsDone` and `QueueExpire`. The in-service state
+//! (slots, processor-sharing jobs) lives on each Machine; the queue on the proxy.
+
+use super::machine::{InService, MState, PsJob, Request, flags};
+use super::proxy::{self, Queued};
+use super::{Event, MachineId, Sim, world};
+use crate::engine::timer::Token;
+use crate::engine::{SimDuration, SimTime};
+use crate::metrics::FailReason;
+use crate::scenario::ServiceModel;
+use crate::workload::sample_ns;
+
+impl Sim<'_> {
+    pub(super) fn on_arrival(&mut self, s: usize) {
+        let now = self.now();
+        let src = &mut self.sources[s];
+        let app = src.app as usize;
+        let client = src.client();
+        let service_ns = sample_ns(&self.sc.apps[app].service_time, &mut src.service_rng);
+        if let Some(t) = src.next(Some(now)) {
+            self.engine
+                .schedule_at(t, Event::Arrival { source: s as u32 });
+        }
+        self.rec.arrived(app, now, client);
+        let req = Request {
+            arrived: now,
+            service_ns,
+            client,
+            retries: 0,
+            flags: 0,
+        };
+        self.dispatch(app, req, None);
+    }
+
+    /// Routes a request (avoiding Machine `avoid`, which just failed it) and acts on the
+    /// decision.
+    pub(super) fn dispatch(&mut self, app: usize, req: Request, avoid: Option<MachineId>) {
+        let now = self.now();
+        match self.proxy.route(world!(self), app, req.client, avoid) {
+            proxy::Route::Serve(m) | proxy::Route::Wait(m)
+                if self.fleet[m].state == MState::Down =>
+            {
+                self.dead_route(m, app, req)
+            }
+            proxy::Route::Serve(m) => {
+                self.begin_service(m, req.arrived, req.service_ns, req.client, req.flags)
+            }
+            proxy::Route::Wait(m) => self.wait_on(m, req),
+            proxy::Route::Wake(m) => {
+                if self.begin_start(m, true) {
+                    self.wait_on(m, req);
+                } else {
+                    self.rec
+                        .failed(app, now, req.arrived, FailReason::StartFailed);
+                }
+            }
+            // The start is counted when the stop completes (see `on_stop_done`).
+            proxy::Route::WakeAfterStop(m) => self.wait_on(m, req),
+            proxy::Route::Queue => {
+                self.proxy.queue(app).push_back(Queued {
+                    arrived: req.arrived,
+                    enqueued: now,
+                    service_ns: req.service_ns,
+                    client: req.client,
+                });
+                self.rec.queued(app);
+                self.arm_queue_expiry(app);
+            }
+            proxy::Route::Fail(reason) => self.rec.failed(app, now, req.arrived, reason),
+        }
+    }
+
+    /// Sends a request to a Machine that is not started yet: it waits for the boot.
+    pub(super) fn wait_on(&mut self, id: MachineId, req: Request) {
+        let now = self.now();
+        let m = &mut self.fleet[id];
+        if req.flags & flags::COLD == 0 {
+            self.rec.cold_start(m.app.index());
+        }
+        m.last_used = now;
+        m.pending.push_back(super::machine::Pending {
+            arrived: req.arrived,
+            assigned: now,
+            service_ns: req.service_ns,
+            client: req.client,
+            retries: req.retries,
+            flags: req.flags | flags::COLD,
+        });
+        self.reband(id);
+        self.arm_connect_check(id);
+    }
+
+    /// Starts serving a request on a started Machine.
+    pub(super) fn begin_service(
+        &mut self,
+        id: MachineId,
+        arrived: SimTime,
+        service_ns: u64,
+        client: u16,
+        fl: u8,
+    ) {
+        let now = self.now();
+        let model = self.sc.apps[self.fleet[id].app.index()].service_model;
+        let m = &mut self.fleet[id];
+        m.last_used = now;
+        match model {
+            ServiceModel::Independent => {
+                m.in_service += 1;
+                let entry = InService {
+                    arrived: arrived.0,
+                    client,
+                    flags: fl,
+                };
+                let slot = match m.free_slots.pop() {
+                    Some(s) => {
+                        m.slots[s as usize] = entry;
+                        s
+                    }
+                    None => {
+                        m.slots.push(entry);
+                        (m.slots.len() - 1) as u32
+                    }
+                };
+                let ev = Event::RequestDone {
+                    machine: id,
+                    epoch: m.service_epoch,
+                    slot,
+                };
+                self.engine.schedule_at(now + SimDuration(service_ns), ev);
+            }
+            ServiceModel::ProcessorSharing => {
+                self.ps_advance(id);
+                let m = &mut self.fleet[id];
+                m.in_service += 1;
+                let finish = m.ps_vtime + service_ns as f64;
+                m.ps_jobs.push(PsJob {
+                    finish,
+                    arrived: arrived.0,
+                    client,
+                    flags: fl,
+                });
+                self.ps_reschedule(id);
+            }
+        }
+        self.reband(id);
+    }
+
+    pub(super) fn on_request_done(&mut self, id: MachineId, epoch: Token, slot: u32) {
+        let m = &mut self.fleet[id];
+        if m.service_epoch != epoch {
+            return; // killed with its Machine's drain
+        }
+        m.free_slots.push(slot);
+        let r = m.slots[slot as usize];
+        self.complete(id, SimTime(r.arrived), r.client, r.flags);
+    }
+
+    /// A request finished on Machine `id`.
+    fn complete(&mut self, id: MachineId, arrived: SimTime, client: u16, fl: u8) {
+        let now = self.now();
+        let m = &mut self.fleet[id];
+        m.in_service -= 1;
+        m.served += 1;
+        let (app, region) = (m.app.index(), m.region as usize);
+        self.reband(id);
+        let rtt = self.sc.rtt[client as usize][region];
+        self.rec.served(
+            app,
+            now,
+            arrived,
+            rtt,
+            fl & flags::COLD != 0,
+            client as usize != region,
+        );
+        self.after_load_drop(id);
+    }
+
+    fn after_load_drop(&mut self, id: MachineId) {
+        let m = &self.fleet[id];
+        match m.state {
+            MState::Started => {
+                self.feed_from_queue(id);
+                if self.fleet[id].load() == 0 {
+                    self.became_idle(id);
+                }
+            }
+            MState::Stopping | MState::Suspending if m.in_service == 0 && !m.drained => {
+                self.drained(id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Gives queued requests to Machine `id` while it is under its hard limit.
+    pub(super) fn feed_from_queue(&mut self, id: MachineId) {
+        let app = self.fleet[id].app.index();
+        let hard = self.sc.apps[app].service.hard_limit;
+        while self.fleet[id].load() < hard {
+            let Some(q) = self.proxy.queue(app).pop_front() else {
+                break;
+            };
+            let now = self.now();
+            self.rec.dequeued(app, now - q.enqueued);
+            self.begin_service(id, q.arrived, q.service_ns, q.client, flags::QUEUED);
+        }
+    }
+
+    /// Keeps the queue's expiry timer at the oldest request's deadline (deadlines are in
+    /// queue order, as every request may wait the same `max_queue_wait`). A timer whose head
+    /// was served meanwhile expires nothing and moves on to the new head when it fires.
+    fn arm_queue_expiry(&mut self, app: usize) {
+        let wait = self.sc.platform.max_queue_wait;
+        let (queue, expiry) = self.proxy.queue_and_expiry(app);
+        let Some(head) = queue.front() else { return };
+        if expiry.due().is_some() {
+            return;
+        }
+        let at = head.enqueued + wait;
+        let token = expiry.arm(at);
+        let app = super::AppId::at(app);
+        self.engine
+            .schedule_at(at, Event::QueueExpire { app, token });
+    }
+
+    pub(super) fn on_queue_expire(&mut self, app: usize, token: Token) {
+        if !self.proxy.queue_and_expiry(app).1.fires(token) {
+            return;
+        }
+        let now = self.now();
+        let wait = self.sc.platform.max_queue_wait;
+        while let Some(q) = self.proxy.queue(app).front().copied() {
+            if q.enqueued + wait > now {
+                break;
+            }
+            self.proxy.queue(app).pop_front();
+            self.rec.dequeued(app, now - q.enqueued);
+            self.rec
+                .failed(app, now, q.arrived, FailReason::QueueTimeout);
+        }
+        self.arm_queue_expiry(app);
+    }
+
+    // ----- processor sharing ----------------------------------------------------------
+
+    fn ps_rate(&self, id: MachineId) -> f64 {
+        let m = &self.fleet[id];
+        if m.in_service == 0 {
+            0.0
+        } else {
+            (m.vm.cpus as f64 / m.in_service as f64).min(1.0)
+        }
+    }
+
+    fn ps_advance(&mut self, id: MachineId) {
+        let now = self.now();
+        let rate = self.ps_rate(id);
+        let m = &mut self.fleet[id];
+        m.ps_vtime += (now.0 - m.ps_last.0) as f64 * rate;
+        m.ps_last = now;
+    }
+
+    fn ps_reschedule(&mut self, id: MachineId) {
+        let rate = self.ps_rate(id);
+        let now = self.now();
+        let m = &mut self.fleet[id];
+        match m.ps_jobs.peek() {
+            Some(top) => {
+                let dt = ((top.finish - m.ps_vtime) / rate).max(0.0).ceil() as u64;
+                let at = now + SimDuration(dt);
+                let token = m.ps.arm(at);
+                self.engine
+                    .schedule_at(at, Event::PsDone { machine: id, token });
+            }
+            None => m.ps.cancel(),
+        }
+    }
+
+    pub(super) fn on_ps_done(&mut self, id: MachineId, token: Token) {
+        if !self.fleet[id].ps.fires(token) {
+            return;
+        }
+        self.ps_advance(id);
+        loop {
+            let m = &mut self.fleet[id];
+            match m.ps_jobs.peek() {
+                Some(top) if top.finish <= m.ps_vtime + 0.5 => {
+                    let job = m.ps_jobs.pop().expect("peeked");
+                    self.complete(id, SimTime(job.arrived), job.client, job.flags);
+                }
+                _ => break,
+            }
+        }
+        self.ps_reschedule(id);
+    }
+}
