@@ -6,11 +6,10 @@
 use std::fmt::Write;
 
 use base64::Engine;
-use serde_json::Value;
 
 use super::FONT_BYTES;
 use super::run_charts::RunData;
-use crate::metrics::results::RunSummary;
+use crate::metrics::results::{MeanCi, RunSummary};
 use crate::output::figures::{count, pct, short};
 
 fn esc(s: &str) -> String {
@@ -78,11 +77,7 @@ fn figures(o: &mut String, charts: &[(String, Vec<u8>)], captions: &[(&str, &str
 
 /// The report of a sweep: the per-point table and every chart.
 pub fn sweep_report(d: &super::SweepData, charts: &[(String, Vec<u8>)]) -> String {
-    let name = d
-        .sweep
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("sweep");
+    let name = &d.sweep.name;
     let mut o = head(&format!("flysim: {name}"));
     let _ = writeln!(o, "<h1>flysim sweep report: {}</h1>", esc(name));
     let axes = d.axes();
@@ -90,9 +85,7 @@ pub fn sweep_report(d: &super::SweepData, charts: &[(String, Vec<u8>)]) -> Strin
         o,
         "<p>{} points × {} replications; means with 95 % Student-t intervals.</p>",
         d.points.rows.len(),
-        d.sweep
-            .get("replications")
-            .map_or(String::new(), |v| v.to_string())
+        d.sweep.replications
     );
     let _ = write!(o, "<table><tr><th>point</th>");
     for a in &axes {
@@ -102,42 +95,35 @@ pub fn sweep_report(d: &super::SweepData, charts: &[(String, Vec<u8>)]) -> Strin
         o,
         "<th>availability %</th><th>p99 ms</th><th>$ / 30 days</th><th>SLO</th></tr>"
     );
-    let cheapest = d.sweep.get("cheapest_meeting_slo").and_then(Value::as_u64);
-    if let Some(points) = d.sweep.get("points").and_then(Value::as_array) {
-        for p in points {
-            let i = p["point"].as_u64().unwrap_or(0);
-            let _ = write!(
-                o,
-                "<tr><td>{i}{}</td>",
-                if Some(i) == cheapest {
-                    " (cheapest meeting the SLO)"
-                } else {
-                    ""
-                }
-            );
-            for a in &axes {
-                let _ = write!(o, "<td>{}</td>", esc(p["params"][a].as_str().unwrap_or("")));
-            }
-            let pair = |k: &str, s: f64| {
-                format!(
-                    "{} ± {}",
-                    trim(p[k]["mean"].as_f64().unwrap_or(0.0) * s),
-                    trim(p[k]["ci95"].as_f64().unwrap_or(0.0) * s)
-                )
-            };
-            let met = if p["meets_slo"].as_bool() == Some(true) {
-                "<span class=\"met\">met</span>"
+    let cheapest = d.sweep.cheapest_meeting_slo;
+    for p in &d.sweep.points {
+        let i = p.point;
+        let _ = write!(
+            o,
+            "<tr><td>{i}{}</td>",
+            if Some(i) == cheapest {
+                " (cheapest meeting the SLO)"
             } else {
-                "<span class=\"missed\">no</span>"
-            };
-            let _ = writeln!(
-                o,
-                "<td>{}</td><td>{}</td><td>{}</td><td>{met}</td></tr>",
-                pair("availability", 100.0),
-                pair("latency_p99_ms", 1.0),
-                pair("cost_usd_per_30_days", 1.0)
-            );
+                ""
+            }
+        );
+        for a in &axes {
+            let value = p.params.get(a).map_or("", String::as_str);
+            let _ = write!(o, "<td>{}</td>", esc(value));
         }
+        let pair = |f: MeanCi, s: f64| format!("{} ± {}", trim(f.mean * s), trim(f.ci95 * s));
+        let met = if p.meets_slo {
+            "<span class=\"met\">met</span>"
+        } else {
+            "<span class=\"missed\">no</span>"
+        };
+        let _ = writeln!(
+            o,
+            "<td>{}</td><td>{}</td><td>{}</td><td>{met}</td></tr>",
+            pair(p.availability, 100.0),
+            pair(p.latency_p99_ms, 1.0),
+            pair(p.cost_usd_per_30_days, 1.0)
+        );
     }
     let _ = writeln!(o, "</table><h2>Charts</h2>");
     figures(
@@ -165,8 +151,7 @@ pub fn sweep_report(d: &super::SweepData, charts: &[(String, Vec<u8>)]) -> Strin
 /// differs from the charted replication's.
 pub fn run_report(d: &RunData, top: Option<&[u8]>, charts: &[(String, Vec<u8>)]) -> String {
     let s: RunSummary<f64> = top
-        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
-        .and_then(|v| RunSummary::from_value(&v).ok())
+        .and_then(|b| RunSummary::from_slice(b).ok())
         .unwrap_or_else(|| d.summary.clone());
     let name = if s.scenario.is_empty() {
         "run"

@@ -3,7 +3,6 @@
 
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
-use serde_json::Value;
 
 use crate::metrics::results::RunSummary;
 
@@ -36,17 +35,13 @@ impl RunData {
             Table::parse(name, &bytes)
         };
         let summary = get("summary.json").ok_or("summary.json is missing")?;
-        let summary: Value =
-            serde_json::from_slice(&summary).map_err(|e| format!("summary.json: {e}"))?;
-        match summary.get("duration_s").and_then(Value::as_f64) {
-            Some(d) if d.is_finite() && d > 0.0 && d <= 1e15 => {}
-            _ => {
-                return Err(
-                    "summary.json: duration_s: expected the run's span in seconds, above 0".into(),
-                );
-            }
+        let summary = RunSummary::from_slice(&summary)?;
+        let d = summary.duration_s;
+        if !(d.is_finite() && d > 0.0 && d <= 1e15) {
+            return Err(
+                "summary.json: duration_s: expected the run's span in seconds, above 0".into(),
+            );
         }
-        let summary = RunSummary::from_value(&summary)?;
         let timeseries = table("timeseries.csv")?;
         let all: Vec<&str> = timeseries.header.iter().map(String::as_str).collect();
         timeseries

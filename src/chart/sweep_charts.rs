@@ -1,19 +1,18 @@
 //! The charts of a sweep: availability against monthly cost, the key figures along the first
 //! axis (one line per value of the second), and a heat map over two axes.
 
-use plotters::coord::ranged1d::SegmentValue;
-use plotters::prelude::*;
-use serde_json::Value;
-
 use super::table::Table;
 use super::{DrawResult, PALETTE, both, colour, err, label_font, legend, tick_font, title_font};
+use crate::metrics::results::SweepDoc;
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
 
 /// The files a sweep's charts are drawn from.
 pub struct SweepData {
     /// `points.csv`.
     pub points: Table,
     /// `sweep.json`.
-    pub sweep: Value,
+    pub sweep: SweepDoc,
 }
 
 impl SweepData {
@@ -23,26 +22,15 @@ impl SweepData {
             "points.csv",
             &get("points.csv").ok_or("points.csv is missing")?,
         )?;
-        let sweep: Value =
-            serde_json::from_slice(&get("sweep.json").ok_or("sweep.json is missing")?)
-                .map_err(|e| format!("sweep.json: {e}"))?;
+        let sweep = SweepDoc::from_slice(&get("sweep.json").ok_or("sweep.json is missing")?)?;
         let d = SweepData { points, sweep };
-        let axes = d
-            .sweep
-            .get("axes")
-            .and_then(Value::as_array)
-            .filter(|a| !a.is_empty())
-            .ok_or("sweep.json: axes: expected a list of the sweep's axes")?;
-        for (i, a) in axes.iter().enumerate() {
-            let ok = a.get("path").is_some_and(Value::is_string)
-                && a.get("values")
-                    .and_then(Value::as_array)
-                    .is_some_and(|v| !v.is_empty() && v.iter().all(Value::is_string));
-            if !ok {
-                return Err(format!(
-                    "sweep.json: axes[{i}]: expected {{ \"path\": \"...\", \"values\": [\"...\", ...] }}"
-                ));
-            }
+        if d.sweep.axes.is_empty() {
+            return Err("sweep.json: axes: expected a list of the sweep's axes".into());
+        }
+        if let Some(i) = d.sweep.axes.iter().position(|a| a.values.is_empty()) {
+            return Err(format!(
+                "sweep.json: axes[{i}]: values: expected at least one value"
+            ));
         }
         let figures: Vec<&str> = d
             .points
@@ -69,9 +57,9 @@ impl SweepData {
         for a in d.axes() {
             d.points.require_col(&format!("param.{a}"))?;
         }
-        if let Some(c) = d.sweep.get("cheapest_meeting_slo").filter(|c| !c.is_null()) {
+        if let Some(c) = d.sweep.cheapest_meeting_slo {
             let points: Vec<u64> = d.points.nums("point").iter().map(|p| *p as u64).collect();
-            if !c.as_u64().is_some_and(|c| points.contains(&c)) {
+            if !points.contains(&c) {
                 return Err(format!(
                     "sweep.json: cheapest_meeting_slo: {c} is not a point of points.csv"
                 ));
@@ -81,36 +69,21 @@ impl SweepData {
     }
 
     fn name(&self) -> String {
-        self.sweep
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("sweep")
-            .to_string()
+        self.sweep.name.clone()
     }
 
     /// Axis paths in declared order.
     pub fn axes(&self) -> Vec<String> {
-        self.sweep
-            .get("axes")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x["path"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.sweep.axes.iter().map(|a| a.path.clone()).collect()
     }
 
     /// Axis values in declared order, as shown (TOML strings without their quotes).
     fn axis_values(&self, i: usize) -> Vec<String> {
-        self.sweep["axes"][i]["values"]
-            .as_array()
-            .map(|v| {
-                v.iter()
-                    .filter_map(|x| x.as_str().map(display_value))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.sweep.axes[i]
+            .values
+            .iter()
+            .map(|v| display_value(v))
+            .collect()
     }
 
     /// A point's value of axis `i`, as shown.
@@ -133,10 +106,7 @@ impl SweepData {
     }
 
     fn cheapest(&self) -> Option<usize> {
-        self.sweep
-            .get("cheapest_meeting_slo")
-            .and_then(Value::as_u64)
-            .map(|p| p as usize)
+        self.sweep.cheapest_meeting_slo.map(|p| p as usize)
     }
 }
 

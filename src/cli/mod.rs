@@ -431,7 +431,7 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
     );
     output::replace_dir(&args.out, &files).map_err(user)?;
     if !args.quiet {
-        let axes = exec::manifest_axes(&manifest);
+        let axes = manifest.axis_paths();
         println!(
             "flysim {}: merged {} runs from {} folders",
             env!("CARGO_PKG_VERSION"),

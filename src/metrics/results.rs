@@ -248,4 +248,73 @@ impl RunSummary<f64> {
     pub fn from_value(v: &serde_json::Value) -> Result<RunSummary<f64>, String> {
         serde_json::from_value(v.clone()).map_err(|e| format!("summary.json: {e}"))
     }
+
+    /// Reads the bytes of a `summary.json` file.
+    pub fn from_slice(bytes: &[u8]) -> Result<RunSummary<f64>, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("summary.json: {e}"))
+    }
+}
+
+/// `sweep.json`: a sweep's verdict per point. Written by `sweep`, read by its charts and report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepDoc {
+    /// Sweep name.
+    pub name: String,
+    /// Hash of everything that determines the results.
+    pub hash: String,
+    /// Replications per point.
+    pub replications: u64,
+    /// The axes, in declared order.
+    pub axes: Vec<AxisDoc>,
+    /// Every point's figures and verdict, by point.
+    pub points: Vec<PointDoc>,
+    /// The cheapest point meeting the SLO with confidence, if any.
+    pub cheapest_meeting_slo: Option<u64>,
+}
+
+/// One axis of a sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AxisDoc {
+    /// The value's path, as for `--set`.
+    pub path: String,
+    /// Its values, as TOML text.
+    pub values: Vec<String>,
+}
+
+/// One point of a sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PointDoc {
+    /// Grid index.
+    pub point: u64,
+    /// Axis path → value (TOML text).
+    pub params: IndexMap<String, String>,
+    /// Share of requests served.
+    pub availability: MeanCi,
+    /// p99 latency [ms].
+    pub latency_p99_ms: MeanCi,
+    /// Cost per 30 days [USD].
+    pub cost_usd_per_30_days: MeanCi,
+    /// Whether the SLO is met with confidence.
+    pub meets_slo: bool,
+}
+
+/// A mean over replications and its 95 % Student-t half-width.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeanCi {
+    /// Mean.
+    pub mean: f64,
+    /// 95 % half-width (0 with one replication).
+    pub ci95: f64,
+}
+
+impl SweepDoc {
+    /// Reads a `sweep.json` document.
+    pub fn from_slice(bytes: &[u8]) -> Result<SweepDoc, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("sweep.json: {e}"))
+    }
+
+    /// As a JSON document.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a sweep document serialises")
+    }
 }

@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::Sweep;
-use crate::metrics::results::RunSummary;
+use crate::metrics::results::{AxisDoc, MeanCi, PointDoc, RunSummary, SweepDoc};
 use crate::metrics::stats::mean_ci95;
 use crate::output::{OwnedDir, csv_bytes};
 use crate::run::{aggregate, flatten, round_for, run_summary};
@@ -77,26 +78,82 @@ pub struct RunEntry {
     pub summary: Value,
 }
 
-/// The manifest: what the folder's results are of, enough to write the result files.
-pub fn manifest(sweep: &Sweep, shard: (usize, usize)) -> Value {
-    json!({
-        "flysim_version": env!("CARGO_PKG_VERSION"),
-        "name": sweep.name,
-        "hash": sweep.hash,
-        "replications": sweep.replications,
-        "total_runs": sweep.total_runs(),
-        "shard": format!("{}/{}", shard.0, shard.1),
-        "axes": sweep.axes.iter().map(|a| json!({ "path": a.path, "values": a.values })).collect::<Vec<_>>(),
-        "points": sweep.points.iter().map(|(values, sc)| json!({
-            "params": values,
-            "seed": sc.seed,
-            "slo_availability": sc.slo.availability,
-            "slo_latency_p99_ms": sc.slo.latency_p99.as_millis_f64(),
-        })).collect::<Vec<_>>(),
-    })
+/// `sweep-manifest.json`: what the folder's results are of, enough to write the result files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The flysim version that wrote it.
+    pub flysim_version: String,
+    /// Sweep name.
+    pub name: String,
+    /// Hash of everything that determines the results.
+    pub hash: String,
+    /// Replications per point.
+    pub replications: u64,
+    /// Runs of the whole sweep.
+    pub total_runs: u64,
+    /// The shard this folder holds, `K/N`.
+    pub shard: String,
+    /// The axes, in declared order.
+    pub axes: Vec<AxisDoc>,
+    /// Every point, by grid index.
+    pub points: Vec<ManifestPoint>,
 }
 
-fn read_json(path: &Path) -> Result<Value, SweepRunError> {
+/// One point as the manifest records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManifestPoint {
+    /// Axis values, in axis order (TOML text).
+    pub params: Vec<String>,
+    /// The point's master seed.
+    pub seed: u64,
+    /// Its SLO: the availability target.
+    pub slo_availability: f64,
+    /// Its SLO: the p99 latency target [ms].
+    pub slo_latency_p99_ms: f64,
+}
+
+impl Manifest {
+    /// The axis paths, in declared order.
+    pub fn axis_paths(&self) -> Vec<String> {
+        self.axes.iter().map(|a| a.path.clone()).collect()
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        crate::output::json_bytes(&serde_json::to_value(self).expect("a manifest serialises"))
+    }
+}
+
+/// The manifest of `sweep`'s shard `shard` (K, N).
+pub fn manifest(sweep: &Sweep, shard: (usize, usize)) -> Manifest {
+    Manifest {
+        flysim_version: env!("CARGO_PKG_VERSION").to_string(),
+        name: sweep.name.clone(),
+        hash: sweep.hash.clone(),
+        replications: u64::from(sweep.replications),
+        total_runs: sweep.total_runs() as u64,
+        shard: format!("{}/{}", shard.0, shard.1),
+        axes: sweep
+            .axes
+            .iter()
+            .map(|a| AxisDoc {
+                path: a.path.clone(),
+                values: a.values.clone(),
+            })
+            .collect(),
+        points: sweep
+            .points
+            .iter()
+            .map(|(values, sc)| ManifestPoint {
+                params: values.clone(),
+                seed: sc.seed,
+                slo_availability: sc.slo.availability,
+                slo_latency_p99_ms: sc.slo.latency_p99.as_millis_f64(),
+            })
+            .collect(),
+    }
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest, SweepRunError> {
     let bytes = io(path, fs::read(path))?;
     serde_json::from_slice(&bytes).map_err(|e| {
         SweepRunError::Mismatch(format!("{}: not a sweep manifest: {e}", path.display()))
@@ -223,24 +280,24 @@ pub fn run(sweep: &Sweep, out: &mut OwnedDir, opts: RunOptions) -> Result<Finish
     let manifest_path = dir.join(MANIFEST);
     let mine = manifest(sweep, opts.shard);
     if manifest_path.exists() {
-        let old = read_json(&manifest_path)?;
-        if old.get("hash") != mine.get("hash") {
+        let old = read_manifest(&manifest_path)?;
+        if old.hash != mine.hash {
             return Err(SweepRunError::Mismatch(format!(
                 "{} holds results of a different sweep (the sweep file, its base scenario or the overrides changed since); \
                  give another --out to start afresh, or remove that folder yourself",
                 dir.display()
             )));
         }
-        if old.get("shard") != mine.get("shard") {
+        if old.shard != mine.shard {
             return Err(SweepRunError::Mismatch(format!(
                 "{} holds shard {} of this sweep, not {}; give each shard its own --out",
                 dir.display(),
-                old["shard"].as_str().unwrap_or("?"),
-                mine["shard"].as_str().unwrap_or("?")
+                old.shard,
+                mine.shard
             )));
         }
     } else {
-        out.write(MANIFEST, &crate::output::json_bytes(&mine))?;
+        out.write(MANIFEST, &mine.bytes())?;
     }
     let journal_path = out.claim(JOURNAL)?;
     let read = read_journal(&journal_path)?;
@@ -329,8 +386,8 @@ pub fn run(sweep: &Sweep, out: &mut OwnedDir, opts: RunOptions) -> Result<Finish
 /// Reads shard folders, without changing them: checks they hold the same sweep and together
 /// every run exactly once. Returns the manifest of the whole sweep, every entry in run order,
 /// and the manifest and journal bytes of the merged folder.
-pub fn merge(dirs: &[PathBuf]) -> Result<(Value, Vec<RunEntry>), SweepRunError> {
-    let mut manifest: Option<Value> = None;
+pub fn merge(dirs: &[PathBuf]) -> Result<(Manifest, Vec<RunEntry>), SweepRunError> {
+    let mut manifest: Option<Manifest> = None;
     let mut all: BTreeMap<(usize, usize), RunEntry> = BTreeMap::new();
     for d in dirs {
         let manifest_path = d.join(MANIFEST);
@@ -340,9 +397,9 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Value, Vec<RunEntry>), SweepRunError> 
                 d.display()
             )));
         }
-        let m = read_json(&manifest_path)?;
+        let m = read_manifest(&manifest_path)?;
         if let Some(first) = &manifest {
-            if first.get("hash") != m.get("hash") {
+            if first.hash != m.hash {
                 return Err(SweepRunError::Mismatch(format!(
                     "{} holds another sweep than {}",
                     d.display(),
@@ -352,8 +409,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Value, Vec<RunEntry>), SweepRunError> 
         } else {
             manifest = Some(m.clone());
         }
-        let points = m["points"].as_array().map_or(0, |p| p.len());
-        let reps = m["replications"].as_u64().unwrap_or(1) as usize;
+        let (points, reps) = (m.points.len(), m.replications as usize);
         let journal_path = d.join(JOURNAL);
         let read = read_journal(&journal_path)?;
         if read.torn {
@@ -378,8 +434,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Value, Vec<RunEntry>), SweepRunError> 
     }
     let mut manifest =
         manifest.ok_or_else(|| SweepRunError::Mismatch("no folder to merge".into()))?;
-    let points = manifest["points"].as_array().map_or(0, |p| p.len());
-    let reps = manifest["replications"].as_u64().unwrap_or(1) as usize;
+    let (points, reps) = (manifest.points.len(), manifest.replications as usize);
     let missing: Vec<String> = (0..points * reps)
         .map(|i| (i / reps, i % reps))
         .filter(|k| !all.contains_key(k))
@@ -392,14 +447,14 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Value, Vec<RunEntry>), SweepRunError> 
             missing.join(", ")
         )));
     }
-    manifest["shard"] = json!("1/1");
+    manifest.shard = "1/1".to_string();
     Ok((manifest, all.into_values().collect()))
 }
 
 /// The manifest and journal files of a merged (or complete) sweep folder.
-pub fn folder_files(manifest: &Value, entries: &[RunEntry]) -> Vec<(String, Vec<u8>)> {
+pub fn folder_files(manifest: &Manifest, entries: &[RunEntry]) -> Vec<(String, Vec<u8>)> {
     vec![
-        (MANIFEST.to_string(), crate::output::json_bytes(manifest)),
+        (MANIFEST.to_string(), manifest.bytes()),
         (JOURNAL.to_string(), journal_bytes(entries)),
     ]
 }
@@ -441,27 +496,12 @@ pub struct SweepResults {
     pub cheapest: Option<usize>,
 }
 
-/// The axis paths a manifest lists, in declared order.
-pub fn manifest_axes(manifest: &Value) -> Vec<String> {
-    manifest["axes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a["path"].as_str().map(String::from))
-        .collect()
-}
-
 /// The result files of a complete sweep and the per-point statistics for the printed table.
-pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
-    let axes = manifest_axes(manifest);
-    let points = manifest["points"].as_array().cloned().unwrap_or_default();
-    let params = |p: usize| -> Vec<String> {
-        points
-            .get(p)
-            .and_then(|x| x["params"].as_array())
-            .map(|a| a.iter().map(cell).collect())
-            .unwrap_or_default()
-    };
+pub fn result_files(manifest: &Manifest, entries: &[RunEntry]) -> SweepResults {
+    let axes = manifest.axis_paths();
+    let points = &manifest.points;
+    let params =
+        |p: usize| -> Vec<String> { points.get(p).map(|x| x.params.clone()).unwrap_or_default() };
     let flat: Vec<Vec<(String, Value)>> = entries.iter().map(|e| flatten(&e.summary)).collect();
     // The journal's summaries were checked when it was read; a field it lacks reads as 0.
     let typed: Vec<RunSummary<f64>> = entries
@@ -549,9 +589,8 @@ pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
         let availability = figure(|s| s.requests.availability);
         let p99_ms = figure(|s| s.latency_ms.p99);
         let cost_30d = figure(|s| s.cost_usd.per_30_days);
-        let meets_slo = availability.0 - availability.1
-            >= pm["slo_availability"].as_f64().unwrap_or(0.0)
-            && p99_ms.0 + p99_ms.1 <= pm["slo_latency_p99_ms"].as_f64().unwrap_or(f64::INFINITY);
+        let meets_slo = availability.0 - availability.1 >= pm.slo_availability
+            && p99_ms.0 + p99_ms.1 <= pm.slo_latency_p99_ms;
         stats.push(PointStats {
             point: p,
             params: params(p),
@@ -572,31 +611,34 @@ pub fn result_files(manifest: &Value, entries: &[RunEntry]) -> SweepResults {
                 .then(a.point.cmp(&b.point))
         })
         .map(|s| s.point);
-    let pair = |key: &str, (m, h): (f64, f64)| json!({ "mean": round_for(key, m), "ci95": round_for(key, h) });
-    let sweep_json = json!({
-        "name": manifest["name"],
-        "hash": manifest["hash"],
-        "replications": manifest["replications"],
-        "axes": manifest["axes"],
-        "points": stats.iter().map(|s| {
-            let params: Map<String, Value> = axes.iter().cloned().zip(s.params.iter().map(|v| json!(v))).collect();
-            json!({
-                "point": s.point,
-                "params": params,
-                "availability": pair("availability", s.availability),
-                "latency_p99_ms": pair("p99", s.p99_ms),
-                "cost_usd_per_30_days": pair("per_30_days", s.cost_30d),
-                "meets_slo": s.meets_slo,
+    let pair = |key: &str, (m, h): (f64, f64)| MeanCi {
+        mean: round_for(key, m),
+        ci95: round_for(key, h),
+    };
+    let sweep_doc = SweepDoc {
+        name: manifest.name.clone(),
+        hash: manifest.hash.clone(),
+        replications: manifest.replications,
+        axes: manifest.axes.clone(),
+        points: stats
+            .iter()
+            .map(|s| PointDoc {
+                point: s.point as u64,
+                params: axes.iter().cloned().zip(s.params.iter().cloned()).collect(),
+                availability: pair("availability", s.availability),
+                latency_p99_ms: pair("p99", s.p99_ms),
+                cost_usd_per_30_days: pair("per_30_days", s.cost_30d),
+                meets_slo: s.meets_slo,
             })
-        }).collect::<Vec<_>>(),
-        "cheapest_meeting_slo": cheapest,
-    });
+            .collect(),
+        cheapest_meeting_slo: cheapest.map(|c| c as u64),
+    };
     let files = vec![
         ("runs.csv".to_string(), runs_csv),
         ("points.csv".to_string(), points_csv),
         (
             "sweep.json".to_string(),
-            crate::output::json_bytes(&sweep_json),
+            crate::output::json_bytes(&sweep_doc.to_value()),
         ),
     ];
     SweepResults {
