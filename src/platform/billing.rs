@@ -111,3 +111,52 @@ impl Billing {
         m.book.resized.push((now, vm));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::ids::{AppId, HostId};
+    use crate::scenario::CpuKind;
+
+    #[test]
+    fn a_resized_machine_is_billed_at_each_size_for_its_time_there() {
+        let sc = crate::scenario::from_str(
+            "name = \"b\"\nduration = \"3h\"\n[[region]]\ncode = \"iad\"\n[[app]]\nname = \"web\"\n[app.fly]\nprimary_region = \"iad\"\n",
+            "b.toml",
+            &[],
+        )
+        .unwrap()
+        .scenario;
+        let billing = Billing::new(&sc);
+        let small = VmSize {
+            cpu_kind: CpuKind::Shared,
+            cpus: 1,
+            memory_mb: 256,
+        };
+        let big = VmSize { cpus: 2, ..small };
+        let h = SimTime(3_600_000_000_000);
+        let mut m = Machine::new(
+            AppId(0),
+            0,
+            HostId(0),
+            0,
+            MState::Started,
+            small,
+            1e-5,
+            SimTime::ZERO,
+        );
+        // One hour started small, then stopped for the resize and started big for an hour.
+        m.go(MState::Stopping, h);
+        m.go(MState::Stopped, h);
+        billing.resize(&mut m, h, big, 3e-5);
+        m.go(MState::Starting, h);
+        m.go(MState::Started, h);
+        let c = billing.machine_cost(&m, SimTime(2 * h.0));
+        assert!(
+            (c.compute - (3600.0 * 1e-5 + 3600.0 * 3e-5)).abs() < 1e-12,
+            "{c:?}"
+        );
+        assert_eq!(c.rootfs, 0.0);
+        assert_eq!(m.book.resized, vec![(h, big)]);
+    }
+}

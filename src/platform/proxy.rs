@@ -816,6 +816,74 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    /// The proxy built alone over the world of a tiny scenario: web:0 and web:1 started,
+    /// web:2 stopped, soft limit 2, hard limit 3, in one region with two hosts.
+    mod component {
+        use super::super::*;
+        use crate::engine::RngStreams;
+        use crate::platform::fleet::Fleet;
+        use crate::platform::hosts::Hosts;
+
+        const TEXT: &str = r#"
+name = "proxy"
+duration = "1h"
+[platform]
+tiebreak = "round_robin"
+[[region]]
+code = "iad"
+hosts = 2
+[[app]]
+name = "web"
+request = { service_time = "40ms" }
+machines = [{ count = 2, regions = ["iad"] }, { count = 1, regions = ["iad"], state = "stopped" }]
+[app.fly]
+primary_region = "iad"
+[app.fly.http_service.concurrency]
+soft_limit = 2
+hard_limit = 3
+"#;
+
+        fn route(sc: &Scenario, fleet: &Fleet, hosts: &Hosts, proxy: &mut Proxy) -> Route {
+            let w = World {
+                sc,
+                machines: fleet.as_slice(),
+                hosts: hosts.as_slice(),
+                now: SimTime::ZERO,
+            };
+            proxy.route(w, 0, 0, None)
+        }
+
+        #[test]
+        fn routes_by_band_then_wakes_then_fails_at_the_hard_limit() {
+            let sc = crate::scenario::from_str(TEXT, "proxy.toml", &[])
+                .unwrap()
+                .scenario;
+            let streams = RngStreams::new(sc.seed, 0);
+            let mut hosts = Hosts::new(&sc);
+            let mut fleet = Fleet::build(&sc, &mut hosts, streams);
+            let mut proxy = Proxy::new(&sc, &fleet, streams.stream("proxy"));
+            let (m0, m1, m2) = (MachineId(0), MachineId(1), MachineId(2));
+            assert_eq!(fleet[m2].state, MState::Stopped);
+            // Under soft: round robin over the started ones.
+            assert_eq!(route(&sc, &fleet, &hosts, &mut proxy), Route::Serve(m0));
+            assert_eq!(route(&sc, &fleet, &hosts, &mut proxy), Route::Serve(m1));
+            // Both at soft: waking the stopped one comes before going over soft.
+            fleet[m0].in_service = 2;
+            fleet[m1].in_service = 2;
+            assert_eq!(route(&sc, &fleet, &hosts, &mut proxy), Route::Wake(m2));
+            // Without autostart's candidate, over soft but under hard.
+            fleet[m2].is_standby = true;
+            assert_eq!(route(&sc, &fleet, &hosts, &mut proxy), Route::Serve(m0));
+            // Everything at hard: 503 (no proxy queue by default).
+            fleet[m0].in_service = 3;
+            fleet[m1].in_service = 3;
+            assert_eq!(
+                route(&sc, &fleet, &hosts, &mut proxy),
+                Route::Fail(FailReason::AtHardLimit)
+            );
+        }
+    }
+
     fn ids(ids: &[u32]) -> Vec<MachineId> {
         ids.iter().copied().map(MachineId).collect()
     }

@@ -554,18 +554,23 @@ pub struct Slo {
     pub latency_p99: SimDuration,
 }
 
-/// Prices [USD per 30 days] (the linear model of `docs/scenario-format.md`).
+/// Prices, in Fly's own shape (superfly/docs `snippets/RegionPricingSelector.jsx`): a started
+/// Machine costs its vCPUs, each including some RAM (256 MB shared, 2 GB performance), plus
+/// the RAM beyond that, per second, times its region's markup.
 #[derive(Clone, Debug)]
 pub struct Prices {
-    /// Per shared vCPU while started.
-    pub shared_vcpu_month: f64,
-    /// Per performance vCPU while started.
-    pub performance_vcpu_month: f64,
-    /// Per GB of RAM while started.
-    pub ram_gb_month: f64,
-    /// Per GB of root filesystem while stopped or suspended.
+    /// Per shared vCPU while started, with 256 MB of RAM [USD/s, iad].
+    pub shared_vcpu_second: f64,
+    /// Per performance vCPU while started, with 2 GB of RAM [USD/s, iad].
+    pub performance_vcpu_second: f64,
+    /// Per GB of RAM beyond what the vCPUs include, while started [USD/s, iad].
+    pub ram_gb_second: f64,
+    /// Overrides of a preset's price with the RAM it includes [USD/s, iad], by CPU kind and
+    /// count (`performance-2x` is performance × 2).
+    pub presets: Vec<(CpuKind, u32, f64)>,
+    /// Per GB of root filesystem while stopped or suspended [USD per 30 days].
     pub rootfs_gb_month: f64,
-    /// Per GB of volume, in any state.
+    /// Per GB of volume, in any state [USD per 30 days].
     pub volume_gb_month: f64,
     /// Per GPU hour while started, by GPU kind [USD/h]; kinds not listed cost nothing.
     pub gpu_hour: Vec<(String, f64)>,
@@ -579,10 +584,6 @@ impl Prices {
     /// `multiplier` [USD/s]. GPU time is not multiplied by the region's markup (none is
     /// published for GPUs).
     pub fn started_per_sec(&self, group: &Group, vm: &VmSize, multiplier: f64) -> f64 {
-        let cpu = match vm.cpu_kind {
-            CpuKind::Shared => self.shared_vcpu_month,
-            CpuKind::Performance => self.performance_vcpu_month,
-        };
         let gpu = group.gpus.as_ref().map_or(0.0, |(n, kind)| {
             let hourly = self
                 .gpu_hour
@@ -591,9 +592,23 @@ impl Prices {
                 .map_or(0.0, |(_, p)| *p);
             *n as f64 * hourly / 3600.0
         });
-        (cpu * vm.cpus as f64 + self.ram_gb_month * vm.memory_mb as f64 / 1024.0) * multiplier
-            / SECONDS_PER_BILLING_MONTH
-            + gpu
+        self.vm_per_sec(vm) * multiplier + gpu
+    }
+
+    /// Price of a started Machine of size `vm` in iad, without GPUs [USD/s]: its preset (the
+    /// vCPUs with the RAM they include) plus the RAM beyond.
+    pub fn vm_per_sec(&self, vm: &VmSize) -> f64 {
+        let (per_vcpu, included_gb) = match vm.cpu_kind {
+            CpuKind::Shared => (self.shared_vcpu_second, 0.25),
+            CpuKind::Performance => (self.performance_vcpu_second, 2.0),
+        };
+        let preset = self
+            .presets
+            .iter()
+            .find(|(kind, cpus, _)| *kind == vm.cpu_kind && *cpus == vm.cpus)
+            .map_or(per_vcpu * vm.cpus as f64, |(_, _, p)| *p);
+        let extra_gb = (vm.memory_mb as f64 / 1024.0 - included_gb * vm.cpus as f64).max(0.0);
+        preset + extra_gb * self.ram_gb_second
     }
 
     /// Price of a volume of `gb` [USD/s], whatever its Machine's state.

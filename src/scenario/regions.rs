@@ -58,27 +58,28 @@ pub fn lookup(code: &str) -> Option<&'static RegionInfo> {
     table().iter().find(|r| r.code == code)
 }
 
-/// Per-region price markups over iad (`data/README.md`, from superfly/docs
-/// `snippets/RegionPricingSelector.jsx`); regions without a published price are absent.
+/// Per-region price markups over iad, as the pricing page bills them (superfly/docs
+/// `snippets/RegionPricingSelector.jsx`, 9 decimals; bom from an earlier version of that file,
+/// `data/README.md`); regions without a published price are absent.
 const MARKUPS: &[(&str, f64)] = &[
     ("iad", 1.0),
     ("ewr", 1.0),
-    ("ams", 1.0385),
-    ("arn", 1.0385),
-    ("bom", 1.0769),
-    ("yyz", 1.1154),
-    ("lhr", 1.1346),
-    ("cdg", 1.1346),
-    ("fra", 1.1538),
-    ("sjc", 1.1923),
-    ("lax", 1.1995),
+    ("ams", 1.038461538),
+    ("arn", 1.038461538),
+    ("bom", 1.076923077),
+    ("yyz", 1.115384615),
+    ("lhr", 1.134615385),
+    ("cdg", 1.134615385),
+    ("fra", 1.153846154),
+    ("sjc", 1.192307692),
+    ("lax", 1.199519231),
     ("ord", 1.25),
     ("dfw", 1.25),
-    ("sin", 1.2692),
-    ("syd", 1.2692),
-    ("jnb", 1.3029),
-    ("nrt", 1.3077),
-    ("gru", 1.6154),
+    ("sin", 1.269230769),
+    ("syd", 1.269230769),
+    ("jnb", 1.302884615),
+    ("nrt", 1.307692308),
+    ("gru", 1.615384615),
 ];
 
 /// The price markup of a region over iad, if Fly publishes one.

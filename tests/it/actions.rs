@@ -192,7 +192,7 @@ machine = "web:0"
     let killed = r.failed[flysim::metrics::FailReason::Killed as usize];
     assert_eq!(killed, 10, "requests at 91 s .. 100 s were in service");
     let c = sim.machine_cost(m, sim.end());
-    let rate = 2.194 / (30.0 * 86400.0);
+    let rate = 0.000_000_846_5; // shared-cpu-1x 256 MB in iad [USD/s]
     assert!((c.compute - 100.5 * rate).abs() < 1e-12, "{}", c.compute);
     assert_eq!(c.rootfs, 0.0);
 }
@@ -236,13 +236,11 @@ machine = "web:1"
     // 4201 at performance-2x / 4 GB.
     assert_eq!(t[MState::Starting as usize], 5 * NS);
     assert_eq!(t[MState::Started as usize], 299 * NS + 296 * NS);
-    let month = 30.0 * 86400.0;
-    let small = 2.194 / month;
-    // The linear price model: per performance vCPU and per GB of RAM, per 30 days.
+    // Fly's per-second prices in iad: shared-cpu-1x 256 MB $0.0000008465; performance-2x
+    // 4 GB is two performance vCPUs with the 2 GB each includes, 2 × $0.000012732.
+    let small = 0.000_000_846_5;
     let big = sim.machines()[1].book.compute_rate;
-    let p = &sc.prices;
-    let expected_big = (2.0 * p.performance_vcpu_month + 4.0 * p.ram_gb_month) / month;
-    assert!((big - expected_big).abs() < 1e-15);
+    assert!((big - 2.0 * 0.000_012_732).abs() < 1e-15, "{big}");
     let expected = 299.0 * small + 296.0 * big;
     let c = sim.machine_cost(m, sim.end());
     assert!(

@@ -8,6 +8,7 @@ mod common;
 mod determinism;
 mod fuzz_corpus;
 mod micro;
+mod prices;
 mod properties;
 mod real_inputs;
 mod regression;

@@ -32,7 +32,8 @@ size = "shared-cpu-1x"
 #[test]
 fn cost_to_the_cent_for_known_state_times() {
     // Started for 10 days (the app exits after 10 idle days), then stopped for 20.
-    // Compute: shared-cpu-1x 256 MB in iad costs $2.194 per 30 days → 2.194 × 10/30.
+    // Compute: shared-cpu-1x 256 MB in iad costs $0.0000008465 per second (Fly's pricing
+    // page) → × 864,000 s = $0.731376.
     // Rootfs: 1 GB stopped for 20 days at $0.15 per GB per 30 days → 0.15 × 20/30 = 0.10.
     let text = format!(
         "name = \"cost\"\nduration = \"30d\"\n[platform]\nstop_overhead = \"0s\"\n{}",
@@ -49,7 +50,7 @@ fn cost_to_the_cent_for_known_state_times() {
     assert_eq!(t[MState::Started as usize], 10 * 86_400 * 1_000_000_000);
     assert_eq!(t[MState::Stopped as usize], 20 * 86_400 * 1_000_000_000);
     let cost = sim.cost_until(sim.end());
-    let compute = 2.194 * 10.0 / 30.0;
+    let compute = 0.000_000_846_5 * 864_000.0;
     let rootfs = 0.15 * 20.0 / 30.0;
     assert!((cost.compute - compute).abs() < 1e-9, "{}", cost.compute);
     assert!((cost.rootfs - rootfs).abs() < 1e-9, "{}", cost.rootfs);

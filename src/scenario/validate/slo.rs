@@ -4,9 +4,10 @@ use super::*;
 
 const SLO_KEYS: &[&str] = &["availability", "latency_p99"];
 const PRICE_KEYS: &[&str] = &[
-    "shared_vcpu_month",
-    "performance_vcpu_month",
-    "ram_gb_month",
+    "shared_vcpu_second",
+    "performance_vcpu_second",
+    "ram_gb_second",
+    "preset",
     "rootfs_gb_month",
     "volume_gb_month",
     "gpu_hour",
@@ -29,16 +30,38 @@ impl Builder<'_> {
     pub(super) fn prices(&mut self, n: &Node) -> Prices {
         let mut t = TableReader::new(n, "prices", self.p);
         let d = Prices::default();
-        let mut get = |key: &str, default: f64| t.opt_num(self.p, key, 0.0, 1e6).unwrap_or(default);
-        let prices = Prices {
-            shared_vcpu_month: get("shared_vcpu_month", d.shared_vcpu_month),
-            performance_vcpu_month: get("performance_vcpu_month", d.performance_vcpu_month),
-            ram_gb_month: get("ram_gb_month", d.ram_gb_month),
-            rootfs_gb_month: get("rootfs_gb_month", d.rootfs_gb_month),
-            volume_gb_month: get("volume_gb_month", d.volume_gb_month),
+        let mut get =
+            |key: &str, default: f64, max: f64| t.opt_num(self.p, key, 0.0, max).unwrap_or(default);
+        let mut prices = Prices {
+            shared_vcpu_second: get("shared_vcpu_second", d.shared_vcpu_second, 1.0),
+            performance_vcpu_second: get("performance_vcpu_second", d.performance_vcpu_second, 1.0),
+            ram_gb_second: get("ram_gb_second", d.ram_gb_second, 1.0),
+            presets: Vec::new(),
+            rootfs_gb_month: get("rootfs_gb_month", d.rootfs_gb_month, 1e6),
+            volume_gb_month: get("volume_gb_month", d.volume_gb_month, 1e6),
             gpu_hour: Vec::new(),
         };
-        let mut prices = prices;
+        if let Some(n) = t.take("preset") {
+            let mut g = TableReader::new(n, "prices.preset", self.p);
+            for (name, _) in n.entries() {
+                let Some(v) = g.opt_num(self.p, name, 0.0, 1.0) else {
+                    continue;
+                };
+                match fly::preset(name) {
+                    Some(vm) if name.starts_with("shared") || name.starts_with("performance") => {
+                        prices.presets.push((vm.cpu_kind, vm.cpus, v))
+                    }
+                    _ => self.p.error(
+                        &n.get(name).map_or(&n.origin, |v| &v.origin).clone(),
+                        &format!("prices.preset.{name}"),
+                        format!(
+                            "expected a CPU preset (shared-cpu-1x … shared-cpu-8x, performance-1x … performance-16x), found {name:?}"
+                        ),
+                    ),
+                }
+            }
+            g.finish_strict(self.p, &[]);
+        }
         if let Some(n) = t.take("gpu_hour") {
             let mut g = TableReader::new(n, "prices.gpu_hour", self.p);
             for (kind, _) in n.entries() {
@@ -54,18 +77,16 @@ impl Builder<'_> {
 }
 
 impl Default for Prices {
-    /// Fly's published prices as a linear model. The iad table (fly-platform.md §6.1) fits
-    /// $0.689 per shared vCPU + $20.99 per performance vCPU + $5.006 per GB RAM per 30 days to
-    /// under 0.1 %; Fly's newer base prices shared-cpu-1x 256 MB at $2.194 (data/README.md), so
-    /// the whole table is scaled by 2.194 / 1.9405 (an inference: only that one price is
-    /// published under the newer base). Rootfs and volumes: $0.15 per GB per 30 days.
+    /// Fly's published constants (superfly/docs `about/pricing.mdx`, its
+    /// `RegionPricingSelector`): $0.0000008465 per shared vCPU second with 256 MB,
+    /// $0.000012732 per performance vCPU second with 2 GB, $0.000002316 per extra GB second,
+    /// in iad/ewr. Rootfs and volumes: $0.15 per GB per 30 days.
     fn default() -> Self {
-        let old_shared_1x = 0.689 + 5.006 / 4.0;
-        let k = regions::BASE_SHARED_1X_PRICE / old_shared_1x;
         Prices {
-            shared_vcpu_month: 0.689 * k,
-            performance_vcpu_month: 20.99 * k,
-            ram_gb_month: 5.006 * k,
+            shared_vcpu_second: 0.000_000_846_5,
+            performance_vcpu_second: 0.000_012_732,
+            ram_gb_second: 0.000_002_316,
+            presets: Vec::new(),
             rootfs_gb_month: 0.15,
             volume_gb_month: 0.15,
             gpu_hour: Vec::new(),
