@@ -161,8 +161,10 @@ impl Sim<'_> {
             idle_window: sc.platform.autostop_idle_window,
         };
         if let Some(victim) = choose_victim(&running, rule, now) {
+            let group = &a.groups[self.fleet[victim].group as usize];
             let suspendable = self.fleet[victim].vm.memory_mb <= sc.platform.suspend_max_memory_mb
-                && a.swap_mb == 0;
+                && a.swap_mb == 0
+                && group.gpus.is_none();
             let to = if a.service.autostop == Autostop::Suspend && suspendable {
                 DrainTo::Suspend
             } else {

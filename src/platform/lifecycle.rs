@@ -26,13 +26,17 @@ impl Sim<'_> {
         self.reband(id);
     }
 
-    /// Starts a stopped or suspended Machine. Returns false when its host has no room.
+    /// Starts a stopped, suspended or suspending Machine. Returns false when its host has no
+    /// room.
     pub(super) fn begin_start(&mut self, id: MachineId, by_proxy: bool) -> bool {
         let now = self.now();
         let sc = self.sc;
         let m = &self.fleet[id];
         let app = &sc.apps[m.app.index()];
-        let resume = m.state == MState::Suspended;
+        // A suspending Machine's start cancels the snapshot and un-pauses the VM (Fly's
+        // interruptible suspend); it is taken to last a resume.
+        let interrupt = m.state == MState::Suspending;
+        let resume = m.state == MState::Suspended || interrupt;
         if !m.holds_host {
             let vm = m.vm;
             let h = &mut self.hosts[m.host];
@@ -45,6 +49,7 @@ impl Sim<'_> {
         let p = &sc.platform;
         let rng = self.fleet.rng(sc, id);
         let lost_snapshot = resume
+            && !interrupt
             && p.snapshot_loss_probability > 0.0
             && rng.random::<f64>() < p.snapshot_loss_probability;
         let duration = if resume && !lost_snapshot {
@@ -126,7 +131,12 @@ impl Sim<'_> {
         let p = &sc.platform;
         let delay = match self.fleet[id].drain_to {
             DrainTo::Stop => p.stop_overhead,
-            DrainTo::Suspend => SimDuration(sample_ns(&p.suspend_time, self.fleet.rng(sc, id))),
+            DrainTo::Suspend => {
+                // The snapshot copies the Machine's memory: longer for larger Machines.
+                let gb = self.fleet[id].vm.memory_mb as f64 / 1024.0;
+                let copy = SimDuration::from_secs_f64(p.suspend_per_gb.as_secs_f64() * gb);
+                SimDuration(sample_ns(&p.suspend_time, self.fleet.rng(sc, id))) + copy
+            }
         };
         let at = self.engine.now() + delay;
         let m = &mut self.fleet[id];

@@ -107,6 +107,7 @@ impl MState {
                 | (Started, Suspending)
                 | (Stopping, Stopped)
                 | (Suspending, Suspended)
+                | (Suspending, Starting)
                 | (Suspended, Starting)
                 | (Suspended, Stopped)
                 | (Down, Stopped)
@@ -476,9 +477,10 @@ mod tests {
             (Started, Suspending), // started --suspend--> suspended, via suspending
             (Stopping, Stopped),   // stopping --success--> stopped
             (Suspending, Suspended),
-            (Suspended, Starting), // suspended --resume--> starting
-            (Suspended, Stopped),  // suspended --update--> updating --preserve state--> stopped
-            (Down, Stopped),       // the host returns
+            (Suspending, Starting), // interruptible suspend: a start cancels the snapshot
+            (Suspended, Starting),  // suspended --resume--> starting
+            (Suspended, Stopped),   // suspended --update--> updating --preserve state--> stopped
+            (Down, Stopped),        // the host returns
             (Down, Suspended),
         ];
         for from in MState::LIFECYCLE {

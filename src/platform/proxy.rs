@@ -10,7 +10,8 @@
 //! 4. only then other regions, each tried the same way (with `cross_region_spill = "soft"`,
 //!    the rule Fly's docs described until 2025, other regions' Machines under soft come before
 //!    step 3);
-//! 5. a Machine that is stopping is woken again when nothing else can take the request;
+//! 5. a Machine that is stopping is woken again when nothing else can take the request, and a
+//!    suspending one is started at once, interrupting its suspend;
 //! 6. a Machine on a failed host that the platform has not noticed yet still looks as it was:
 //!    a request sent there fails over after `dead_retry_delay` (see `faults`);
 //! 7. else the request waits in the proxy queue (`max_queue_wait` > 0) or fails: 503 when
@@ -137,6 +138,9 @@ pub enum Route {
     Wake(MachineId),
     /// Send it to this stopping Machine, which starts again once stopped.
     WakeAfterStop(MachineId),
+    /// Start this suspending Machine at once, interrupting its suspend, and send the request
+    /// to it (Fly's interruptible suspend).
+    Interrupt(MachineId),
     /// Hold it in the proxy queue.
     Queue,
     /// Fail it.
@@ -329,7 +333,7 @@ impl Proxy {
         };
         let mut st = Standing {
             key,
-            stopping: m.state == MState::Stopping,
+            stopping: matches!(m.state, MState::Stopping | MState::Suspending),
             ..Standing::NONE
         };
         match seen {
@@ -372,6 +376,17 @@ impl Proxy {
         let pos = self.route_pos[id.index()] as usize;
         let st = Self::standing_of(w, id);
         self.apps[m.app.index()].regions[m.region as usize].set(pos, st);
+    }
+
+    /// Step 5's decision for a Machine that is stopping (wait for the stop, then start) or
+    /// suspending (interrupt the suspend: community.fly.io "Machines can now start from the
+    /// suspending state", 2025).
+    fn wake_winding_down(w: World<'_>, id: MachineId) -> Route {
+        if w.machine(id).state == MState::Suspending {
+            Route::Interrupt(id)
+        } else {
+            Route::WakeAfterStop(id)
+        }
     }
 
     /// [`Proxy::reband`] for every Machine `on_host` (its host's failure was noticed, or it
@@ -699,7 +714,7 @@ impl Proxy {
                 let wakeable = |id: &MachineId| {
                     let m = w.machine(*id);
                     Some(*id) != avoid
-                        && m.state == MState::Stopping
+                        && matches!(m.state, MState::Stopping | MState::Suspending)
                         && (m.pending.len() as u32) < hard
                 };
                 let stopping = if ix.indexed {
@@ -708,7 +723,7 @@ impl Proxy {
                     ix.ids.iter().copied().find(wakeable)
                 };
                 if let Some(id) = stopping {
-                    return Route::WakeAfterStop(id);
+                    return Self::wake_winding_down(w, id);
                 }
             }
         }
@@ -792,11 +807,11 @@ impl Proxy {
                     .find(|&id| {
                         let m = &w.machine(id);
                         Some(id) != avoid
-                            && m.state == MState::Stopping
+                            && matches!(m.state, MState::Stopping | MState::Suspending)
                             && (m.pending.len() as u32) < hard
                     });
                 if let Some(id) = stopping {
-                    return Route::WakeAfterStop(id);
+                    return Self::wake_winding_down(w, id);
                 }
             }
         }

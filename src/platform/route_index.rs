@@ -56,7 +56,7 @@ pub(super) struct Standing {
     pub running: bool,
     /// Stopped or suspended and wakeable by autostart (host room is checked when picked).
     pub wake: Option<bool>,
-    /// Stopping (may be woken again once stopped).
+    /// Stopping or suspending (may be woken again).
     pub stopping: bool,
     /// The time its recency tie-break orders by (`started_at` or `last_used`).
     pub key: SimTime,

@@ -60,6 +60,10 @@ impl Sim<'_> {
             }
             // The start is counted when the stop completes (see `on_stop_done`).
             proxy::Route::WakeAfterStop(m) => self.wait_on(m, req),
+            proxy::Route::Interrupt(m) => {
+                self.begin_start(m, true);
+                self.wait_on(m, req);
+            }
             proxy::Route::Queue => {
                 self.proxy.queue(app).push_back(Queued {
                     arrived: req.arrived,

@@ -98,10 +98,12 @@ pub struct Platform {
     pub max_queue_wait: SimDuration,
     /// VM boot time from stopped [default lognormal, median 1.3 s, p90 1.6 s].
     pub boot_time: Dist,
-    /// Resume time from suspended to serving [default 1 s].
+    /// Resume time from suspended to serving [default lognormal, median 0.4 s, p99 1.3 s].
     pub resume_time: Dist,
-    /// Time to write a suspend snapshot [default 0.5 s].
+    /// Fixed part of writing a suspend snapshot [default 0.5 s].
     pub suspend_time: Dist,
+    /// Time per GB of the Machine's memory to write its snapshot [default 2 s].
+    pub suspend_per_gb: SimDuration,
     /// Platform part of a stop after the app has drained [default 1 s].
     pub stop_overhead: SimDuration,
     /// The proxy gives up on a booting Machine after this long [default 8.5 s].

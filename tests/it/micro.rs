@@ -153,6 +153,41 @@ fn suspend_falls_back_to_stop_above_the_memory_limit() {
     ));
     let sim = run(&big, 0);
     assert_eq!(sim.machines()[0].state, MState::Stopped);
+    // ... and validation says so, for the small Machine not.
+    let warned = |text: &str| {
+        flysim::scenario::from_str(text, "s.toml", &[])
+            .unwrap()
+            .notes
+            .iter()
+            .any(|n| n.message.contains("stops these Machines instead"))
+    };
+    assert!(!warned(&text));
+    let big_text = text.replace(
+        "size = \"shared-cpu-1x\"",
+        "size = \"shared-cpu-1x\"\nmemory = \"4gb\"",
+    );
+    assert!(warned(&big_text));
+}
+
+#[test]
+fn a_standby_in_a_group_with_services_is_warned_about() {
+    // flyctl clears standbys on Machines with services at the next deploy.
+    let text = format!(
+        "name = \"sb\"\nduration = \"1h\"\n{}",
+        one_app(
+            "machines = [{ count = 1, regions = [\"iad\"] }, { count = 1, regions = [\"iad\"], standby_for = \"web:0\" }]",
+            "",
+            ""
+        )
+    );
+    let l = flysim::scenario::from_str(&text, "sb.toml", &[]).unwrap();
+    assert!(
+        l.notes.iter().any(|n| n
+            .message
+            .contains("clears standbys on Machines with services")),
+        "{:?}",
+        l.notes
+    );
 }
 
 #[test]
@@ -198,4 +233,55 @@ end = "1.003s"
     let sim = run(&sc, 0);
     assert_eq!((sim.machines()[0].served, sim.machines()[1].served), (1, 1));
     assert_eq!(sim.rec.apps[0].cross_region, 1);
+}
+
+/// One started Machine (256 MB) with `auto_stop_machines = "suspend"`, passes every 150 s from
+/// 150 s: at 450 s it has run 330 s and been idle 120 s, so it suspends; the snapshot takes
+/// 0.5 s + 0.25 GB × 100 s/GB = 25.5 s. `tail` adds traffic.
+fn suspending_machine(tail: &str) -> String {
+    format!(
+        "name = \"suspending\"\nduration = \"560s\"\n[platform]\nautostop_random_phase = false\nsuspend_per_gb = \"100s\"\nresume_time = \"300ms\"\n{}",
+        one_app(
+            "machines = [{ count = 1, regions = [\"iad\"] }]",
+            "auto_stop_machines = \"suspend\"",
+            tail
+        )
+    )
+}
+
+#[test]
+fn a_suspend_takes_longer_the_more_memory_it_copies() {
+    let sc = scenario(&suspending_machine(""));
+    let mut sim = flysim::platform::Sim::new(&sc, 0).with_trace();
+    sim.run();
+    let at: Vec<(u64, MState)> = sim
+        .trace()
+        .unwrap()
+        .iter()
+        .map(|t| (t.at.0 / 100_000_000, t.to))
+        .collect();
+    assert_eq!(
+        at,
+        vec![(4500, MState::Suspending), (4755, MState::Suspended)]
+    );
+}
+
+#[test]
+fn a_request_during_a_suspend_interrupts_it_and_is_served_after_a_resume() {
+    // Fly's interruptible suspend: the request at 460 s starts the suspending Machine at once;
+    // it serves after the 0.3 s resume, then 40 ms of service.
+    let traffic = "[[app.traffic]]\nfrom = \"iad\"\nshape = \"constant\"\nrps = 1\nstart = \"460s\"\nend = \"460.5s\"";
+    let sc = scenario(&suspending_machine(traffic));
+    let mut sim = flysim::platform::Sim::new(&sc, 0).with_trace();
+    sim.run();
+    let r = &sim.rec.apps[0];
+    assert_eq!((r.offered, r.served, r.failed_total()), (1, 1, 0));
+    assert_eq!(r.response_ns, 340_000_000);
+    let m = &sim.machines()[0];
+    assert_eq!((m.suspends, m.resumes, m.state), (0, 1, MState::Started));
+    let states: Vec<MState> = sim.trace().unwrap().iter().map(|t| t.to).collect();
+    assert_eq!(
+        states,
+        vec![MState::Suspending, MState::Starting, MState::Started]
+    );
 }

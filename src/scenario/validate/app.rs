@@ -600,6 +600,44 @@ impl Builder<'_> {
     }
 
     /// Standbys must watch existing Machines that are not standbys themselves.
+    /// Warns where `auto_stop_machines = "suspend"` will stop instead: Fly suspends only
+    /// Machines with at most `suspend_max_memory`, no swap and no GPU (Fly docs,
+    /// suspend-resume).
+    pub(super) fn check_suspend(&mut self, apps: &[App], platform: &Platform) {
+        for (ai, app) in apps.iter().enumerate() {
+            if app.service.autostop != Autostop::Suspend {
+                continue;
+            }
+            for (mi, g) in app.machines.iter().enumerate() {
+                if !app.served_groups.contains(&g.group) {
+                    continue;
+                }
+                let group = &app.groups[g.group];
+                let why = if app.swap_mb > 0 {
+                    Some("it has swap (swap_size_mb)".to_string())
+                } else if group.gpus.is_some() {
+                    Some("it has a GPU".to_string())
+                } else if group.vm.memory_mb > platform.suspend_max_memory_mb {
+                    Some(format!(
+                        "its {} MB is over the {} MB Fly suspends (platform.suspend_max_memory)",
+                        group.vm.memory_mb, platform.suspend_max_memory_mb
+                    ))
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    self.p.warning(
+                        &g.origin,
+                        &format!("app[{ai}].machines[{mi}]"),
+                        format!(
+                            "auto_stop_machines = \"suspend\" stops these Machines instead: {why}"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     pub(super) fn check_standbys(&mut self, apps: &[App]) {
         for (ai, app) in apps.iter().enumerate() {
             let total: u32 = app
@@ -617,6 +655,16 @@ impl Builder<'_> {
                 ordinal += n;
             }
             for (mi, g) in app.machines.iter().enumerate() {
+                if !g.standby_for.is_empty() && app.served_groups.contains(&g.group) {
+                    self.p.warning(
+                        &g.origin,
+                        &format!("app[{ai}].machines[{mi}].standby_for"),
+                        format!(
+                            "{}'s group {:?} has services: `fly deploy` clears standbys on Machines with services (flyctl deploy/machines_launchinput.go), so the next deploy makes these ordinary Machines that autostart; standbys are for Machines without services (workers, cron)",
+                            app.name, app.groups[g.group].name
+                        ),
+                    );
+                }
                 for &w in &g.standby_for {
                     let path = format!("app[{ai}].machines[{mi}].standby_for");
                     if w >= total {

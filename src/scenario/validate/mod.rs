@@ -324,6 +324,7 @@ impl<'p> Builder<'p> {
         let rtt = self.rtt_matrix(root, stretch, base_ms, platform.same_region_rtt);
         self.check_capacity(&apps);
         self.check_standbys(&apps);
+        self.check_suspend(&apps, &platform);
         self.check_work(root, duration, &apps, &faults, &platform);
         Scenario {
             name,

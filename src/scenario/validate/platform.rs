@@ -19,6 +19,7 @@ const PLATFORM_KEYS: &[&str] = &[
     "boot_time",
     "resume_time",
     "suspend_time",
+    "suspend_per_gb",
     "stop_overhead",
     "connect_timeout",
     "connect_retries",
@@ -45,6 +46,7 @@ impl Builder<'_> {
         let max_queue_wait = d(&mut t, "max_queue_wait", SimDuration::ZERO);
         let autostop_idle_window = d(&mut t, "autostop_idle_window", SimDuration::from_secs(120));
         let stop_overhead = d(&mut t, "stop_overhead", SimDuration::from_secs(1));
+        let suspend_per_gb = d(&mut t, "suspend_per_gb", SimDuration::from_secs(2));
         let connect_timeout = d(&mut t, "connect_timeout", SimDuration::from_millis(8500));
         let same_region_rtt = d(&mut t, "same_region_rtt", SimDuration::ZERO);
         let failure_detection = d(&mut t, "failure_detection", SimDuration::from_secs(60));
@@ -137,8 +139,9 @@ impl Builder<'_> {
             tiebreak,
             max_queue_wait,
             boot_time: boot_time.unwrap_or_else(|| lognormal(1.3, 1.6, Z90)),
-            resume_time: resume_time.unwrap_or(Dist::Constant(SimDuration::from_secs(1))),
+            resume_time: resume_time.unwrap_or_else(|| lognormal(0.4, 1.3, Z99)),
             suspend_time: suspend_time.unwrap_or(Dist::Constant(SimDuration::from_millis(500))),
+            suspend_per_gb,
             stop_overhead,
             connect_timeout,
             connect_retries,
