@@ -326,6 +326,51 @@ pub enum Dist {
     },
     /// Uniform between two bounds.
     Uniform(SimDuration, SimDuration),
+    /// A long-tailed distribution conditioned on being at most `max` (truncated: draws above
+    /// it are drawn again, so the shape below `max` is kept and the mean drops).
+    Capped {
+        /// The distribution before truncation.
+        tail: Tail,
+        /// The largest value.
+        max: SimDuration,
+    },
+}
+
+/// A distribution with an unbounded tail, which `max` may truncate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Tail {
+    /// Exponential with this mean.
+    Exponential(SimDuration),
+    /// Lognormal: `ln X ~ N(mu, sigma²)`, X in seconds.
+    LogNormal {
+        /// Mean of ln X.
+        mu: f64,
+        /// Standard deviation of ln X.
+        sigma: f64,
+    },
+}
+
+impl Tail {
+    /// The untruncated distribution.
+    pub fn dist(self) -> Dist {
+        match self {
+            Tail::Exponential(m) => Dist::Exponential(m),
+            Tail::LogNormal { mu, sigma } => Dist::LogNormal { mu, sigma },
+        }
+    }
+
+    /// P(X ≤ x), x in seconds.
+    pub fn cdf(self, x: f64) -> f64 {
+        match self {
+            Tail::Exponential(m) => 1.0 - (-x / m.as_secs_f64()).exp(),
+            Tail::LogNormal { mu, sigma } => normal_cdf((x.ln() - mu) / sigma),
+        }
+    }
+}
+
+/// Φ, the standard normal distribution function.
+fn normal_cdf(z: f64) -> f64 {
+    0.5 * (1.0 + libm::erf(z / std::f64::consts::SQRT_2))
 }
 
 impl Dist {
@@ -335,6 +380,22 @@ impl Dist {
             Dist::Constant(d) | Dist::Exponential(d) => d.as_secs_f64(),
             Dist::LogNormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
             Dist::Uniform(a, b) => (a.as_secs_f64() + b.as_secs_f64()) / 2.0,
+            // E[X | X ≤ m]: exponential μ − m e^(−m/μ) / (1 − e^(−m/μ)); lognormal
+            // e^(μ + σ²/2) Φ((ln m − μ − σ²) / σ) / Φ((ln m − μ) / σ).
+            Dist::Capped { tail, max } => {
+                let m = max.as_secs_f64();
+                match tail {
+                    Tail::Exponential(mean) => {
+                        let mu = mean.as_secs_f64();
+                        let e = (-m / mu).exp();
+                        mu - m * e / (1.0 - e)
+                    }
+                    Tail::LogNormal { mu, sigma } => {
+                        let z = (m.ln() - mu) / sigma;
+                        (mu + sigma * sigma / 2.0).exp() * normal_cdf(z - sigma) / normal_cdf(z)
+                    }
+                }
+            }
         }
     }
 }

@@ -577,7 +577,40 @@ fn lognormal(median_s: f64, tail_s: f64, z: f64) -> Dist {
     }
 }
 
-const DIST_HELP: &str = "a duration such as \"40ms\", or a table { dist = \"constant\", value = .. } | { dist = \"exponential\", mean = .. } | { dist = \"lognormal\", median = .., p99 = .. (or p90, p95) } | { dist = \"uniform\", min = .., max = .. }";
+const DIST_HELP: &str = "a duration such as \"40ms\", or a table { dist = \"constant\", value = .. } | { dist = \"exponential\", mean = .., max = .. (optional) } | { dist = \"lognormal\", median = .., p99 = .. (or p90, p95), max = .. (optional) } | { dist = \"uniform\", min = .., max = .. }";
+
+/// A distribution's optional `max`: the lognormal or exponential `d` truncated there. `max`
+/// must keep at least half the distribution (above a lognormal's median, above ln 2 × an
+/// exponential's mean), so that truncating reshapes the tail, not the whole.
+fn cap(p: &mut Problems, t: &mut TableReader, d: Option<Dist>) -> Option<Dist> {
+    let max = t.opt_duration(p, "max");
+    let (Some(d), Some(max)) = (d, max) else {
+        return d;
+    };
+    let tail = match d {
+        Dist::Exponential(m) => Tail::Exponential(m),
+        Dist::LogNormal { mu, sigma } => Tail::LogNormal { mu, sigma },
+        other => return Some(other),
+    };
+    if tail.cdf(max.as_secs_f64()) < 0.5 {
+        let what = match tail {
+            Tail::Exponential(m) => format!(
+                "ln 2 × the mean ({})",
+                SimDuration::from_secs_f64(m.as_secs_f64() * std::f64::consts::LN_2)
+            ),
+            Tail::LogNormal { mu, .. } => {
+                format!("the median ({})", SimDuration::from_secs_f64(mu.exp()))
+            }
+        };
+        p.error(
+            t.origin(),
+            &t.key_path("max"),
+            format!("must be above {what}, got {max}: a cap that cuts off most of the distribution is another distribution"),
+        );
+        return None;
+    }
+    Some(Dist::Capped { tail, max })
+}
 
 /// A random duration: a plain duration string (constant) or a `{ dist = ... }` table.
 pub fn dist(p: &mut Problems, path: &str, n: &Node) -> Option<Dist> {
@@ -612,7 +645,8 @@ pub fn dist(p: &mut Problems, path: &str, n: &Node) -> Option<Dist> {
             if mean == Some(SimDuration::ZERO) {
                 p.error(t.origin(), &t.key_path("mean"), "must be longer than 0s");
             }
-            (mean.map(Dist::Exponential), &["dist", "mean"])
+            let d = mean.map(Dist::Exponential);
+            (cap(p, &mut t, d), &["dist", "mean", "max"])
         }
         Some("lognormal") => {
             let median = need(&mut t, p, "median");
@@ -650,7 +684,10 @@ pub fn dist(p: &mut Problems, path: &str, n: &Node) -> Option<Dist> {
                 }
                 _ => None,
             };
-            (d, &["dist", "median", "p90", "p95", "p99"])
+            (
+                cap(p, &mut t, d),
+                &["dist", "median", "p90", "p95", "p99", "max"],
+            )
         }
         Some("uniform") => {
             let (lo, hi) = (need(&mut t, p, "min"), need(&mut t, p, "max"));
