@@ -145,6 +145,8 @@ pub struct MachineTotals<C = u64> {
     pub suspends: C,
     /// Starts that found their host full.
     pub failed_starts: C,
+    /// Starts that moved a stopped Machine to another host of its region (its own was full).
+    pub migrations: C,
 }
 
 /// Cost [USD].

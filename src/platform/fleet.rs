@@ -145,6 +145,15 @@ impl Fleet {
         self.insert(m)
     }
 
+    /// Machine `id` moves to host `to` (its hosts' lists are the caller's).
+    pub(super) fn moved(&mut self, id: MachineId, to: super::ids::HostId) {
+        self.left_host(id);
+        let m = &mut self.all[id];
+        m.host = to;
+        m.migrations += 1;
+        self.app_on_host[m.app.index()][to.index()] += 1;
+    }
+
     /// Machine `id` left its host for good (destroyed).
     pub(super) fn left_host(&mut self, id: MachineId) {
         let m = &self.all[id];

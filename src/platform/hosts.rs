@@ -95,6 +95,11 @@ impl Hosts {
         &self.by_region[region]
     }
 
+    /// The hosts of every region, by region index.
+    pub fn by_region(&self) -> &[Vec<HostId>] {
+        &self.by_region
+    }
+
     /// The Machines on `host` (destroyed ones are not).
     pub fn machines_on(&self, host: HostId) -> &[MachineId] {
         &self.machines_on[host.index()]

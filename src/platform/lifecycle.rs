@@ -37,14 +37,25 @@ impl Sim<'_> {
         // interruptible suspend); it is taken to last a resume.
         let interrupt = m.state == MState::Suspending;
         let resume = m.state == MState::Suspended || interrupt;
+        let mut migrate = SimDuration::ZERO;
         if !m.holds_host {
             let vm = m.vm;
-            let h = &mut self.hosts[m.host];
-            if !h.fits(&vm) {
-                self.fleet[id].failed_starts += 1;
-                return false;
+            if !self.hosts[m.host].fits(&vm) {
+                match self.migration_target(id) {
+                    Some(to) => {
+                        let from = self.fleet[id].host;
+                        self.hosts.remove_machine(from, id);
+                        self.fleet.moved(id, to);
+                        self.hosts.add_machine(to, id);
+                        migrate = sc.platform.migrate_time;
+                    }
+                    None => {
+                        self.fleet[id].failed_starts += 1;
+                        return false;
+                    }
+                }
             }
-            h.hold(&vm);
+            self.hosts[self.fleet[id].host].hold(&vm);
         }
         let p = &sc.platform;
         let rng = self.fleet.rng(sc, id);
@@ -52,11 +63,12 @@ impl Sim<'_> {
             && !interrupt
             && p.snapshot_loss_probability > 0.0
             && rng.random::<f64>() < p.snapshot_loss_probability;
-        let duration = if resume && !lost_snapshot {
-            sample_ns(&p.resume_time, rng)
-        } else {
-            sample_ns(&p.boot_time, rng) + sample_ns(&app.app_boot, rng)
-        };
+        let duration = migrate.0
+            + if resume && !lost_snapshot {
+                sample_ns(&p.resume_time, rng)
+            } else {
+                sample_ns(&p.boot_time, rng) + sample_ns(&app.app_boot, rng)
+            };
         self.transition(id, MState::Starting);
         let m = &mut self.fleet[id];
         m.holds_host = true;
@@ -262,6 +274,29 @@ impl Sim<'_> {
             }
         }
         self.arm_connect_check(id);
+    }
+
+    /// Where a stopped Machine whose host is full moves to start: another host of its region
+    /// that is up and has room, if the platform migrates and it has no volume (Fly moves
+    /// stopped Machines without volumes on start: community.fly.io "Lack of capacity? No
+    /// problem, we have you covered", 2024).
+    fn migration_target(&self, id: MachineId) -> Option<super::HostId> {
+        let m = &self.fleet[id];
+        let group = &self.sc.apps[m.app.index()].groups[m.group as usize];
+        if !self.sc.platform.autostart_migrate
+            || m.state != MState::Stopped
+            || group.volume_gb.is_some_and(|gb| gb > 0.0)
+        {
+            return None;
+        }
+        super::placement::choose_host(
+            self.hosts.as_slice(),
+            self.hosts.in_region(m.region as usize),
+            self.fleet.app_on_host(m.app.index()),
+            &[m.host],
+            Some(&m.vm),
+        )
+        .filter(|&h| h != m.host)
     }
 
     /// Machine `id` gives its host's CPU and memory back (stopped, destroyed, or a snapshot

@@ -296,6 +296,8 @@ pub struct Machine {
     pub suspends: u32,
     /// Starts that failed (host full).
     pub failed_starts: u32,
+    /// Moves to another host at a start (its host was full).
+    pub migrations: u32,
     /// Requests served.
     pub served: u64,
     /// Whether it holds CPU and memory on its host.
@@ -398,6 +400,7 @@ impl Machine {
             stops: 0,
             suspends: 0,
             failed_starts: 0,
+            migrations: 0,
             served: 0,
             holds_host: state != MState::Stopped,
             before_down: state,

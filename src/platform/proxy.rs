@@ -48,6 +48,8 @@ pub struct World<'a> {
     pub machines: &'a [Machine],
     /// Every host, by id.
     pub hosts: &'a [Host],
+    /// The hosts of each region.
+    pub region_hosts: &'a [Vec<HostId>],
     /// Now.
     pub now: SimTime,
 }
@@ -63,6 +65,23 @@ impl World<'_> {
     #[inline]
     pub fn host(&self, id: HostId) -> &Host {
         &self.hosts[id.index()]
+    }
+
+    /// Whether a start of stopped or suspended `m` would find room: it holds its place, its
+    /// host has room, or the platform would move it to a host of its region that has (see
+    /// `Sim::migration_target`).
+    pub fn can_start(&self, m: &Machine) -> bool {
+        if m.holds_host || self.host(m.host).fits(&m.vm) {
+            return true;
+        }
+        let group = &self.sc.apps[m.app.index()].groups[m.group as usize];
+        self.sc.platform.autostart_migrate
+            && m.state == MState::Stopped
+            && !group.volume_gb.is_some_and(|gb| gb > 0.0)
+            && self.region_hosts[m.region as usize].iter().any(|&h| {
+                let host = self.host(h);
+                h != m.host && host.outages == 0 && host.fits(&m.vm)
+            })
     }
 }
 
@@ -447,7 +466,7 @@ impl Proxy {
                     if svc.autostart
                         && !m.is_standby
                         && m.state != MState::Down
-                        && (m.holds_host || w.host(m.host).fits(&m.vm)) =>
+                        && w.can_start(m) =>
                 {
                     self.scratch[WAKEABLE].push(id);
                 }
@@ -592,10 +611,7 @@ impl Proxy {
             .iter()
             .map(|&(_, id)| id)
             .filter(|&id| Some(id) != avoid)
-            .find(|&id| {
-                let m = &w.machine(id);
-                m.holds_host || w.host(m.host).fits(&m.vm)
-            })
+            .find(|&id| w.can_start(w.machine(id)))
     }
 
     /// Whether any Machine of the app in `region` other than `avoid` is started or starting.
@@ -863,6 +879,7 @@ hard_limit = 3
                 sc,
                 machines: fleet.as_slice(),
                 hosts: hosts.as_slice(),
+                region_hosts: hosts.by_region(),
                 now: SimTime::ZERO,
             };
             proxy.route(w, 0, 0, None)

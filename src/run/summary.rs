@@ -173,6 +173,7 @@ fn machines_block<'m>(
         t.stops += u64::from(m.stops);
         t.suspends += u64::from(m.suspends);
         t.failed_starts += u64::from(m.failed_starts);
+        t.migrations += u64::from(m.migrations);
     }
     t.time_avg = MState::ALL
         .iter()
@@ -560,6 +561,7 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
         "stops",
         "suspends",
         "failed_starts",
+        "migrations",
         "served",
         "cost_compute_usd",
         "cost_rootfs_usd",
@@ -603,6 +605,7 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
                 m.stops,
                 m.suspends,
                 m.failed_starts,
+                m.migrations,
             ] {
                 row.push(v.to_string());
             }

@@ -104,6 +104,11 @@ pub struct Platform {
     pub suspend_time: Dist,
     /// Time per GB of the Machine's memory to write its snapshot [default 2 s].
     pub suspend_per_gb: SimDuration,
+    /// Whether a start that finds a stopped Machine's host full moves it to another host of
+    /// its region with room, if it has no volume [default true, as Fly does].
+    pub autostart_migrate: bool,
+    /// What such a move adds to the start [default 4 s].
+    pub migrate_time: SimDuration,
     /// Platform part of a stop after the app has drained [default 1 s].
     pub stop_overhead: SimDuration,
     /// The proxy gives up on a booting Machine after this long [default 8.5 s].

@@ -285,3 +285,63 @@ fn a_request_during_a_suspend_interrupts_it_and_is_served_after_a_resume() {
         vec![MState::Suspending, MState::Starting, MState::Started]
     );
 }
+
+/// iad has two hosts with room for one 256 MB Machine each. `web:0` is created first and
+/// stopped, on host 0; `hog:0` is started there too and fills it. A request for web at 10 s
+/// finds web:0's host full.
+fn full_host(platform: &str) -> String {
+    format!(
+        r#"
+name = "migrate"
+duration = "60s"
+[platform]
+boot_time = "1.3s"
+{platform}
+[[region]]
+code = "iad"
+hosts = 2
+host = {{ cpus = 1, memory = "256mb" }}
+[[app]]
+name = "web"
+app_boot = "1.5s"
+request = {{ service_time = "40ms" }}
+machines = [{{ count = 1, regions = ["iad"], state = "stopped" }}]
+[app.fly]
+primary_region = "iad"
+[app.fly.http_service]
+auto_stop_machines = "off"
+[[app.traffic]]
+from = "iad"
+shape = "constant"
+rps = 1
+start = "10s"
+end = "10.5s"
+[[app]]
+name = "hog"
+machines = [{{ count = 1, regions = ["iad"] }}]
+[app.fly]
+primary_region = "iad"
+[app.fly.http_service]
+auto_stop_machines = "off"
+"#
+    )
+}
+
+#[test]
+fn a_start_on_a_full_host_moves_the_machine_to_one_with_room() {
+    let sc = scenario(&full_host(""));
+    let sim = run(&sc, 0);
+    let r = &sim.rec.apps[0];
+    assert_eq!((r.served, r.failed_total()), (1, 0));
+    // The move (4 s), then the VM boot (1.3 s) and the app boot (1.5 s).
+    assert_eq!(r.cold_wait_ns, 6_800_000_000);
+    let web = &sim.machines()[0];
+    assert_eq!((web.host.0, web.migrations), (1, 1));
+    assert_eq!(sim.machines_on(flysim::platform::ids::HostId(1)).len(), 1);
+    // Without the move (or with a volume) the start has nowhere to go.
+    let sc = scenario(&full_host("autostart_migrate = false"));
+    let sim = run(&sc, 0);
+    let r = &sim.rec.apps[0];
+    assert_eq!((r.served, r.failed_total()), (0, 1));
+    assert_eq!(sim.machines()[0].migrations, 0);
+}

@@ -20,6 +20,8 @@ const PLATFORM_KEYS: &[&str] = &[
     "resume_time",
     "suspend_time",
     "suspend_per_gb",
+    "autostart_migrate",
+    "migrate_time",
     "stop_overhead",
     "connect_timeout",
     "connect_retries",
@@ -47,6 +49,7 @@ impl Builder<'_> {
         let autostop_idle_window = d(&mut t, "autostop_idle_window", SimDuration::from_secs(120));
         let stop_overhead = d(&mut t, "stop_overhead", SimDuration::from_secs(1));
         let suspend_per_gb = d(&mut t, "suspend_per_gb", SimDuration::from_secs(2));
+        let migrate_time = d(&mut t, "migrate_time", SimDuration::from_secs(4));
         let connect_timeout = d(&mut t, "connect_timeout", SimDuration::from_millis(8500));
         let same_region_rtt = d(&mut t, "same_region_rtt", SimDuration::ZERO);
         let failure_detection = d(&mut t, "failure_detection", SimDuration::from_secs(60));
@@ -107,6 +110,7 @@ impl Builder<'_> {
             .opt_num(p, "snapshot_loss_probability", 0.0, 1.0)
             .unwrap_or(0.0);
         let bill_transient_states = t.opt_bool(p, "bill_transient_states").unwrap_or(false);
+        let autostart_migrate = t.opt_bool(p, "autostart_migrate").unwrap_or(true);
         let failover_attempts = t.opt_int(p, "failover_attempts", 1, 1000).unwrap_or(40) as u32;
         let volume_loss_probability = t
             .opt_num(p, "volume_loss_probability", 0.0, 1.0)
@@ -142,6 +146,8 @@ impl Builder<'_> {
             resume_time: resume_time.unwrap_or_else(|| lognormal(0.4, 1.3, Z99)),
             suspend_time: suspend_time.unwrap_or(Dist::Constant(SimDuration::from_millis(500))),
             suspend_per_gb,
+            autostart_migrate,
+            migrate_time,
             stop_overhead,
             connect_timeout,
             connect_retries,
