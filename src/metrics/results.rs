@@ -147,6 +147,8 @@ pub struct MachineTotals<C = u64> {
     pub failed_starts: C,
     /// Starts that moved a stopped Machine to another host of its region (its own was full).
     pub migrations: C,
+    /// Suspend snapshots lost (updates, or at a resume): those starts boot cold.
+    pub snapshots_lost: C,
 }
 
 /// Cost [USD].

@@ -22,7 +22,7 @@
 //! Every Machine's random streams are named by its id (`machine/web:7`), so a Machine
 //! created at 11h moves no other Machine's draws.
 
-use super::machine::{DrainTo, MState, Machine};
+use super::machine::{DrainTo, MState, Machine, SnapshotLoss};
 use super::{AppId, Event, HostId, MachineId, Sim, placement, world};
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::FailReason;
@@ -277,8 +277,7 @@ impl Sim<'_> {
                 }
                 MState::Suspended => {
                     // A new size cannot resume the old snapshot: it is dropped.
-                    self.release_host(id);
-                    self.transition(id, MState::Stopped);
+                    self.drop_snapshot(id, SnapshotLoss::Update);
                     self.resize(id, *vm);
                     self.actions[action].changed += 1;
                 }

@@ -9,7 +9,7 @@
 
 use rand::RngExt;
 
-use super::machine::{DrainTo, MState, Request};
+use super::machine::{DrainTo, MState, Request, SnapshotLoss};
 use super::{Event, MachineId, Sim};
 use crate::engine::SimDuration;
 use crate::metrics::FailReason;
@@ -71,6 +71,7 @@ impl Sim<'_> {
             };
         self.transition(id, MState::Starting);
         let m = &mut self.fleet[id];
+        m.snapshots_lost += u32::from(lost_snapshot);
         m.holds_host = true;
         m.ready_at = now + SimDuration(duration);
         m.starts += 1;
@@ -297,6 +298,16 @@ impl Sim<'_> {
             Some(&m.vm),
         )
         .filter(|&h| h != m.host)
+    }
+
+    /// A suspended Machine loses its snapshot (`why`): it becomes stopped, gives back its
+    /// host's CPU and memory, and its next start boots cold. The one place every cause of a
+    /// lost snapshot goes through (updates now; deploys and host moves later).
+    pub(super) fn drop_snapshot(&mut self, id: MachineId, why: SnapshotLoss) {
+        debug_assert_eq!(self.fleet[id].state, MState::Suspended, "{why:?}");
+        self.release_host(id);
+        self.transition(id, MState::Stopped);
+        self.fleet[id].snapshots_lost += 1;
     }
 
     /// Machine `id` gives its host's CPU and memory back (stopped, destroyed, or a snapshot

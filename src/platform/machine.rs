@@ -214,6 +214,18 @@ impl Ord for PsJob {
     }
 }
 
+/// Why a suspended Machine's snapshot was lost (its next start is a cold boot). Fly discards
+/// snapshots on updates and deploys and when it moves a Machine, and "capacity pressure" can
+/// turn a resume into a cold start (Fly docs, suspend-resume; machines resource: "attempt (but
+/// is not guaranteed)").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotLoss {
+    /// An update (`fly scale vm`; deploys will use it too).
+    Update,
+    /// At a resume, with `platform.snapshot_loss_probability`.
+    AtResume,
+}
+
 /// Where a Machine's drain leads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DrainTo {
@@ -298,6 +310,8 @@ pub struct Machine {
     pub failed_starts: u32,
     /// Moves to another host at a start (its host was full).
     pub migrations: u32,
+    /// Suspend snapshots lost (updates, or at a resume).
+    pub snapshots_lost: u32,
     /// Requests served.
     pub served: u64,
     /// Whether it holds CPU and memory on its host.
@@ -401,6 +415,7 @@ impl Machine {
             suspends: 0,
             failed_starts: 0,
             migrations: 0,
+            snapshots_lost: 0,
             served: 0,
             holds_host: state != MState::Stopped,
             before_down: state,

@@ -174,6 +174,7 @@ fn machines_block<'m>(
         t.suspends += u64::from(m.suspends);
         t.failed_starts += u64::from(m.failed_starts);
         t.migrations += u64::from(m.migrations);
+        t.snapshots_lost += u64::from(m.snapshots_lost);
     }
     t.time_avg = MState::ALL
         .iter()

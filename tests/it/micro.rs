@@ -345,3 +345,21 @@ fn a_start_on_a_full_host_moves_the_machine_to_one_with_room() {
     assert_eq!((r.served, r.failed_total()), (0, 1));
     assert_eq!(sim.machines()[0].migrations, 0);
 }
+
+#[test]
+fn an_update_drops_a_suspended_machines_snapshot_and_its_next_start_is_cold() {
+    // The Machine suspends at 450 s (25.5 s snapshot, see `suspending_machine`); `fly scale
+    // vm` at 500 s drops the snapshot: stopped, host released; a request at 520 s boots cold
+    // (boot 1.3 s + app boot 1.5 s, not a resume).
+    let text = suspending_machine(
+        "[[action]]\nat = \"500s\"\nkind = \"scale_vm\"\napp = \"web\"\nsize = \"shared-cpu-2x\"\n[[app.traffic]]\nfrom = \"iad\"\nshape = \"constant\"\nrps = 1\nstart = \"520s\"\nend = \"520.5s\"",
+    )
+    .replace("[platform]\n", "[platform]\nboot_time = \"1.3s\"\n");
+    let sc = scenario(&text);
+    let sim = run(&sc, 0);
+    let m = &sim.machines()[0];
+    assert_eq!((m.suspends, m.snapshots_lost, m.resumes), (1, 1, 0));
+    assert_eq!(m.vm.cpus, 2);
+    let r = &sim.rec.apps[0];
+    assert_eq!((r.served, r.cold_wait_ns), (1, 2_800_000_000));
+}
