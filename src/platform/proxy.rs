@@ -127,6 +127,8 @@ pub struct Proxy {
     indexed_anywhere: bool,
     rng: StreamRng,
     scratch: [Vec<MachineId>; 5],
+    /// The client region of the request being routed (for the `closest` tie-break).
+    client: u16,
     /// Whether every decision is checked against a scan (tests).
     check: bool,
 }
@@ -192,6 +194,12 @@ pub fn tie_break(
             .iter()
             .min_by_key(|&&id| (last_used(id), id))
             .expect("non-empty"),
+        // The edge's preferred Machine is the first at or after its fixed cursor.
+        TieBreak::Closest => candidates
+            .iter()
+            .copied()
+            .find(|&id| id.0 >= *cursor)
+            .unwrap_or(candidates[0]),
         TieBreak::RoundRobin => {
             let id = candidates
                 .iter()
@@ -212,7 +220,7 @@ impl Proxy {
         let recency_sign = match sc.platform.tiebreak {
             TieBreak::MostRecentlyStarted => -1,
             TieBreak::LeastRecentlyUsed => 1,
-            TieBreak::Random | TieBreak::RoundRobin => 0,
+            TieBreak::Random | TieBreak::RoundRobin | TieBreak::Closest => 0,
         };
         let nregions = sc.regions.len();
         let mut by_app = vec![vec![Vec::new(); nregions]; sc.apps.len()];
@@ -246,6 +254,7 @@ impl Proxy {
             route_pos: vec![NO_POSITION; fleet.len()],
             rng,
             scratch: Default::default(),
+            client: 0,
             check: false,
         }
     }
@@ -348,7 +357,7 @@ impl Proxy {
         let key = match w.sc.platform.tiebreak {
             TieBreak::MostRecentlyStarted => m.started_at,
             TieBreak::LeastRecentlyUsed => m.last_used,
-            TieBreak::Random | TieBreak::RoundRobin => SimTime::ZERO,
+            TieBreak::Random | TieBreak::RoundRobin | TieBreak::Closest => SimTime::ZERO,
         };
         let mut st = Standing {
             key,
@@ -395,6 +404,21 @@ impl Proxy {
         let pos = self.route_pos[id.index()] as usize;
         let st = Self::standing_of(w, id);
         self.apps[m.app.index()].regions[m.region as usize].set(pos, st);
+    }
+
+    /// The `closest` tie-break's fixed cursor for the current client region in `region`: a
+    /// Machine of the region picked by a hash of (client region, region), so that each edge
+    /// has its own stable first choice and order (ids from there on, wrapping).
+    fn edge_cursor(&self, app: usize, region: usize) -> u32 {
+        let ids = &self.apps[app].regions[region].ids;
+        if ids.is_empty() {
+            return 0;
+        }
+        let h = (u64::from(self.client) + 1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(17)
+            ^ (region as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        ids[(h % ids.len() as u64) as usize].0
     }
 
     /// Step 5's decision for a Machine that is stopping (wait for the stop, then start) or
@@ -484,7 +508,17 @@ impl Proxy {
         app: usize,
         region: usize,
     ) -> Option<MachineId> {
-        let cursor = &mut self.apps[app].rr[region];
+        let closest = w.sc.platform.tiebreak == TieBreak::Closest;
+        let mut edge = if closest {
+            self.edge_cursor(app, region)
+        } else {
+            0
+        };
+        let cursor = if closest {
+            &mut edge
+        } else {
+            &mut self.apps[app].rr[region]
+        };
         tie_break(
             w.sc.platform.tiebreak,
             &self.scratch[band],
@@ -512,6 +546,7 @@ impl Proxy {
         client: u16,
         avoid: Option<MachineId>,
     ) -> Route {
+        self.client = client;
         if !self.check {
             // Small fleets keep no index: the scan is the cheaper way to the same answer.
             return if self.apps[app].any_indexed {
@@ -581,8 +616,13 @@ impl Proxy {
                 .by_recency(band)
                 .find(|&id| Some(id) != avoid)
                 .expect("n > 0"),
-            TieBreak::RoundRobin => {
-                let cursor = self.apps[app].rr[region];
+            TieBreak::RoundRobin | TieBreak::Closest => {
+                let closest = w.sc.platform.tiebreak == TieBreak::Closest;
+                let cursor = if closest {
+                    self.edge_cursor(app, region)
+                } else {
+                    self.apps[app].rr[region]
+                };
                 let first_at_cursor = ix.ids.partition_point(|&id| id.0 < cursor);
                 let mut before = ix.rank(band, first_at_cursor);
                 if avoid_pos.is_some_and(|p| p < first_at_cursor && ix.standing(p).band == band) {
@@ -590,7 +630,9 @@ impl Proxy {
                 }
                 let k = if before < n { before } else { 0 };
                 let id = ix.kth(band, k, avoid_pos);
-                self.apps[app].rr[region] = id.0 + 1;
+                if !closest {
+                    self.apps[app].rr[region] = id.0 + 1;
+                }
                 id
             }
         };

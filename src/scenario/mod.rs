@@ -313,6 +313,10 @@ pub enum TieBreak {
     LeastRecentlyUsed,
     /// Each Machine in turn.
     RoundRobin,
+    /// The closest Machine to the client's edge: a stable preference order per edge (client
+    /// region), so load fills one Machine before the next gets any (community.fly.io "Fly
+    /// proxy is not respecting soft limit").
+    Closest,
 }
 
 /// A random duration.

@@ -363,3 +363,29 @@ fn an_update_drops_a_suspended_machines_snapshot_and_its_next_start_is_cold() {
     let r = &sim.rec.apps[0];
     assert_eq!((r.served, r.cold_wait_ns), (1, 2_800_000_000));
 }
+
+#[test]
+fn the_closest_tiebreak_fills_one_machine_before_the_next() {
+    // Three idle Machines, soft limit 2, requests of 10 s arriving 1 s apart from one edge:
+    // with `closest`, the edge's preferred Machine takes the first two, the next in its order
+    // the next two, and the third gets none.
+    let served = |tb: &str| -> Vec<u64> {
+        let text = format!(
+            "name = \"closest\"\nduration = \"30s\"\n[platform]\ntiebreak = \"{tb}\"\n{}",
+            one_app(
+                "machines = [{ count = 3, regions = [\"iad\"] }]",
+                "auto_stop_machines = \"off\"\n[app.fly.http_service.concurrency]\nsoft_limit = 2\nhard_limit = 5",
+                "[[app.traffic]]\nfrom = \"iad\"\nshape = \"constant\"\nrps = 1\nstart = \"1s\"\nend = \"4.5s\""
+            )
+        )
+        .replace("service_time = \"40ms\"", "service_time = \"10s\"");
+        let sc = scenario(&text);
+        let sim = run(&sc, 0);
+        sim.machines().iter().map(|m| m.served).collect()
+    };
+    let mut closest = served("closest");
+    closest.sort_unstable();
+    assert_eq!(closest, vec![0, 2, 2]);
+    // The order is stable: the same Machines, run after run.
+    assert_eq!(served("closest"), served("closest"));
+}

@@ -38,6 +38,7 @@ fn params() -> impl Strategy<Value = Params> {
         "most_recently_started",
         "least_recently_used",
         "round_robin",
+        "closest",
     ];
     (
         (1u32..5, 1usize..3, 1u32..6, 0u32..6),
@@ -309,6 +310,7 @@ fn the_routing_index_decides_as_a_scan_of_every_machine() {
             "most_recently_started",
             "least_recently_used",
             "round_robin",
+            "closest",
         ] {
             for spill in ["hard", "soft"] {
                 let sets = [

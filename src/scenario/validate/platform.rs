@@ -93,6 +93,7 @@ impl Builder<'_> {
                 ("most_recently_started", TieBreak::MostRecentlyStarted),
                 ("least_recently_used", TieBreak::LeastRecentlyUsed),
                 ("round_robin", TieBreak::RoundRobin),
+                ("closest", TieBreak::Closest),
             ],
         );
         let boot_time = t
