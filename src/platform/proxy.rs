@@ -70,10 +70,16 @@ impl World<'_> {
     /// Whether a start of stopped or suspended `m` would find room: it holds its place, its
     /// host has room, or the platform would move it to a host of its region that has (see
     /// `Sim::migration_target`).
+    #[inline]
     pub fn can_start(&self, m: &Machine) -> bool {
-        if m.holds_host || self.host(m.host).fits(&m.vm) {
-            return true;
-        }
+        m.holds_host || self.host(m.host).fits(&m.vm) || self.can_migrate(m)
+    }
+
+    /// Whether a stopped `m` whose host is full would be moved to a host of its region with
+    /// room (rare: kept out of the scan's inlined path).
+    #[cold]
+    #[inline(never)]
+    fn can_migrate(&self, m: &Machine) -> bool {
         let group = &self.sc.apps[m.app.index()].groups[m.group as usize];
         self.sc.platform.autostart_migrate
             && m.state == MState::Stopped
@@ -424,7 +430,7 @@ impl Proxy {
     /// Step 5's decision for a Machine that is stopping (wait for the stop, then start) or
     /// suspending (interrupt the suspend: community.fly.io "Machines can now start from the
     /// suspending state", 2025).
-    fn wake_winding_down(w: World<'_>, id: MachineId) -> Route {
+    fn wake_winding_down(w: &World<'_>, id: MachineId) -> Route {
         if w.machine(id).state == MState::Suspending {
             Route::Interrupt(id)
         } else {
@@ -453,7 +459,7 @@ impl Proxy {
     /// starting (at its hard limit or not).
     fn scan_classify(
         &mut self,
-        w: World<'_>,
+        w: &World<'_>,
         app: usize,
         region: usize,
         avoid: Option<MachineId>,
@@ -503,7 +509,7 @@ impl Proxy {
     /// Picks one Machine of a band by the tie-break rule.
     fn scan_pick(
         &mut self,
-        w: World<'_>,
+        w: &World<'_>,
         band: usize,
         app: usize,
         region: usize,
@@ -530,7 +536,7 @@ impl Proxy {
     }
 
     /// The Machine to wake in a region: suspended first (faster), then the lowest id.
-    fn scan_pick_wakeable(&self, w: World<'_>) -> Option<MachineId> {
+    fn scan_pick_wakeable(&self, w: &World<'_>) -> Option<MachineId> {
         self.scratch[WAKEABLE]
             .iter()
             .copied()
@@ -547,6 +553,8 @@ impl Proxy {
         avoid: Option<MachineId>,
     ) -> Route {
         self.client = client;
+        // Passed by reference below: the view is eight words.
+        let w = &w;
         if !self.check {
             // Small fleets keep no index: the scan is the cheaper way to the same answer.
             return if self.apps[app].any_indexed {
@@ -574,7 +582,7 @@ impl Proxy {
     /// Where Machine `id` stands in the index of its app and region, if it is in one.
     fn position_in(
         &self,
-        w: World<'_>,
+        w: &World<'_>,
         app: usize,
         region: usize,
         id: Option<MachineId>,
@@ -588,7 +596,7 @@ impl Proxy {
     /// Picks one Machine of a band by the tie-break rule, from the index.
     fn pick(
         &mut self,
-        w: World<'_>,
+        w: &World<'_>,
         band: Band,
         app: usize,
         region: usize,
@@ -643,7 +651,7 @@ impl Proxy {
     /// those whose host has room (or that hold their place on it).
     fn pick_wakeable(
         &self,
-        w: World<'_>,
+        w: &World<'_>,
         app: usize,
         region: usize,
         avoid: Option<MachineId>,
@@ -659,7 +667,7 @@ impl Proxy {
     /// Whether any Machine of the app in `region` other than `avoid` is started or starting.
     fn any_running_in(
         &self,
-        w: World<'_>,
+        w: &World<'_>,
         app: usize,
         region: usize,
         avoid: Option<MachineId>,
@@ -675,7 +683,7 @@ impl Proxy {
     /// wake. A scanned region must have been classified just before.
     fn pick_under_soft(
         &mut self,
-        w: World<'_>,
+        w: &World<'_>,
         app: usize,
         region: usize,
         avoid: Option<MachineId>,
@@ -705,7 +713,7 @@ impl Proxy {
     /// scanned region must have been classified just before.
     fn pick_over_soft(
         &mut self,
-        w: World<'_>,
+        w: &World<'_>,
         app: usize,
         region: usize,
         avoid: Option<MachineId>,
@@ -732,7 +740,7 @@ impl Proxy {
     /// same decisions as [`Sim::route_by_scan`].
     fn route_indexed(
         &mut self,
-        w: World<'_>,
+        w: &World<'_>,
         app: usize,
         client: u16,
         avoid: Option<MachineId>,
@@ -809,7 +817,7 @@ impl Proxy {
     /// decides the same, but a single function for both cost M/M/4 7 % of its speed.)
     fn route_by_scan(
         &mut self,
-        w: World<'_>,
+        w: &World<'_>,
         app: usize,
         client: u16,
         avoid: Option<MachineId>,
