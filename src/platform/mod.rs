@@ -282,7 +282,9 @@ impl<'s> Sim<'s> {
     /// Brings the proxy's view of Machine `id` up to date.
     #[inline]
     fn reband(&mut self, id: MachineId) {
-        self.proxy.reband(world!(self), id);
+        if self.proxy.keeps_bands_of(id) {
+            self.proxy.reband_indexed(world!(self), id);
+        }
     }
 
     fn seed_events(&mut self) {

@@ -398,14 +398,22 @@ impl Proxy {
     /// host or recency). Inline, and free in regions the proxy scans.
     #[inline]
     pub fn reband(&mut self, w: World<'_>, id: MachineId) {
-        // Only Machines of regions that keep bands have a position.
-        if self.indexed_anywhere && self.route_pos[id.index()] != NO_POSITION {
+        if self.keeps_bands_of(id) {
             self.reband_indexed(w, id);
         }
     }
 
+    /// Whether Machine `id` has a place in a region's bands (only Machines of regions that
+    /// keep bands have one): callers test it before building a [`World`] for
+    /// [`Proxy::reband_indexed`], which the request path would otherwise pay for every time.
+    #[inline]
+    pub fn keeps_bands_of(&self, id: MachineId) -> bool {
+        self.indexed_anywhere && self.route_pos[id.index()] != NO_POSITION
+    }
+
+    /// [`Proxy::reband`] for a Machine that [`Proxy::keeps_bands_of`].
     #[inline(never)]
-    fn reband_indexed(&mut self, w: World<'_>, id: MachineId) {
+    pub fn reband_indexed(&mut self, w: World<'_>, id: MachineId) {
         let m = &w.machine(id);
         let pos = self.route_pos[id.index()] as usize;
         let st = Self::standing_of(w, id);
