@@ -283,7 +283,9 @@ impl<'s> Sim<'s> {
     #[inline]
     fn reband(&mut self, id: MachineId) {
         if self.proxy.keeps_bands_of(id) {
-            self.proxy.reband_indexed(world!(self), id);
+            let m = &self.fleet[id];
+            let detected = self.hosts[m.host].detected;
+            self.proxy.reband_indexed(self.sc, id, m, detected);
         }
     }
 

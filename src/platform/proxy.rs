@@ -350,17 +350,17 @@ impl Proxy {
         (&mut a.queue, &mut a.expiry)
     }
 
-    /// Where Machine `id` stands for the proxy now (see [`route_index`]).
-    fn standing_of(w: World<'_>, id: MachineId) -> Standing {
-        let m = &w.machine(id);
-        let svc = &w.sc.apps[m.app.index()].service;
+    /// Where Machine `m` stands for the proxy now (see `route_index`); `host_detected`:
+    /// whether the platform has noticed its host's failure.
+    fn standing_of(sc: &Scenario, m: &Machine, host_detected: bool) -> Standing {
+        let svc = &sc.apps[m.app.index()].service;
         // Until the platform notices a failed host, the proxy still sees its Machines as
         // they were.
         let seen = match m.state {
-            MState::Down if !w.host(m.host).detected => m.before_down,
+            MState::Down if !host_detected => m.before_down,
             s => s,
         };
-        let key = match w.sc.platform.tiebreak {
+        let key = match sc.platform.tiebreak {
             TieBreak::MostRecentlyStarted => m.started_at,
             TieBreak::LeastRecentlyUsed => m.last_used,
             TieBreak::Random | TieBreak::RoundRobin | TieBreak::Closest => SimTime::ZERO,
@@ -399,13 +399,14 @@ impl Proxy {
     #[inline]
     pub fn reband(&mut self, w: World<'_>, id: MachineId) {
         if self.keeps_bands_of(id) {
-            self.reband_indexed(w, id);
+            let m = w.machine(id);
+            self.reband_indexed(w.sc, id, m, w.host(m.host).detected);
         }
     }
 
     /// Whether Machine `id` has a place in a region's bands (only Machines of regions that
-    /// keep bands have one): callers test it before building a [`World`] for
-    /// [`Proxy::reband_indexed`], which the request path would otherwise pay for every time.
+    /// keep bands have one): the request path tests it before it looks up what
+    /// [`Proxy::reband_indexed`] needs.
     #[inline]
     pub fn keeps_bands_of(&self, id: MachineId) -> bool {
         self.indexed_anywhere && self.route_pos[id.index()] != NO_POSITION
@@ -413,10 +414,15 @@ impl Proxy {
 
     /// [`Proxy::reband`] for a Machine that [`Proxy::keeps_bands_of`].
     #[inline(never)]
-    pub fn reband_indexed(&mut self, w: World<'_>, id: MachineId) {
-        let m = &w.machine(id);
+    pub fn reband_indexed(
+        &mut self,
+        sc: &Scenario,
+        id: MachineId,
+        m: &Machine,
+        host_detected: bool,
+    ) {
         let pos = self.route_pos[id.index()] as usize;
-        let st = Self::standing_of(w, id);
+        let st = Self::standing_of(sc, m, host_detected);
         self.apps[m.app.index()].regions[m.region as usize].set(pos, st);
     }
 
