@@ -7,8 +7,6 @@
 //! connect check, an idle check, a queue's expiry): arming it again or cancelling it bumps the
 //! token, and the event that fires with the current token disarms it.
 
-use super::SimTime;
-
 /// What a timer event carries; equal to its owner's token while the event is meant to happen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Token(u32);
@@ -21,38 +19,28 @@ impl Token {
     }
 }
 
-/// A timer with at most one live event: its token and when that event is due.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timer {
-    token: Token,
-    due: SimTime,
-}
+/// A timer with at most one live event: its token, and whether that event is pending. Four
+/// bytes (the top bit of the token word is the pending flag), as every Machine has several.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timer(u32);
 
-impl Default for Timer {
-    fn default() -> Self {
-        Timer {
-            token: Token::default(),
-            due: SimTime::NEVER,
-        }
-    }
-}
+const ARMED: u32 = 1 << 31;
 
 impl Timer {
-    /// Arms the timer for `at`, cancelling any event armed before; the returned token goes
-    /// into the event.
+    /// Arms the timer, cancelling any event armed before; the returned token goes into the
+    /// event.
     #[inline]
-    pub fn arm(&mut self, at: SimTime) -> Token {
-        self.token.bump();
-        self.due = at;
-        self.token
+    pub fn arm(&mut self) -> Token {
+        let token = (self.0 & !ARMED).wrapping_add(1) & !ARMED;
+        self.0 = token | ARMED;
+        Token(token)
     }
 
     /// Cancels the pending event, if any.
     #[inline]
     pub fn cancel(&mut self) {
-        if self.due != SimTime::NEVER {
-            self.token.bump();
-            self.due = SimTime::NEVER;
+        if self.is_armed() {
+            self.0 = (self.0 & !ARMED).wrapping_add(1) & !ARMED;
         }
     }
 
@@ -60,17 +48,17 @@ impl Timer {
     /// event is handled now).
     #[inline]
     pub fn fires(&mut self, token: Token) -> bool {
-        let live = token == self.token && self.due != SimTime::NEVER;
+        let live = self.0 == token.0 | ARMED;
         if live {
-            self.due = SimTime::NEVER;
+            self.0 &= !ARMED;
         }
         live
     }
 
-    /// When the live event is due, if one is pending.
+    /// Whether an event is pending.
     #[inline]
-    pub fn due(&self) -> Option<SimTime> {
-        (self.due != SimTime::NEVER).then_some(self.due)
+    pub fn is_armed(&self) -> bool {
+        self.0 & ARMED != 0
     }
 }
 
@@ -81,28 +69,34 @@ mod tests {
     #[test]
     fn only_the_last_armed_event_fires_and_only_once() {
         let mut t = Timer::default();
-        assert_eq!(t.due(), None);
-        let first = t.arm(SimTime(5));
-        let second = t.arm(SimTime(9));
-        assert_eq!(t.due(), Some(SimTime(9)));
+        assert!(!t.is_armed());
+        let first = t.arm();
+        let second = t.arm();
+        assert!(t.is_armed());
         assert!(!t.fires(first), "re-arming cancels the earlier event");
         assert!(t.fires(second));
         assert!(!t.fires(second), "a timer fires once per arming");
-        assert_eq!(t.due(), None);
+        assert!(!t.is_armed());
     }
 
     #[test]
     fn cancel_makes_the_pending_event_stale() {
         let mut t = Timer::default();
-        let tok = t.arm(SimTime(3));
+        let tok = t.arm();
         t.cancel();
         assert!(!t.fires(tok));
-        assert_eq!(t.due(), None);
-        // Cancelling an idle timer changes nothing an armed one could carry.
-        let tok = t.arm(SimTime(4));
-        let mut idle = Timer::default();
-        idle.cancel();
+        assert!(!t.is_armed());
+        let tok = t.arm();
         assert!(t.fires(tok));
+    }
+
+    #[test]
+    fn tokens_wrap_without_touching_the_pending_flag() {
+        let mut t = Timer(ARMED - 1);
+        let tok = t.arm();
+        assert_eq!(tok, Token(0));
+        assert!(t.is_armed() && t.fires(tok));
+        assert_eq!(std::mem::size_of::<Timer>(), 4);
     }
 
     #[test]

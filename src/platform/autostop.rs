@@ -183,9 +183,9 @@ impl Sim<'_> {
         }
         m.idle_since = now;
         if let Some(t) = self.sc.apps[m.app.index()].idle_exit
-            && m.idle.due().is_none()
+            && !m.idle.is_armed()
         {
-            let token = m.idle.arm(now + t);
+            let token = m.idle.arm();
             self.engine
                 .schedule_at(now + t, Event::IdleCheck { machine: id, token });
         }
@@ -214,7 +214,7 @@ impl Sim<'_> {
                 self.fleet[id].restart_after_stop = true;
             }
         } else {
-            let token = m.idle.arm(due);
+            let token = m.idle.arm();
             self.engine
                 .schedule_at(due, Event::IdleCheck { machine: id, token });
         }

@@ -269,7 +269,7 @@ impl Sim<'_> {
         h.used_cpus = 0;
         h.used_mb = 0;
         let detect_at = self.engine.now() + self.sc.platform.failure_detection;
-        let token = h.detection.arm(detect_at);
+        let token = h.detection.arm();
         let region = h.region;
         let incident = self.faults.incidents.len() as u32;
         let failed_at_start = self.failed_so_far();
@@ -452,7 +452,7 @@ impl Sim<'_> {
         };
         let e: f64 = self.fleet.crash_rng(self.sc, id).sample(Exp1);
         let at = self.engine.now() + SimDuration((e * mtbf.0 as f64).round() as u64);
-        let token = self.fleet[id].lifecycle.arm(at);
+        let token = self.fleet[id].lifecycle.arm();
         self.engine
             .schedule_at(at, Event::Crash { machine: id, token });
     }

@@ -150,7 +150,7 @@ impl Fleet {
         self.left_host(id);
         let m = &mut self.all[id];
         m.host = to;
-        m.migrations += 1;
+        m.book.migrations += 1;
         self.app_on_host[m.app.index()][to.index()] += 1;
     }
 
@@ -199,10 +199,11 @@ impl Fleet {
     pub(super) fn crash_rng(&mut self, sc: &Scenario, id: MachineId) -> &mut StreamRng {
         let m = &mut self.all[id];
         let streams = &self.streams;
-        m.crash_rng.get_or_insert_with(|| {
-            let name = format!("crash/{}/{}", sc.apps[m.app.index()].name, m.ordinal);
-            Box::new(streams.stream(&name))
-        })
+        let name = &sc.apps[m.app.index()].name;
+        let ordinal = m.ordinal;
+        m.book
+            .crash_rng
+            .get_or_insert_with(|| streams.stream(&format!("crash/{name}/{ordinal}")))
     }
 
     /// Every Machine, by id.

@@ -71,7 +71,7 @@ impl Sim<'_> {
             };
         self.transition(id, MState::Starting);
         let m = &mut self.fleet[id];
-        m.snapshots_lost += u32::from(lost_snapshot);
+        m.book.snapshots_lost += u32::from(lost_snapshot);
         m.holds_host = true;
         m.ready_at = now + SimDuration(duration);
         m.starts += 1;
@@ -82,7 +82,7 @@ impl Sim<'_> {
             m.resumes += 1;
         }
         let ready = m.ready_at;
-        let token = m.lifecycle.arm(ready);
+        let token = m.lifecycle.arm();
         self.engine
             .schedule_at(ready, Event::BootDone { machine: id, token });
         self.arm_connect_check(id);
@@ -125,7 +125,7 @@ impl Sim<'_> {
             self.drained(id);
         } else {
             let at = self.engine.now() + kill_timeout;
-            let token = m.lifecycle.arm(at);
+            let token = m.lifecycle.arm();
             self.engine
                 .schedule_at(at, Event::DrainDeadline { machine: id, token });
         }
@@ -154,7 +154,7 @@ impl Sim<'_> {
         let at = self.engine.now() + delay;
         let m = &mut self.fleet[id];
         m.drained = true;
-        let token = m.lifecycle.arm(at);
+        let token = m.lifecycle.arm();
         self.engine
             .schedule_at(at, Event::StopDone { machine: id, token });
     }
@@ -238,8 +238,9 @@ impl Sim<'_> {
         if m.state == MState::Starting && m.ready_at <= deadline {
             return;
         }
-        if m.connect.due() != Some(deadline) {
-            let token = m.connect.arm(deadline);
+        if !(m.connect.is_armed() && m.connect_at == deadline) {
+            m.connect_at = deadline;
+            let token = m.connect.arm();
             self.engine
                 .schedule_at(deadline, Event::ConnectCheck { machine: id, token });
         }
@@ -307,7 +308,7 @@ impl Sim<'_> {
         debug_assert_eq!(self.fleet[id].state, MState::Suspended, "{why:?}");
         self.release_host(id);
         self.transition(id, MState::Stopped);
-        self.fleet[id].snapshots_lost += 1;
+        self.fleet[id].book.snapshots_lost += 1;
     }
 
     /// Machine `id` gives its host's CPU and memory back (stopped, destroyed, or a snapshot

@@ -270,6 +270,8 @@ pub struct Machine {
     pub ready_at: SimTime,
     /// The connect-timeout check of the oldest request waiting for its boot.
     pub connect: Timer,
+    /// When that check is due (while it is armed).
+    pub connect_at: SimTime,
     /// When the Machine last became started.
     pub started_at: SimTime,
     /// When it was last sent a request.
@@ -308,10 +310,6 @@ pub struct Machine {
     pub suspends: u32,
     /// Starts that failed (host full).
     pub failed_starts: u32,
-    /// Moves to another host at a start (its host was full).
-    pub migrations: u32,
-    /// Suspend snapshots lost (updates, or at a resume).
-    pub snapshots_lost: u32,
     /// Requests served.
     pub served: u64,
     /// Whether it holds CPU and memory on its host.
@@ -336,8 +334,9 @@ pub struct Machine {
     pub restart_after_stop: bool,
     /// Its size now.
     pub vm: VmSize,
-    /// Its life and billing, read when it is resized and when costs are reported (boxed: the
-    /// request path never touches it, and a small Machine keeps large fleets in cache).
+    /// Its life, billing and rare counters, read when it is resized, moved or crashes and when
+    /// results are reported (boxed: the request path never touches it, and a small Machine
+    /// keeps large fleets in cache).
     pub book: Box<Book>,
     /// The `fly scale vm` action updating it, by index, while it restarts.
     pub updating: Option<u32>,
@@ -345,8 +344,6 @@ pub struct Machine {
     /// Machine created during the run moves no other Machine's draws; made at its first draw
     /// (a Machine that never boots never pays for it).
     pub rng: Option<Box<StreamRng>>,
-    /// Its crash stream (`crash/<app>/<n>`), made at its first draw.
-    pub crash_rng: Option<Box<StreamRng>>,
 }
 
 /// A Machine's life and the prices it was billed at.
@@ -364,6 +361,12 @@ pub struct Book {
     pub banked: CostSplit,
     /// `time_in` when its size last changed (time since then is billed at `compute_rate`).
     pub rate_mark: [u64; STATES],
+    /// Moves to another host at a start (its host was full).
+    pub migrations: u32,
+    /// Suspend snapshots lost (updates, or at a resume).
+    pub snapshots_lost: u32,
+    /// Its crash stream (`crash/<app>/<n>`), made at its first draw.
+    pub crash_rng: Option<StreamRng>,
 }
 
 impl Machine {
@@ -395,6 +398,7 @@ impl Machine {
             pending: VecDeque::new(),
             ready_at: SimTime::ZERO,
             connect: Timer::default(),
+            connect_at: SimTime::NEVER,
             started_at: now,
             last_used: now,
             idle_since: now,
@@ -414,8 +418,6 @@ impl Machine {
             stops: 0,
             suspends: 0,
             failed_starts: 0,
-            migrations: 0,
-            snapshots_lost: 0,
             served: 0,
             holds_host: state != MState::Stopped,
             before_down: state,
@@ -435,10 +437,12 @@ impl Machine {
                 compute_rate,
                 banked: CostSplit::default(),
                 rate_mark: [0; STATES],
+                migrations: 0,
+                snapshots_lost: 0,
+                crash_rng: None,
             }),
             updating: None,
             rng: None,
-            crash_rng: None,
         }
     }
 

@@ -220,11 +220,11 @@ impl Sim<'_> {
         let wait = self.sc.platform.max_queue_wait;
         let (queue, expiry) = self.proxy.queue_and_expiry(app);
         let Some(head) = queue.front() else { return };
-        if expiry.due().is_some() {
+        if expiry.is_armed() {
             return;
         }
         let at = head.enqueued + wait;
-        let token = expiry.arm(at);
+        let token = expiry.arm();
         let app = super::AppId::at(app);
         self.engine
             .schedule_at(at, Event::QueueExpire { app, token });
@@ -275,7 +275,7 @@ impl Sim<'_> {
             Some(top) => {
                 let dt = ((top.finish - m.ps_vtime) / rate).max(0.0).ceil() as u64;
                 let at = now + SimDuration(dt);
-                let token = m.ps.arm(at);
+                let token = m.ps.arm();
                 self.engine
                     .schedule_at(at, Event::PsDone { machine: id, token });
             }

@@ -173,8 +173,8 @@ fn machines_block<'m>(
         t.stops += u64::from(m.stops);
         t.suspends += u64::from(m.suspends);
         t.failed_starts += u64::from(m.failed_starts);
-        t.migrations += u64::from(m.migrations);
-        t.snapshots_lost += u64::from(m.snapshots_lost);
+        t.migrations += u64::from(m.book.migrations);
+        t.snapshots_lost += u64::from(m.book.snapshots_lost);
     }
     t.time_avg = MState::ALL
         .iter()
@@ -606,7 +606,7 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
                 m.stops,
                 m.suspends,
                 m.failed_starts,
-                m.migrations,
+                m.book.migrations,
             ] {
                 row.push(v.to_string());
             }

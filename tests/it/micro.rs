@@ -336,14 +336,14 @@ fn a_start_on_a_full_host_moves_the_machine_to_one_with_room() {
     // The move (4 s), then the VM boot (1.3 s) and the app boot (1.5 s).
     assert_eq!(r.cold_wait_ns, 6_800_000_000);
     let web = &sim.machines()[0];
-    assert_eq!((web.host.0, web.migrations), (1, 1));
+    assert_eq!((web.host.0, web.book.migrations), (1, 1));
     assert_eq!(sim.machines_on(flysim::platform::ids::HostId(1)).len(), 1);
     // Without the move (or with a volume) the start has nowhere to go.
     let sc = scenario(&full_host("autostart_migrate = false"));
     let sim = run(&sc, 0);
     let r = &sim.rec.apps[0];
     assert_eq!((r.served, r.failed_total()), (0, 1));
-    assert_eq!(sim.machines()[0].migrations, 0);
+    assert_eq!(sim.machines()[0].book.migrations, 0);
 }
 
 #[test]
@@ -358,7 +358,7 @@ fn an_update_drops_a_suspended_machines_snapshot_and_its_next_start_is_cold() {
     let sc = scenario(&text);
     let sim = run(&sc, 0);
     let m = &sim.machines()[0];
-    assert_eq!((m.suspends, m.snapshots_lost, m.resumes), (1, 1, 0));
+    assert_eq!((m.suspends, m.book.snapshots_lost, m.resumes), (1, 1, 0));
     assert_eq!(m.vm.cpus, 2);
     let r = &sim.rec.apps[0];
     assert_eq!((r.served, r.cold_wait_ns), (1, 2_800_000_000));
