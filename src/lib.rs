@@ -27,13 +27,15 @@
 //!
 //! # Cost
 //! Cost is integrated exactly over the time each Machine spends in each state: started time at
-//! the region's CPU and RAM price, stopped and suspended time at the rootfs price
+//! Fly's per-second price of its size in its region, stopped and suspended time at the rootfs
+//! price
 //! ([`scenario::Prices`]). Nothing is sampled.
 //!
 //! # Where to start
 //! [`scenario`] reads and validates scenario, fly.toml and trace files (and resolves the
-//! operator's `[[action]]`s); [`platform::Sim`] runs one replication (faults in
-//! [`platform::faults`], actions in [`platform::actions`]) with traffic from [`workload`] and
+//! operator's `[[action]]`s); [`platform::Sim`] runs one replication, owning the platform's
+//! components (hosts, fleet, proxy, billing, census, faults, actions) and dispatching events to
+//! their handlers, with traffic from [`workload`] and
 //! measures it in [`metrics`]; [`run`] runs replications and ([`run::summary`]) turns a run into
 //! `summary.json` and the CSV files; [`sweep`] expands and runs grids; [`chart`] draws charts
 //! and the HTML report from the files; [`output`] holds the bytes of output files and
