@@ -184,9 +184,7 @@ macro_rules! world {
         $crate::platform::proxy::World {
             sc: $sim.sc,
             machines: $sim.fleet.as_slice(),
-            hosts: $sim.hosts.as_slice(),
-            region_hosts: $sim.hosts.by_region(),
-            now: $sim.engine.now(),
+            hosts: &$sim.hosts,
         }
     };
 }

@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use rand::RngExt;
 
 use super::fleet::Fleet;
-use super::hosts::Host;
+use super::hosts::{Host, Hosts};
 use super::ids::{HostId, MachineId};
 use super::machine::{MState, Machine};
 use super::route_index::{self, Band, RegionIndex, Standing};
@@ -38,20 +38,16 @@ use crate::engine::{SimTime, StreamRng};
 use crate::metrics::FailReason;
 use crate::scenario::{Scenario, Spill, TieBreak};
 
-/// What the proxy reads of the world: the scenario, the Machines, the hosts and the time.
-/// (Slices rather than the components: one load less per Machine on the request path.)
+/// What the proxy reads of the world: the scenario, the Machines (a slice: one load less per
+/// Machine on the request path) and the hosts.
 #[derive(Clone, Copy)]
 pub struct World<'a> {
     /// The scenario.
     pub sc: &'a Scenario,
     /// Every Machine, by id.
     pub machines: &'a [Machine],
-    /// Every host, by id.
-    pub hosts: &'a [Host],
-    /// The hosts of each region.
-    pub region_hosts: &'a [Vec<HostId>],
-    /// Now.
-    pub now: SimTime,
+    /// Every host.
+    pub hosts: &'a Hosts,
 }
 
 impl World<'_> {
@@ -64,7 +60,7 @@ impl World<'_> {
     /// Host `id`.
     #[inline]
     pub fn host(&self, id: HostId) -> &Host {
-        &self.hosts[id.index()]
+        &self.hosts[id]
     }
 
     /// Whether a start of stopped or suspended `m` would find room: it holds its place, its
@@ -84,7 +80,7 @@ impl World<'_> {
         self.sc.platform.autostart_migrate
             && m.state == MState::Stopped
             && !group.volume_gb.is_some_and(|gb| gb > 0.0)
-            && self.region_hosts[m.region as usize].iter().any(|&h| {
+            && self.hosts.in_region(m.region as usize).iter().any(|&h| {
                 let host = self.host(h);
                 h != m.host && host.outages == 0 && host.fits(&m.vm)
             })
@@ -565,6 +561,7 @@ impl Proxy {
         app: usize,
         client: u16,
         avoid: Option<MachineId>,
+        now: SimTime,
     ) -> Route {
         self.client = client;
         // Passed by reference below: the view is eight words.
@@ -587,8 +584,7 @@ impl Proxy {
         assert_eq!(
             (indexed, &self.rng, &self.apps[app].rr),
             (scanned, &rng_after, &rr_after),
-            "the routing index and a scan of every Machine disagree at {}",
-            w.now
+            "the routing index and a scan of every Machine disagree at {now} (app {app}, client region {client})"
         );
         indexed
     }
@@ -942,11 +938,9 @@ hard_limit = 3
             let w = World {
                 sc,
                 machines: fleet.as_slice(),
-                hosts: hosts.as_slice(),
-                region_hosts: hosts.by_region(),
-                now: SimTime::ZERO,
+                hosts,
             };
-            proxy.route(w, 0, 0, None)
+            proxy.route(w, 0, 0, None, SimTime::ZERO)
         }
 
         #[test]

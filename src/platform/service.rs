@@ -40,7 +40,7 @@ impl Sim<'_> {
     /// decision.
     pub(super) fn dispatch(&mut self, app: usize, req: Request, avoid: Option<MachineId>) {
         let now = self.now();
-        match self.proxy.route(world!(self), app, req.client, avoid) {
+        match self.proxy.route(world!(self), app, req.client, avoid, now) {
             proxy::Route::Serve(m) | proxy::Route::Wait(m)
                 if self.fleet[m].state == MState::Down =>
             {
