@@ -64,6 +64,11 @@ impl Host {
     pub fn fits(&self, vm: &VmSize) -> bool {
         self.used_cpus + vm.cpus <= self.cpus && self.used_mb + vm.memory_mb <= self.memory_mb
     }
+
+    /// Whether a Machine of size `vm` can come to this host now: it is up and has room.
+    pub fn can_take(&self, vm: &VmSize) -> bool {
+        self.outages == 0 && self.fits(vm)
+    }
 }
 
 /// Every host of the run.

@@ -278,17 +278,12 @@ impl Sim<'_> {
         self.arm_connect_check(id);
     }
 
-    /// Where a stopped Machine whose host is full moves to start: another host of its region
-    /// that is up and has room, if the platform migrates and it has no volume (Fly moves
-    /// stopped Machines without volumes on start: community.fly.io "Lack of capacity? No
-    /// problem, we have you covered", 2024).
+    /// Where a stopped Machine whose host is full moves to start, if it may
+    /// ([`super::placement::may_migrate`]): another host of its region that is up and has
+    /// room, chosen like a new Machine's.
     fn migration_target(&self, id: MachineId) -> Option<super::HostId> {
         let m = &self.fleet[id];
-        let group = &self.sc.apps[m.app.index()].groups[m.group as usize];
-        if !self.sc.platform.autostart_migrate
-            || m.state != MState::Stopped
-            || group.volume_gb.is_some_and(|gb| gb > 0.0)
-        {
+        if !super::placement::may_migrate(self.sc, m) {
             return None;
         }
         super::placement::choose_host(
@@ -301,9 +296,10 @@ impl Sim<'_> {
         .filter(|&h| h != m.host)
     }
 
-    /// A suspended Machine loses its snapshot (`why`): it becomes stopped, gives back its
-    /// host's CPU and memory, and its next start boots cold. The one place every cause of a
-    /// lost snapshot goes through (updates now; deploys and host moves later).
+    /// A suspended Machine's snapshot is dropped (`why`): it becomes stopped, gives back its
+    /// host's CPU and memory, and its next start boots cold. The one place every cause that
+    /// comes before a start goes through (updates now; deploys and host moves later); a loss
+    /// found at a resume is drawn in [`Sim::begin_start`] and counted there.
     pub(super) fn drop_snapshot(&mut self, id: MachineId, why: SnapshotLoss) {
         debug_assert_eq!(self.fleet[id].state, MState::Suspended, "{why:?}");
         self.release_host(id);

@@ -11,7 +11,9 @@
 //! overhead; `suspending` drains the same way, then writes the snapshot. Stopped Machines
 //! release their host's CPU and memory; suspended ones keep them (Fly docs, suspend-resume).
 //!
-//! An update (`fly scale vm`) drops a suspended Machine's snapshot: `suspended → stopped`.
+//! A start while suspending interrupts the suspend (`suspending → starting`, Fly's interruptible
+//! suspend). An update (`fly scale vm`) drops a suspended Machine's snapshot:
+//! `suspended → stopped`.
 //! Any state but `destroyed` goes to `destroyed` when the operator destroys the Machine; it
 //! is terminal.
 //!
@@ -214,16 +216,14 @@ impl Ord for PsJob {
     }
 }
 
-/// Why a suspended Machine's snapshot was lost (its next start is a cold boot). Fly discards
-/// snapshots on updates and deploys and when it moves a Machine, and "capacity pressure" can
-/// turn a resume into a cold start (Fly docs, suspend-resume; machines resource: "attempt (but
-/// is not guaranteed)").
+/// Why a suspended Machine's snapshot is dropped before its next start (which then boots
+/// cold). Fly discards snapshots on updates and deploys and when it moves a Machine (Fly docs,
+/// suspend-resume). A snapshot found lost at a resume ("capacity pressure";
+/// `platform.snapshot_loss_probability`) is drawn by the start itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SnapshotLoss {
     /// An update (`fly scale vm`; deploys will use it too).
     Update,
-    /// At a resume, with `platform.snapshot_loss_probability`.
-    AtResume,
 }
 
 /// Where a Machine's drain leads.

@@ -5,13 +5,26 @@
 //! host of the region with the fewest of that app's Machines, then the most free memory, then
 //! the lowest index; a standby never shares a host with a Machine it watches (unless the
 //! region has one host). At time 0 a Machine that finds no room is created stopped; during the
-//! run a create needs a host that is up and has room for it, else it fails.
+//! run a create needs a host that is up and has room for it, else it fails. A start that finds
+//! a stopped Machine's host full may move it ([`may_migrate`]) to a host chosen by the same
+//! rule.
 //!
 //! Pure functions over the hosts: cost O(hosts in the region) per Machine.
 
 use super::hosts::Host;
 use super::ids::HostId;
-use crate::scenario::VmSize;
+use super::machine::{MState, Machine};
+use crate::scenario::{Scenario, VmSize};
+
+/// Whether a start may move stopped `m` off its full host: the platform migrates
+/// (`autostart_migrate`) and it has no volume (Fly moves stopped Machines without volumes on
+/// start: community.fly.io "Lack of capacity? No problem, we have you covered", 2024).
+pub fn may_migrate(sc: &Scenario, m: &Machine) -> bool {
+    let group = &sc.apps[m.app.index()].groups[m.group as usize];
+    sc.platform.autostart_migrate
+        && m.state == MState::Stopped
+        && !group.volume_gb.is_some_and(|gb| gb > 0.0)
+}
 
 /// The host for a new Machine among `candidates` (a region's hosts), given every host
 /// (`hosts`, by id), how many of the app's Machines each host holds (`app_on_host`, by host
@@ -30,7 +43,7 @@ pub fn choose_host(
         .filter(|h| !avoid.contains(h) || candidates.len() == 1)
         .filter(|&h| {
             let hs = &hosts[h.index()];
-            room_for.is_none_or(|vm| hs.outages == 0 && hs.fits(vm))
+            room_for.is_none_or(|vm| hs.can_take(vm))
         })
         .min_by_key(|&h| {
             let hs = &hosts[h.index()];

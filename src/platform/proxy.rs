@@ -64,8 +64,8 @@ impl World<'_> {
     }
 
     /// Whether a start of stopped or suspended `m` would find room: it holds its place, its
-    /// host has room, or the platform would move it to a host of its region that has (see
-    /// `Sim::migration_target`).
+    /// host has room, or a start would move it to a host of its region that has
+    /// ([`super::placement::may_migrate`]).
     #[inline]
     pub fn can_start(&self, m: &Machine) -> bool {
         m.holds_host || self.host(m.host).fits(&m.vm) || self.can_migrate(m)
@@ -76,14 +76,12 @@ impl World<'_> {
     #[cold]
     #[inline(never)]
     fn can_migrate(&self, m: &Machine) -> bool {
-        let group = &self.sc.apps[m.app.index()].groups[m.group as usize];
-        self.sc.platform.autostart_migrate
-            && m.state == MState::Stopped
-            && !group.volume_gb.is_some_and(|gb| gb > 0.0)
-            && self.hosts.in_region(m.region as usize).iter().any(|&h| {
-                let host = self.host(h);
-                h != m.host && host.outages == 0 && host.fits(&m.vm)
-            })
+        super::placement::may_migrate(self.sc, m)
+            && self
+                .hosts
+                .in_region(m.region as usize)
+                .iter()
+                .any(|&h| h != m.host && self.host(h).can_take(&m.vm))
     }
 }
 
