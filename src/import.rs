@@ -3,9 +3,10 @@
 //! Machines are created as `fly deploy` would create them (`fly::deploy_layout`, the same rule
 //! an app without `machines` gets): per process group, one if the group mounts a volume, two
 //! for a group with services, one and a standby watching it for a group without. They go to
-//! `primary_region`, or to each region given with `--regions`. Traffic: a diurnal day averaging `--rps` requests per second, split
-//! evenly over those regions, when the app has a service. The scenario refers to the fly.toml
-//! by path, so the user's own file stays the input.
+//! `primary_region`, or to each region given with `--regions`. Traffic: a diurnal day
+//! averaging `--rps` requests per second to the first service, split evenly over those
+//! regions; every other service gets a commented-out source to fill in. The scenario refers to
+//! the fly.toml by path, so the user's own file stays the input.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -106,11 +107,10 @@ fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String
         })
         .filter(|s: &String| !s.is_empty())
         .unwrap_or_else(|| "app".into());
-    let served: Vec<usize> = fly
-        .services
-        .first()
-        .map(|s| s.1.clone())
-        .unwrap_or_default();
+    // A group any service reaches gets a service's layout (flyctl counts every service).
+    let served: Vec<usize> = (0..fly.groups.len())
+        .filter(|g| fly.services.iter().any(|s| s.groups.contains(g)))
+        .collect();
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -213,6 +213,20 @@ fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String
                 share * 1.6
             );
         }
+    }
+    for svc in fly.services.iter().skip(1) {
+        let by = match svc.internal_port {
+            Some(port) => port.to_string(),
+            None => toml_str(&svc.name),
+        };
+        let _ = writeln!(
+            o,
+            "# {} takes its own traffic: give it a source with `service = {by}`, e.g.\n# [[app.traffic]]\n# service = {by}\n# from = {}\n# shape = \"poisson\"\n# rps = 1\n",
+            svc.name,
+            regions
+                .first()
+                .map_or("\"iad\"".to_string(), |r| toml_str(r))
+        );
     }
     o
 }

@@ -210,16 +210,17 @@ impl Sim<'_> {
             rate,
             now,
         );
-        m.group = new.group as u16;
-        m.serves = a.served_groups.contains(&new.group);
+        m.join_group(a, new.group);
         m.holds_host = false;
-        let serves = m.serves;
         self.census.added(now, new.region, MState::Stopped);
         let id = self.fleet.add(m);
         self.hosts.add_machine(host, id);
-        if serves && self.proxy.add(world!(self), app, new.region, id) {
-            // The region's first Machine: its autostop passes begin.
-            self.arm_autostop(app, new.region);
+        for &svc in &a.groups[new.group].services {
+            let route = sc.route(app, svc as usize);
+            if self.proxy.add(world!(self), route, new.region, id) {
+                // The region's first Machine of the service: the app's passes begin there.
+                self.arm_autostop(app, new.region);
+            }
         }
         id
     }

@@ -7,6 +7,12 @@
 //! `autostop_min_runtime` (330 s), and a lone Machine is stopped only after
 //! `autostop_idle_window` without load (observed: 2:08–3:13 after the last request).
 //!
+//! An app with several services: each service that autostops applies the rule, with its own
+//! soft limit and `min_machines_running`, to the Machines it reaches in the region, in service
+//! order, and the first victim found is the pass's one. A Machine whose group another service
+//! keeps running (the group's most restrictive setting is `off`) is never the victim, and a
+//! victim suspends only when every service reaching its group says `suspend`.
+//!
 //! Owns the passes (which app and region has them running, on a fixed grid per app and
 //! region) and the pure rule [`choose_victim`]; handles `AutostopPass` and the app's own idle
 //! exit (`IdleCheck`).
@@ -18,13 +24,18 @@ use super::{AppId, Event, MachineId, Sim};
 use crate::engine::{SimDuration, SimTime};
 use crate::scenario::{Autostop, AutostopVictim, Scenario};
 
-/// A running Machine as the autostop pass sees it.
+/// A running Machine as the autostop pass of one service sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct Running {
     /// The Machine.
     pub id: MachineId,
-    /// Requests in flight.
+    /// The service's requests in flight (what its soft limit counts).
     pub load: u32,
+    /// Requests in flight of every service (zero: idle).
+    pub total: u32,
+    /// Whether its group's autostop lets it stop (a group reached by several services takes
+    /// the most restrictive setting).
+    pub may_stop: bool,
     /// When it became started.
     pub started_at: SimTime,
     /// When its load last dropped to zero.
@@ -53,11 +64,11 @@ pub fn choose_victim(running: &[Running], rule: Rule, now: SimTime) -> Option<Ma
         return None;
     }
     let over_soft = running.iter().filter(|m| m.load >= rule.soft_limit).count() as u32;
-    let eligible = |m: &&Running| now.since(m.started_at) >= rule.min_runtime;
+    let eligible = |m: &&Running| m.may_stop && now.since(m.started_at) >= rule.min_runtime;
     if n == 1 {
         return running
             .iter()
-            .find(|m| m.load == 0 && now.since(m.idle_since) >= rule.idle_window && eligible(m))
+            .find(|m| m.total == 0 && now.since(m.idle_since) >= rule.idle_window && eligible(m))
             .map(|m| m.id);
     }
     if n < over_soft + 2 {
@@ -67,7 +78,7 @@ pub fn choose_victim(running: &[Running], rule: Rule, now: SimTime) -> Option<Ma
     let chosen = match rule.victim {
         // Fewest in flight; ties → most recently started; then highest id.
         AutostopVictim::LeastLoaded => {
-            candidates.min_by_key(|m| (m.load, std::cmp::Reverse((m.started_at, m.id))))
+            candidates.min_by_key(|m| (m.total, std::cmp::Reverse((m.started_at, m.id))))
         }
         AutostopVictim::Newest => candidates.max_by_key(|m| (m.started_at, m.id)),
         AutostopVictim::Oldest => candidates.min_by_key(|m| (m.started_at, m.id)),
@@ -92,13 +103,14 @@ impl Passes {
 }
 
 impl Sim<'_> {
-    /// Starts the autostop passes of app `ai` in region `r` (once; from its first Machine).
-    /// Passes fall on a fixed grid per app and region, `phase + k × interval`, whenever the
-    /// region got its first Machine.
+    /// Starts the autostop passes of app `ai` in region `r` (once; from its first Machine),
+    /// when any of its groups may be stopped. Passes fall on a fixed grid per app and region,
+    /// `phase + k × interval`, whenever the region got its first Machine.
     pub(super) fn arm_autostop(&mut self, ai: usize, r: usize) {
         let sc = self.sc;
         let app = &sc.apps[ai];
-        if app.service.autostop == Autostop::Off || self.passes.armed[ai][r] {
+        let stoppable = app.groups.iter().any(|g| g.autostop != Autostop::Off);
+        if !stoppable || self.passes.armed[ai][r] {
             return;
         }
         self.passes.armed[ai][r] = true;
@@ -125,8 +137,10 @@ impl Sim<'_> {
         );
     }
 
+    /// One pass of app `app` in `region`: each service that autostops, in order, applies the
+    /// rule to the Machines it reaches there; the first victim found is stopped (at most one
+    /// per region and pass, as Fly documents).
     pub(super) fn on_autostop_pass(&mut self, app: usize, region: usize) {
-        let now = self.now();
         let sc = self.sc;
         self.engine.schedule_in(
             sc.platform.autostop_interval,
@@ -136,23 +150,49 @@ impl Sim<'_> {
             },
         );
         let a = &sc.apps[app];
+        let victim = (0..a.services.len())
+            .filter(|&s| a.services[s].autostop != Autostop::Off)
+            .find_map(|s| self.autostop_victim(app, s, region));
+        if let Some(victim) = victim {
+            let group = &a.groups[self.fleet[victim].group as usize];
+            let suspendable = self.fleet[victim].vm.memory_mb <= sc.platform.suspend_max_memory_mb
+                && a.swap_mb == 0
+                && group.gpus.is_none();
+            let to = if group.autostop == Autostop::Suspend && suspendable {
+                DrainTo::Suspend
+            } else {
+                DrainTo::Stop
+            };
+            self.begin_drain(victim, to);
+        }
+    }
+
+    /// The Machine service `svc` of app `app` would stop in `region` now, if any.
+    fn autostop_victim(&self, app: usize, svc: usize, region: usize) -> Option<MachineId> {
+        let now = self.now();
+        let sc = self.sc;
+        let a = &sc.apps[app];
+        let settings = &a.services[svc];
+        let lane = svc as u8;
         let running: Vec<Running> = self
             .proxy
-            .machines_in(app, region)
+            .machines_in(sc.route(app, svc), region)
             .iter()
             .map(|&id| (id, &self.fleet[id]))
             .filter(|(_, m)| m.state == MState::Started)
             .map(|(id, m)| Running {
                 id,
-                load: m.load(),
+                load: m.load_for(lane),
+                total: m.load(),
+                may_stop: a.groups[m.group as usize].autostop != Autostop::Off,
                 started_at: m.started_at,
                 idle_since: m.idle_since,
             })
             .collect();
         let rule = Rule {
-            soft_limit: a.service.soft_limit,
+            soft_limit: settings.soft_limit,
             keep: if region == a.primary_region {
-                a.service.min_machines_running
+                settings.min_machines_running
             } else {
                 0
             },
@@ -160,18 +200,7 @@ impl Sim<'_> {
             victim: sc.platform.autostop_victim,
             idle_window: sc.platform.autostop_idle_window,
         };
-        if let Some(victim) = choose_victim(&running, rule, now) {
-            let group = &a.groups[self.fleet[victim].group as usize];
-            let suspendable = self.fleet[victim].vm.memory_mb <= sc.platform.suspend_max_memory_mb
-                && a.swap_mb == 0
-                && group.gpus.is_none();
-            let to = if a.service.autostop == Autostop::Suspend && suspendable {
-                DrainTo::Suspend
-            } else {
-                DrainTo::Stop
-            };
-            self.begin_drain(victim, to);
-        }
+        choose_victim(&running, rule, now)
     }
 
     /// Machine `id`'s load dropped to zero: its app's idle exit starts counting.
@@ -239,6 +268,8 @@ mod tests {
         Running {
             id: MachineId(id),
             load,
+            total: load,
+            may_stop: true,
             started_at: SimTime(started_s * 1_000_000_000),
             idle_since: SimTime(started_s * 1_000_000_000),
         }
@@ -278,6 +309,31 @@ mod tests {
             ..m(0, 0, 0)
         };
         assert_eq!(choose_victim(&[recent], rule(0), NOW), None);
+    }
+
+    #[test]
+    fn another_services_load_and_a_restrictive_group_keep_a_machine() {
+        // Idle for this service but serving another: a lone Machine is not idle.
+        let busy_elsewhere = Running {
+            total: 2,
+            ..m(0, 0, 0)
+        };
+        assert_eq!(choose_victim(&[busy_elsewhere], rule(0), NOW), None);
+        // Excess 1, but the idler is in a group another service keeps running: the other
+        // Machine goes, least loaded overall.
+        let kept = Running {
+            may_stop: false,
+            ..m(0, 0, 0)
+        };
+        let busy = Running {
+            total: 4,
+            ..m(1, 1, 0)
+        };
+        assert_eq!(
+            choose_victim(&[kept, busy], rule(0), NOW),
+            Some(MachineId(1))
+        );
+        assert_eq!(choose_victim(&[kept], rule(0), NOW), None);
     }
 
     #[test]

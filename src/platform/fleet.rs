@@ -103,8 +103,7 @@ impl Fleet {
                     sc.started_price(ai, p.group, p.region, &vm),
                     SimTime::ZERO,
                 );
-                m.group = p.group as u16;
-                m.serves = app.served_groups.contains(&p.group);
+                m.join_group(app, p.group);
                 m.holds_host = state == MState::Started;
                 m.is_standby = !p.watches.is_empty();
                 on_host[host.index()] += 1;

@@ -97,9 +97,9 @@ impl Sim<'_> {
         m.connect.cancel();
         let app = m.app.index();
         self.reband(id);
-        while let Some(p) = self.fleet[id].pending.pop_front() {
+        while let Some(p) = self.fleet[id].take_pending() {
             self.rec.cold_wait(app, now - p.assigned);
-            self.begin_service(id, p.arrived, p.service_ns, p.client, p.flags);
+            self.begin_service(id, &p.request());
         }
         self.feed_from_queue(id);
         if self.fleet[id].load() == 0 {
@@ -181,6 +181,7 @@ impl Sim<'_> {
         m.slots.clear();
         m.free_slots.clear();
         m.in_service = 0;
+        m.recount_after_kill();
         self.reband(id);
         let n = arrivals.len() as u64;
         for a in arrivals {
@@ -218,7 +219,7 @@ impl Sim<'_> {
         let app = self.fleet[id].app.index();
         let now = self.now();
         let mut n = 0;
-        while let Some(p) = self.fleet[id].pending.pop_front() {
+        while let Some(p) = self.fleet[id].take_pending() {
             self.rec.failed(app, now, p.arrived, reason);
             n += 1;
         }
@@ -261,7 +262,7 @@ impl Sim<'_> {
             if head.assigned + timeout > now {
                 break;
             }
-            self.fleet[id].pending.pop_front();
+            self.fleet[id].take_pending();
             self.reband(id);
             if (head.retries as u32) < retries_allowed {
                 self.rec.retried(app);

@@ -132,6 +132,8 @@ pub struct Request {
     pub retries: u8,
     /// Request flags (`flags::*`).
     pub flags: u8,
+    /// The app's service it was sent to (index into its services).
+    pub svc: u8,
 }
 
 /// A request waiting for its Machine to finish booting.
@@ -149,6 +151,8 @@ pub struct Pending {
     pub retries: u8,
     /// Request flags (`flags::*`).
     pub flags: u8,
+    /// The app's service it was sent to.
+    pub svc: u8,
 }
 
 /// A request in service under the independent model (its completion event names its slot).
@@ -160,6 +164,8 @@ pub struct InService {
     pub client: u16,
     /// Request flags.
     pub flags: u8,
+    /// The app's service it was sent to.
+    pub svc: u8,
 }
 
 /// Flags carried by a request.
@@ -179,6 +185,7 @@ impl Pending {
             client: self.client,
             retries: self.retries,
             flags: self.flags,
+            svc: self.svc,
         }
     }
 }
@@ -194,6 +201,8 @@ pub struct PsJob {
     pub client: u16,
     /// Request flags.
     pub flags: u8,
+    /// The app's service it was sent to.
+    pub svc: u8,
 }
 
 impl PartialEq for PsJob {
@@ -261,9 +270,10 @@ pub struct Machine {
     pub service_epoch: Token,
     /// Requests being served.
     pub in_service: u32,
-    /// Position in the proxy's index of its app and region (`u32::MAX`: not routed to, or its
-    /// region is scanned rather than indexed).
-    pub route_pos: u32,
+    /// Of its load, the requests of each of its app's services (in service or waiting for the
+    /// boot), when the app has several: Fly's limits count per service. Empty when the app
+    /// has one service, whose load is the Machine's.
+    pub svc_load: Box<[u32]>,
     /// Requests waiting for the boot to finish.
     pub pending: VecDeque<Pending>,
     /// When the running boot finishes (valid while starting).
@@ -394,7 +404,7 @@ impl Machine {
             lifecycle: Timer::default(),
             service_epoch: Token::default(),
             in_service: 0,
-            route_pos: u32::MAX,
+            svc_load: Box::default(),
             pending: VecDeque::new(),
             ready_at: SimTime::ZERO,
             connect: Timer::default(),
@@ -446,10 +456,63 @@ impl Machine {
         }
     }
 
-    /// Requests this Machine counts against its limits: in service plus waiting for the boot.
+    /// Requests on this Machine: in service plus waiting for the boot.
     #[inline]
     pub fn load(&self) -> u32 {
         self.in_service + self.pending.len() as u32
+    }
+
+    /// The load service `svc` counts against its limits: that service's requests.
+    #[inline]
+    pub fn load_for(&self, svc: u8) -> u32 {
+        match self.svc_load.get(svc as usize) {
+            Some(&n) => n,
+            None => self.load(),
+        }
+    }
+
+    /// Puts the Machine in process group `group` of `app`: whether it serves, and one load
+    /// counter per service when the app has several.
+    pub fn join_group(&mut self, app: &crate::scenario::App, group: usize) {
+        self.group = group as u16;
+        self.serves = app.served_groups.contains(&group);
+        if app.services.len() > 1 {
+            self.svc_load = vec![0; app.services.len()].into_boxed_slice();
+        }
+    }
+
+    /// A request of service `svc` joins the Machine's load (sent to it, or begun).
+    #[inline]
+    pub fn count_in(&mut self, svc: u8) {
+        if let Some(n) = self.svc_load.get_mut(svc as usize) {
+            *n += 1;
+        }
+    }
+
+    /// Takes the oldest request waiting for the boot off the Machine (its load drops).
+    #[inline]
+    pub fn take_pending(&mut self) -> Option<Pending> {
+        let p = self.pending.pop_front()?;
+        self.count_out(p.svc);
+        Some(p)
+    }
+
+    /// After every request in service was dropped: each service's load is its requests
+    /// still waiting for the boot.
+    pub fn recount_after_kill(&mut self) {
+        self.svc_load.fill(0);
+        for i in 0..self.pending.len() {
+            let svc = self.pending[i].svc;
+            self.count_in(svc);
+        }
+    }
+
+    /// A request of service `svc` leaves the Machine's load (done, or taken off it).
+    #[inline]
+    pub fn count_out(&mut self, svc: u8) {
+        if let Some(n) = self.svc_load.get_mut(svc as usize) {
+            *n -= 1;
+        }
     }
 
     /// Moves to `to` at `now`, accounting the time spent in the state it leaves.

@@ -110,10 +110,10 @@ pub enum Event {
         /// The timer's token.
         token: Token,
     },
-    /// The head of an app's proxy queue has waited `max_queue_wait` (the queue's timer).
+    /// The head of a route's proxy queue has waited `max_queue_wait` (the queue's timer).
     QueueExpire {
-        /// The app.
-        app: AppId,
+        /// The route (an app's service).
+        route: u32,
         /// The timer's token.
         token: Token,
     },
@@ -231,7 +231,7 @@ impl<'s> Sim<'s> {
             .flat_map(|(ai, app)| app.traffic.iter().map(move |t| (ai, t)))
             .map(|(ai, t)| {
                 let stop = t.end.map_or(end, |e| SimTime(e.0).min(end));
-                Source::new(
+                let mut src = Source::new(
                     ai as u16,
                     &t.from,
                     t.shape.clone(),
@@ -239,7 +239,10 @@ impl<'s> Sim<'s> {
                     stop,
                     streams.stream(&format!("traffic/{}", t.stream)),
                     streams.stream(&format!("service/{}", t.stream)),
-                )
+                );
+                src.service = t.service as u8;
+                src.service_time = t.service_time;
+                src
             })
             .collect();
         let mut sim = Sim {
@@ -295,8 +298,12 @@ impl<'s> Sim<'s> {
             }
         }
         for ai in 0..self.sc.apps.len() {
+            let routes = self.sc.route(ai, 0)..self.sc.route(ai, self.sc.apps[ai].services.len());
             for r in 0..self.sc.regions.len() {
-                if !self.proxy.machines_in(ai, r).is_empty() {
+                if routes
+                    .clone()
+                    .any(|route| !self.proxy.machines_in(route, r).is_empty())
+                {
                     self.arm_autostop(ai, r);
                 }
             }
@@ -394,7 +401,7 @@ impl<'s> Sim<'s> {
                     self.on_idle_check(machine);
                 }
             }
-            Event::QueueExpire { app, token } => self.on_queue_expire(app.index(), token),
+            Event::QueueExpire { route, token } => self.on_queue_expire(route as usize, token),
             Event::AutostopPass { app, region } => {
                 self.on_autostop_pass(app.index(), region as usize)
             }
@@ -503,7 +510,10 @@ impl<'s> Sim<'s> {
 
     /// Requests waiting in app `app`'s proxy queue.
     pub fn queue_len(&self, app: usize) -> usize {
-        self.proxy.queue_len(app)
+        let a = &self.sc.apps[app];
+        (0..a.services.len())
+            .map(|s| self.proxy.queue_len(a.first_route + s))
+            .sum::<usize>()
     }
 
     /// What each `[[action]]` did, in the scenario's order.

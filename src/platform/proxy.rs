@@ -98,8 +98,12 @@ pub struct Queued {
     pub client: u16,
 }
 
-/// One app's routing state.
-struct AppRouting {
+/// One route's routing state: an app's service and the Machines of the groups it reaches.
+struct Routing {
+    /// The app.
+    app: usize,
+    /// Its service (index into the app's services).
+    svc: u8,
     /// The Machines the proxy routes to, per region index, with their bands.
     regions: Vec<RegionIndex>,
     /// Whether any region keeps bands (else the proxy scans every region).
@@ -117,11 +121,15 @@ struct AppRouting {
 /// No position in a region's index: not routed to, or its region is scanned.
 const NO_POSITION: u32 = u32::MAX;
 
-/// Fly Proxy's state for every app.
+/// Fly Proxy's state for every route (each app's services, numbered by
+/// [`Scenario::route`]).
 pub struct Proxy {
-    apps: Vec<AppRouting>,
-    /// Position of each Machine in its region's index (by Machine id).
+    routes: Vec<Routing>,
+    /// Position of each Machine in its region's index of each of its app's services, at
+    /// `id × stride + service`.
     route_pos: Vec<u32>,
+    /// The most services of any app.
+    stride: usize,
     /// Whether any region of any app keeps bands (else no Machine has a position, and
     /// keeping the index up to date costs one test).
     indexed_anywhere: bool,
@@ -223,17 +231,26 @@ impl Proxy {
             TieBreak::Random | TieBreak::RoundRobin | TieBreak::Closest => 0,
         };
         let nregions = sc.regions.len();
-        let mut by_app = vec![vec![Vec::new(); nregions]; sc.apps.len()];
+        let mut by_route = vec![vec![Vec::new(); nregions]; sc.route_count()];
         for (id, m) in fleet.iter() {
-            if m.serves {
-                by_app[m.app.index()][m.region as usize].push(id);
+            let app = m.app.index();
+            for &svc in &sc.apps[app].groups[m.group as usize].services {
+                by_route[sc.route(app, svc as usize)][m.region as usize].push(id);
             }
         }
-        let apps = by_app
+        let owners = sc
+            .apps
+            .iter()
+            .enumerate()
+            .flat_map(|(ai, a)| (0..a.services.len()).map(move |s| (ai, s as u8)));
+        let routes = by_route
             .into_iter()
-            .map(|by_region| {
+            .zip(owners)
+            .map(|(by_region, (app, svc))| {
                 let has: Vec<bool> = by_region.iter().map(|ids| !ids.is_empty()).collect();
-                AppRouting {
+                Routing {
+                    app,
+                    svc,
                     any_indexed: by_region
                         .iter()
                         .any(|ids| ids.len() > route_index::SCAN_UP_TO),
@@ -247,11 +264,13 @@ impl Proxy {
                     rr: vec![0; nregions],
                 }
             })
-            .collect::<Vec<AppRouting>>();
+            .collect::<Vec<Routing>>();
+        let stride = sc.max_services();
         Proxy {
-            indexed_anywhere: apps.iter().any(|a| a.any_indexed),
-            apps,
-            route_pos: vec![NO_POSITION; fleet.len()],
+            indexed_anywhere: routes.iter().any(|a| a.any_indexed),
+            routes,
+            route_pos: vec![NO_POSITION; fleet.len() * stride],
+            stride,
             rng,
             scratch: Default::default(),
             client: 0,
@@ -265,9 +284,9 @@ impl Proxy {
     pub fn check_routing(&mut self, w: World<'_>) {
         self.check = true;
         self.indexed_anywhere = true;
-        for app in &mut self.apps {
-            app.any_indexed = true;
-            for r in &mut app.regions {
+        for route in &mut self.routes {
+            route.any_indexed = true;
+            for r in &mut route.regions {
                 r.indexed = true;
             }
         }
@@ -276,78 +295,93 @@ impl Proxy {
 
     /// Gives every Machine of a region that keeps bands its position there, and its standing.
     pub fn place_in_indexes(&mut self, w: World<'_>) {
-        for a in 0..self.apps.len() {
-            for r in 0..self.apps[a].regions.len() {
-                if self.apps[a].regions[r].indexed {
-                    self.index_region(w, a, r);
+        for route in 0..self.routes.len() {
+            for r in 0..self.routes[route].regions.len() {
+                if self.routes[route].regions[r].indexed {
+                    self.index_region(w, route, r);
                 }
             }
         }
     }
 
-    fn index_region(&mut self, w: World<'_>, app: usize, region: usize) {
-        for pos in 0..self.apps[app].regions[region].ids.len() {
-            let id = self.apps[app].regions[region].ids[pos];
-            self.route_pos[id.index()] = pos as u32;
+    fn index_region(&mut self, w: World<'_>, route: usize, region: usize) {
+        let svc = self.routes[route].svc as usize;
+        for pos in 0..self.routes[route].regions[region].ids.len() {
+            let id = self.routes[route].regions[region].ids[pos];
+            self.route_pos[id.index() * self.stride + svc] = pos as u32;
             self.reband(w, id);
         }
     }
 
-    /// Adds Machine `id`, just created, to the view of its app in `region`; returns whether
-    /// it is the region's first (the caller then starts its autostop passes).
-    pub fn add(&mut self, w: World<'_>, app: usize, region: usize, id: MachineId) -> bool {
-        if self.route_pos.len() <= id.index() {
-            self.route_pos.resize(id.index() + 1, NO_POSITION);
+    /// Adds Machine `id`, just created, to route `route` in `region`; returns whether it is
+    /// the region's first (the caller then starts its autostop passes).
+    pub fn add(&mut self, w: World<'_>, route: usize, region: usize, id: MachineId) -> bool {
+        if self.route_pos.len() < (id.index() + 1) * self.stride {
+            self.route_pos
+                .resize((id.index() + 1) * self.stride, NO_POSITION);
         }
-        let ix = &mut self.apps[app].regions[region];
+        let svc = self.routes[route].svc as usize;
+        let ix = &mut self.routes[route].regions[region];
         let first = ix.ids.is_empty();
         let pos = ix.push(id);
         if ix.indexed {
-            self.route_pos[id.index()] = pos as u32;
+            self.route_pos[id.index() * self.stride + svc] = pos as u32;
             self.reband(w, id);
         } else if ix.ids.len() > route_index::SCAN_UP_TO {
             // Large enough now that keeping bands beats scanning.
             ix.indexed = true;
-            self.apps[app].any_indexed = true;
+            self.routes[route].any_indexed = true;
             self.indexed_anywhere = true;
-            self.index_region(w, app, region);
+            self.index_region(w, route, region);
         }
         if first {
-            let has: Vec<bool> = self.apps[app]
+            let has: Vec<bool> = self.routes[route]
                 .regions
                 .iter()
                 .map(|r| !r.ids.is_empty())
                 .collect();
-            self.apps[app].order = route_order(w.sc, &has);
+            self.routes[route].order = route_order(w.sc, &has);
         }
         first
     }
 
-    /// The Machines routed to in `region` for `app`, in id order.
-    pub fn machines_in(&self, app: usize, region: usize) -> &[MachineId] {
-        &self.apps[app].regions[region].ids
+    /// The Machines route `route` reaches in `region`, in id order.
+    pub fn machines_in(&self, route: usize, region: usize) -> &[MachineId] {
+        &self.routes[route].regions[region].ids
     }
 
-    /// App `app`'s proxy queue.
-    pub fn queue(&mut self, app: usize) -> &mut VecDeque<Queued> {
-        &mut self.apps[app].queue
+    /// The settings of route `route`'s service.
+    #[inline]
+    pub fn settings<'a>(&self, sc: &'a Scenario, route: usize) -> &'a crate::scenario::Service {
+        let r = &self.routes[route];
+        &sc.apps[r.app].services[r.svc as usize]
     }
 
-    /// Requests waiting in app `app`'s proxy queue.
-    pub fn queue_len(&self, app: usize) -> usize {
-        self.apps[app].queue.len()
+    /// The app route `route` belongs to.
+    pub fn app_of(&self, route: usize) -> usize {
+        self.routes[route].app
     }
 
-    /// The expiry timer of app `app`'s queue, with the queue.
-    pub fn queue_and_expiry(&mut self, app: usize) -> (&mut VecDeque<Queued>, &mut Timer) {
-        let a = &mut self.apps[app];
+    /// Route `route`'s proxy queue.
+    pub fn queue(&mut self, route: usize) -> &mut VecDeque<Queued> {
+        &mut self.routes[route].queue
+    }
+
+    /// Requests waiting in route `route`'s proxy queue.
+    pub fn queue_len(&self, route: usize) -> usize {
+        self.routes[route].queue.len()
+    }
+
+    /// The expiry timer of route `route`'s queue, with the queue.
+    pub fn queue_and_expiry(&mut self, route: usize) -> (&mut VecDeque<Queued>, &mut Timer) {
+        let a = &mut self.routes[route];
         (&mut a.queue, &mut a.expiry)
     }
 
     /// Where Machine `m` stands for the proxy now (see `route_index`); `host_detected`:
     /// whether the platform has noticed its host's failure.
-    fn standing_of(sc: &Scenario, m: &Machine, host_detected: bool) -> Standing {
-        let svc = &sc.apps[m.app.index()].service;
+    fn standing_of(sc: &Scenario, lane: u8, m: &Machine, host_detected: bool) -> Standing {
+        let svc = &sc.apps[m.app.index()].services[lane as usize];
         // Until the platform notices a failed host, the proxy still sees its Machines as
         // they were.
         let seen = match m.state {
@@ -367,7 +401,7 @@ impl Proxy {
         match seen {
             MState::Started | MState::Starting => {
                 st.running = true;
-                let load = m.load();
+                let load = m.load_for(lane);
                 let starting = seen == MState::Starting;
                 st.band = match (load < svc.soft_limit, load < svc.hard_limit, starting) {
                     (true, _, false) => Band::SoftStarted,
@@ -403,7 +437,11 @@ impl Proxy {
     /// [`Proxy::reband_indexed`] needs.
     #[inline]
     pub fn keeps_bands_of(&self, id: MachineId) -> bool {
-        self.indexed_anywhere && self.route_pos[id.index()] != NO_POSITION
+        let at = id.index() * self.stride;
+        self.indexed_anywhere
+            && self.route_pos[at..at + self.stride]
+                .iter()
+                .any(|&p| p != NO_POSITION)
     }
 
     /// [`Proxy::reband`] for a Machine that [`Proxy::keeps_bands_of`].
@@ -415,16 +453,23 @@ impl Proxy {
         m: &Machine,
         host_detected: bool,
     ) {
-        let pos = self.route_pos[id.index()] as usize;
-        let st = Self::standing_of(sc, m, host_detected);
-        self.apps[m.app.index()].regions[m.region as usize].set(pos, st);
+        let at = id.index() * self.stride;
+        for lane in 0..self.stride {
+            let pos = self.route_pos[at + lane];
+            if pos == NO_POSITION {
+                continue;
+            }
+            let st = Self::standing_of(sc, lane as u8, m, host_detected);
+            let route = sc.route(m.app.index(), lane);
+            self.routes[route].regions[m.region as usize].set(pos as usize, st);
+        }
     }
 
     /// The `closest` tie-break's fixed cursor for the current client region in `region`: a
     /// Machine of the region picked by a hash of (client region, region), so that each edge
     /// has its own stable first choice and order (ids from there on, wrapping).
-    fn edge_cursor(&self, app: usize, region: usize) -> u32 {
-        let ids = &self.apps[app].regions[region].ids;
+    fn edge_cursor(&self, route: usize, region: usize) -> u32 {
+        let ids = &self.routes[route].regions[region].ids;
         if ids.is_empty() {
             return 0;
         }
@@ -468,21 +513,22 @@ impl Proxy {
     fn scan_classify(
         &mut self,
         w: &World<'_>,
-        app: usize,
+        route: usize,
         region: usize,
         avoid: Option<MachineId>,
     ) -> bool {
         let mut running = false;
-        let svc = &w.sc.apps[app].service;
+        let svc = self.settings(w.sc, route);
+        let lane = self.routes[route].svc;
         for s in &mut self.scratch {
             s.clear();
         }
-        for &id in &self.apps[app].regions[region].ids {
+        for &id in &self.routes[route].regions[region].ids {
             if Some(id) == avoid {
                 continue;
             }
             let m = &w.machine(id);
-            let load = m.load();
+            let load = m.load_for(lane);
             // Until the platform notices a failed host, the proxy still sees its Machines as
             // they were.
             let seen = match m.state {
@@ -519,19 +565,19 @@ impl Proxy {
         &mut self,
         w: &World<'_>,
         band: usize,
-        app: usize,
+        route: usize,
         region: usize,
     ) -> Option<MachineId> {
         let closest = w.sc.platform.tiebreak == TieBreak::Closest;
         let mut edge = if closest {
-            self.edge_cursor(app, region)
+            self.edge_cursor(route, region)
         } else {
             0
         };
         let cursor = if closest {
             &mut edge
         } else {
-            &mut self.apps[app].rr[region]
+            &mut self.routes[route].rr[region]
         };
         tie_break(
             w.sc.platform.tiebreak,
@@ -556,7 +602,7 @@ impl Proxy {
     pub(super) fn route(
         &mut self,
         w: World<'_>,
-        app: usize,
+        route: usize,
         client: u16,
         avoid: Option<MachineId>,
         now: SimTime,
@@ -566,23 +612,23 @@ impl Proxy {
         let w = &w;
         if !self.check {
             // Small fleets keep no index: the scan is the cheaper way to the same answer.
-            return if self.apps[app].any_indexed {
-                self.route_indexed(w, app, client, avoid)
+            return if self.routes[route].any_indexed {
+                self.route_indexed(w, route, client, avoid)
             } else {
-                self.route_by_scan(w, app, client, avoid)
+                self.route_by_scan(w, route, client, avoid)
             };
         }
         let rng = self.rng.clone();
-        let rr = self.apps[app].rr.clone();
-        let scanned = self.route_by_scan(w, app, client, avoid);
-        let (rng_after, rr_after) = (self.rng.clone(), self.apps[app].rr.clone());
+        let rr = self.routes[route].rr.clone();
+        let scanned = self.route_by_scan(w, route, client, avoid);
+        let (rng_after, rr_after) = (self.rng.clone(), self.routes[route].rr.clone());
         self.rng = rng;
-        self.apps[app].rr = rr;
-        let indexed = self.route_indexed(w, app, client, avoid);
+        self.routes[route].rr = rr;
+        let indexed = self.route_indexed(w, route, client, avoid);
         assert_eq!(
-            (indexed, &self.rng, &self.apps[app].rr),
+            (indexed, &self.rng, &self.routes[route].rr),
             (scanned, &rng_after, &rr_after),
-            "the routing index and a scan of every Machine disagree at {now} (app {app}, client region {client})"
+            "the routing index and a scan of every Machine disagree at {now} (route {route}, client region {client})"
         );
         indexed
     }
@@ -591,13 +637,14 @@ impl Proxy {
     fn position_in(
         &self,
         w: &World<'_>,
-        app: usize,
+        route: usize,
         region: usize,
         id: Option<MachineId>,
     ) -> Option<usize> {
         let m = &w.machine(id?);
-        let pos = self.route_pos[id?.index()];
-        (m.app.index() == app && m.region as usize == region && pos != NO_POSITION)
+        let r = &self.routes[route];
+        let pos = self.route_pos[id?.index() * self.stride + r.svc as usize];
+        (m.app.index() == r.app && m.region as usize == region && pos != NO_POSITION)
             .then_some(pos as usize)
     }
 
@@ -606,12 +653,12 @@ impl Proxy {
         &mut self,
         w: &World<'_>,
         band: Band,
-        app: usize,
+        route: usize,
         region: usize,
         avoid: Option<MachineId>,
     ) -> Option<MachineId> {
-        let avoid_pos = self.position_in(w, app, region, avoid);
-        let ix = &self.apps[app].regions[region];
+        let avoid_pos = self.position_in(w, route, region, avoid);
+        let ix = &self.routes[route].regions[region];
         let n = ix.count(band, avoid_pos);
         if n == 0 {
             return None;
@@ -635,9 +682,9 @@ impl Proxy {
             TieBreak::RoundRobin | TieBreak::Closest => {
                 let closest = w.sc.platform.tiebreak == TieBreak::Closest;
                 let cursor = if closest {
-                    self.edge_cursor(app, region)
+                    self.edge_cursor(route, region)
                 } else {
-                    self.apps[app].rr[region]
+                    self.routes[route].rr[region]
                 };
                 let first_at_cursor = ix.ids.partition_point(|&id| id.0 < cursor);
                 let mut before = ix.rank(band, first_at_cursor);
@@ -647,7 +694,7 @@ impl Proxy {
                 let k = if before < n { before } else { 0 };
                 let id = ix.kth(band, k, avoid_pos);
                 if !closest {
-                    self.apps[app].rr[region] = id.0 + 1;
+                    self.routes[route].rr[region] = id.0 + 1;
                 }
                 id
             }
@@ -660,11 +707,11 @@ impl Proxy {
     fn pick_wakeable(
         &self,
         w: &World<'_>,
-        app: usize,
+        route: usize,
         region: usize,
         avoid: Option<MachineId>,
     ) -> Option<MachineId> {
-        self.apps[app].regions[region]
+        self.routes[route].regions[region]
             .wake
             .iter()
             .map(|&(_, id)| id)
@@ -676,13 +723,13 @@ impl Proxy {
     fn any_running_in(
         &self,
         w: &World<'_>,
-        app: usize,
+        route: usize,
         region: usize,
         avoid: Option<MachineId>,
     ) -> bool {
-        let ix = &self.apps[app].regions[region];
+        let ix = &self.routes[route].regions[region];
         let avoided = self
-            .position_in(w, app, region, avoid)
+            .position_in(w, route, region, avoid)
             .is_some_and(|p| ix.standing(p).running);
         ix.running > u32::from(avoided)
     }
@@ -692,29 +739,29 @@ impl Proxy {
     fn pick_under_soft(
         &mut self,
         w: &World<'_>,
-        app: usize,
+        route: usize,
         region: usize,
         avoid: Option<MachineId>,
     ) -> Option<Route> {
-        if !self.apps[app].regions[region].indexed {
+        if !self.routes[route].regions[region].indexed {
             return (self
-                .scan_pick(w, UNDER_SOFT_STARTED, app, region)
+                .scan_pick(w, UNDER_SOFT_STARTED, route, region)
                 .map(Route::Serve))
             .or_else(|| {
-                self.scan_pick(w, UNDER_SOFT_STARTING, app, region)
+                self.scan_pick(w, UNDER_SOFT_STARTING, route, region)
                     .map(Route::Wait)
             })
             .or_else(|| self.scan_pick_wakeable(w).map(Route::Wake));
         }
         // Only Machines autostart may wake are in the wake set.
         (self
-            .pick(w, Band::SoftStarted, app, region, avoid)
+            .pick(w, Band::SoftStarted, route, region, avoid)
             .map(Route::Serve))
         .or_else(|| {
-            self.pick(w, Band::SoftStarting, app, region, avoid)
+            self.pick(w, Band::SoftStarting, route, region, avoid)
                 .map(Route::Wait)
         })
-        .or_else(|| self.pick_wakeable(w, app, region, avoid).map(Route::Wake))
+        .or_else(|| self.pick_wakeable(w, route, region, avoid).map(Route::Wake))
     }
 
     /// Step 3 in `region`: a Machine over soft but under hard (started, then booting). A
@@ -722,24 +769,24 @@ impl Proxy {
     fn pick_over_soft(
         &mut self,
         w: &World<'_>,
-        app: usize,
+        route: usize,
         region: usize,
         avoid: Option<MachineId>,
     ) -> Option<Route> {
-        if !self.apps[app].regions[region].indexed {
+        if !self.routes[route].regions[region].indexed {
             return (self
-                .scan_pick(w, UNDER_HARD_STARTED, app, region)
+                .scan_pick(w, UNDER_HARD_STARTED, route, region)
                 .map(Route::Serve))
             .or_else(|| {
-                self.scan_pick(w, UNDER_HARD_STARTING, app, region)
+                self.scan_pick(w, UNDER_HARD_STARTING, route, region)
                     .map(Route::Wait)
             });
         }
         (self
-            .pick(w, Band::HardStarted, app, region, avoid)
+            .pick(w, Band::HardStarted, route, region, avoid)
             .map(Route::Serve))
         .or_else(|| {
-            self.pick(w, Band::HardStarting, app, region, avoid)
+            self.pick(w, Band::HardStarting, route, region, avoid)
                 .map(Route::Wait)
         })
     }
@@ -749,42 +796,43 @@ impl Proxy {
     fn route_indexed(
         &mut self,
         w: &World<'_>,
-        app: usize,
+        route: usize,
         client: u16,
         avoid: Option<MachineId>,
     ) -> Route {
-        let nregions = self.apps[app].order[client as usize].len();
+        let nregions = self.routes[route].order[client as usize].len();
         let spill = w.sc.platform.cross_region_spill;
         for i in 0..nregions {
-            let region = self.apps[app].order[client as usize][i] as usize;
-            if !self.apps[app].regions[region].indexed {
-                self.scan_classify(w, app, region, avoid);
+            let region = self.routes[route].order[client as usize][i] as usize;
+            if !self.routes[route].regions[region].indexed {
+                self.scan_classify(w, route, region, avoid);
             }
-            if let Some(r) = self.pick_under_soft(w, app, region, avoid) {
+            if let Some(r) = self.pick_under_soft(w, route, region, avoid) {
                 return r;
             }
             if (spill == Spill::Hard || i + 1 == nregions)
-                && let Some(r) = self.pick_over_soft(w, app, region, avoid)
+                && let Some(r) = self.pick_over_soft(w, route, region, avoid)
             {
                 return r;
             }
         }
         if spill == Spill::Soft {
             for i in 0..nregions {
-                let region = self.apps[app].order[client as usize][i] as usize;
-                if !self.apps[app].regions[region].indexed {
-                    self.scan_classify(w, app, region, avoid);
+                let region = self.routes[route].order[client as usize][i] as usize;
+                if !self.routes[route].regions[region].indexed {
+                    self.scan_classify(w, route, region, avoid);
                 }
-                if let Some(r) = self.pick_over_soft(w, app, region, avoid) {
+                if let Some(r) = self.pick_over_soft(w, route, region, avoid) {
                     return r;
                 }
             }
         }
-        let hard = w.sc.apps[app].service.hard_limit;
-        if w.sc.apps[app].service.autostart {
+        let svc = self.settings(w.sc, route);
+        let hard = svc.hard_limit;
+        if svc.autostart {
             for i in 0..nregions {
-                let region = self.apps[app].order[client as usize][i] as usize;
-                let ix = &self.apps[app].regions[region];
+                let region = self.routes[route].order[client as usize][i] as usize;
+                let ix = &self.routes[route].regions[region];
                 let wakeable = |id: &MachineId| {
                     let m = w.machine(*id);
                     Some(*id) != avoid
@@ -802,11 +850,11 @@ impl Proxy {
             }
         }
         let any_running = (0..nregions).any(|i| {
-            let region = self.apps[app].order[client as usize][i] as usize;
-            if self.apps[app].regions[region].indexed {
-                self.any_running_in(w, app, region, avoid)
+            let region = self.routes[route].order[client as usize][i] as usize;
+            if self.routes[route].regions[region].indexed {
+                self.any_running_in(w, route, region, avoid)
             } else {
-                self.scan_classify(w, app, region, avoid)
+                self.scan_classify(w, route, region, avoid)
             }
         });
         if !any_running {
@@ -826,32 +874,32 @@ impl Proxy {
     fn route_by_scan(
         &mut self,
         w: &World<'_>,
-        app: usize,
+        route: usize,
         client: u16,
         avoid: Option<MachineId>,
     ) -> Route {
-        let nregions = self.apps[app].order[client as usize].len();
+        let nregions = self.routes[route].order[client as usize].len();
         let spill = w.sc.platform.cross_region_spill;
         let mut any_running = false;
         // Under soft, or a start, in each region closest first; with the "hard" rule the next
         // region is tried only after this one's over-soft band.
         for i in 0..nregions {
-            let region = self.apps[app].order[client as usize][i] as usize;
-            any_running |= self.scan_classify(w, app, region, avoid);
-            if let Some(id) = self.scan_pick(w, UNDER_SOFT_STARTED, app, region) {
+            let region = self.routes[route].order[client as usize][i] as usize;
+            any_running |= self.scan_classify(w, route, region, avoid);
+            if let Some(id) = self.scan_pick(w, UNDER_SOFT_STARTED, route, region) {
                 return Route::Serve(id);
             }
-            if let Some(id) = self.scan_pick(w, UNDER_SOFT_STARTING, app, region) {
+            if let Some(id) = self.scan_pick(w, UNDER_SOFT_STARTING, route, region) {
                 return Route::Wait(id);
             }
             if let Some(id) = self.scan_pick_wakeable(w) {
                 return Route::Wake(id);
             }
             if spill == Spill::Hard || i + 1 == nregions {
-                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTED, app, region) {
+                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTED, route, region) {
                     return Route::Serve(id);
                 }
-                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTING, app, region) {
+                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTING, route, region) {
                     return Route::Wait(id);
                 }
             }
@@ -859,22 +907,23 @@ impl Proxy {
         // The older rule: over-soft Machines anywhere, closest region first.
         if spill == Spill::Soft {
             for i in 0..nregions {
-                let region = self.apps[app].order[client as usize][i] as usize;
-                self.scan_classify(w, app, region, avoid);
-                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTED, app, region) {
+                let region = self.routes[route].order[client as usize][i] as usize;
+                self.scan_classify(w, route, region, avoid);
+                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTED, route, region) {
                     return Route::Serve(id);
                 }
-                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTING, app, region) {
+                if let Some(id) = self.scan_pick(w, UNDER_HARD_STARTING, route, region) {
                     return Route::Wait(id);
                 }
             }
         }
         // A Machine in the middle of stopping is woken again (Fly's PM11 path).
-        if w.sc.apps[app].service.autostart {
+        let svc = self.settings(w.sc, route);
+        if svc.autostart {
             for i in 0..nregions {
-                let region = self.apps[app].order[client as usize][i] as usize;
-                let hard = w.sc.apps[app].service.hard_limit;
-                let stopping = self.apps[app].regions[region]
+                let region = self.routes[route].order[client as usize][i] as usize;
+                let hard = svc.hard_limit;
+                let stopping = self.routes[route].regions[region]
                     .ids
                     .iter()
                     .copied()

@@ -19,8 +19,13 @@ impl Sim<'_> {
         let now = self.now();
         let src = &mut self.sources[s];
         let app = src.app as usize;
+        let svc = src.service;
         let client = src.client();
-        let service_ns = sample_ns(&self.sc.apps[app].service_time, &mut src.service_rng);
+        let dist = match &src.service_time {
+            Some(d) => d,
+            None => &self.sc.apps[app].service_time,
+        };
+        let service_ns = sample_ns(dist, &mut src.service_rng);
         if let Some(t) = src.next(Some(now)) {
             self.engine
                 .schedule_at(t, Event::Arrival { source: s as u32 });
@@ -32,23 +37,26 @@ impl Sim<'_> {
             client,
             retries: 0,
             flags: 0,
+            svc,
         };
         self.dispatch(app, req, None);
     }
 
-    /// Routes a request (avoiding Machine `avoid`, which just failed it) and acts on the
-    /// decision.
+    /// Routes a request of app `app` to its service (avoiding Machine `avoid`, which just
+    /// failed it) and acts on the decision.
     pub(super) fn dispatch(&mut self, app: usize, req: Request, avoid: Option<MachineId>) {
         let now = self.now();
-        match self.proxy.route(world!(self), app, req.client, avoid, now) {
+        let route = self.sc.route(app, req.svc as usize);
+        match self
+            .proxy
+            .route(world!(self), route, req.client, avoid, now)
+        {
             proxy::Route::Serve(m) | proxy::Route::Wait(m)
                 if self.fleet[m].state == MState::Down =>
             {
                 self.dead_route(m, app, req)
             }
-            proxy::Route::Serve(m) => {
-                self.begin_service(m, req.arrived, req.service_ns, req.client, req.flags)
-            }
+            proxy::Route::Serve(m) => self.begin_service(m, &req),
             proxy::Route::Wait(m) => self.wait_on(m, req),
             proxy::Route::Wake(m) => {
                 if self.begin_start(m, true) {
@@ -65,14 +73,14 @@ impl Sim<'_> {
                 self.wait_on(m, req);
             }
             proxy::Route::Queue => {
-                self.proxy.queue(app).push_back(Queued {
+                self.proxy.queue(route).push_back(Queued {
                     arrived: req.arrived,
                     enqueued: now,
                     service_ns: req.service_ns,
                     client: req.client,
                 });
                 self.rec.queued(app);
-                self.arm_queue_expiry(app);
+                self.arm_queue_expiry(route);
             }
             proxy::Route::Fail(reason) => self.rec.failed(app, now, req.arrived, reason),
         }
@@ -86,6 +94,7 @@ impl Sim<'_> {
             self.rec.cold_start(m.app.index());
         }
         m.last_used = now;
+        m.count_in(req.svc);
         m.pending.push_back(super::machine::Pending {
             arrived: req.arrived,
             assigned: now,
@@ -93,24 +102,21 @@ impl Sim<'_> {
             client: req.client,
             retries: req.retries,
             flags: req.flags | flags::COLD,
+            svc: req.svc,
         });
         self.reband(id);
         self.arm_connect_check(id);
     }
 
-    /// Starts serving a request on a started Machine.
-    pub(super) fn begin_service(
-        &mut self,
-        id: MachineId,
-        arrived: SimTime,
-        service_ns: u64,
-        client: u16,
-        fl: u8,
-    ) {
+    /// Starts serving request `req` on a started Machine.
+    pub(super) fn begin_service(&mut self, id: MachineId, req: &Request) {
         let now = self.now();
         let model = self.sc.apps[self.fleet[id].app.index()].service_model;
+        let (arrived, service_ns, client, fl, svc) =
+            (req.arrived, req.service_ns, req.client, req.flags, req.svc);
         let m = &mut self.fleet[id];
         m.last_used = now;
+        m.count_in(svc);
         match model {
             ServiceModel::Independent => {
                 m.in_service += 1;
@@ -118,6 +124,7 @@ impl Sim<'_> {
                     arrived: arrived.0,
                     client,
                     flags: fl,
+                    svc,
                 };
                 let slot = match m.free_slots.pop() {
                     Some(s) => {
@@ -146,6 +153,7 @@ impl Sim<'_> {
                     arrived: arrived.0,
                     client,
                     flags: fl,
+                    svc,
                 });
                 self.ps_reschedule(id);
             }
@@ -160,14 +168,15 @@ impl Sim<'_> {
         }
         m.free_slots.push(slot);
         let r = m.slots[slot as usize];
-        self.complete(id, SimTime(r.arrived), r.client, r.flags);
+        self.complete(id, SimTime(r.arrived), r.client, r.flags, r.svc);
     }
 
-    /// A request finished on Machine `id`.
-    fn complete(&mut self, id: MachineId, arrived: SimTime, client: u16, fl: u8) {
+    /// A request of service `svc` finished on Machine `id`.
+    fn complete(&mut self, id: MachineId, arrived: SimTime, client: u16, fl: u8, svc: u8) {
         let now = self.now();
         let m = &mut self.fleet[id];
         m.in_service -= 1;
+        m.count_out(svc);
         m.served += 1;
         let (app, region) = (m.app.index(), m.region as usize);
         self.reband(id);
@@ -199,53 +208,68 @@ impl Sim<'_> {
         }
     }
 
-    /// Gives queued requests to Machine `id` while it is under its hard limit.
+    /// Gives queued requests of each of its services to Machine `id` while it is under
+    /// that service's hard limit.
     pub(super) fn feed_from_queue(&mut self, id: MachineId) {
-        let app = self.fleet[id].app.index();
-        let hard = self.sc.apps[app].service.hard_limit;
-        while self.fleet[id].load() < hard {
-            let Some(q) = self.proxy.queue(app).pop_front() else {
-                break;
-            };
-            let now = self.now();
-            self.rec.dequeued(app, now - q.enqueued);
-            self.begin_service(id, q.arrived, q.service_ns, q.client, flags::QUEUED);
+        let sc = self.sc;
+        let m = &self.fleet[id];
+        let app = m.app.index();
+        for &svc in &sc.apps[app].groups[m.group as usize].services {
+            let route = sc.route(app, svc as usize);
+            let hard = sc.apps[app].services[svc as usize].hard_limit;
+            while self.fleet[id].load_for(svc) < hard {
+                let Some(q) = self.proxy.queue(route).pop_front() else {
+                    break;
+                };
+                let now = self.now();
+                self.rec.dequeued(app, now - q.enqueued);
+                let req = Request {
+                    arrived: q.arrived,
+                    service_ns: q.service_ns,
+                    client: q.client,
+                    retries: 0,
+                    flags: flags::QUEUED,
+                    svc,
+                };
+                self.begin_service(id, &req);
+            }
         }
     }
 
     /// Keeps the queue's expiry timer at the oldest request's deadline (deadlines are in
     /// queue order, as every request may wait the same `max_queue_wait`). A timer whose head
     /// was served meanwhile expires nothing and moves on to the new head when it fires.
-    fn arm_queue_expiry(&mut self, app: usize) {
+    fn arm_queue_expiry(&mut self, route: usize) {
         let wait = self.sc.platform.max_queue_wait;
-        let (queue, expiry) = self.proxy.queue_and_expiry(app);
+        let (queue, expiry) = self.proxy.queue_and_expiry(route);
         let Some(head) = queue.front() else { return };
         if expiry.is_armed() {
             return;
         }
         let at = head.enqueued + wait;
         let token = expiry.arm();
-        let app = super::AppId::at(app);
+        let route = route as u32;
         self.engine
-            .schedule_at(at, Event::QueueExpire { app, token });
+            .schedule_at(at, Event::QueueExpire { route, token });
     }
 
-    pub(super) fn on_queue_expire(&mut self, app: usize, token: Token) {
-        if !self.proxy.queue_and_expiry(app).1.fires(token) {
+    pub(super) fn on_queue_expire(&mut self, route: usize, token: Token) {
+        if !self.proxy.queue_and_expiry(route).1.fires(token) {
             return;
         }
         let now = self.now();
+        let app = self.proxy.app_of(route);
         let wait = self.sc.platform.max_queue_wait;
-        while let Some(q) = self.proxy.queue(app).front().copied() {
+        while let Some(q) = self.proxy.queue(route).front().copied() {
             if q.enqueued + wait > now {
                 break;
             }
-            self.proxy.queue(app).pop_front();
+            self.proxy.queue(route).pop_front();
             self.rec.dequeued(app, now - q.enqueued);
             self.rec
                 .failed(app, now, q.arrived, FailReason::QueueTimeout);
         }
-        self.arm_queue_expiry(app);
+        self.arm_queue_expiry(route);
     }
 
     // ----- processor sharing ----------------------------------------------------------
@@ -293,7 +317,7 @@ impl Sim<'_> {
             match m.ps_jobs.peek() {
                 Some(top) if top.finish <= m.ps_vtime + 0.5 => {
                     let job = m.ps_jobs.pop().expect("peeked");
-                    self.complete(id, SimTime(job.arrived), job.client, job.flags);
+                    self.complete(id, SimTime(job.arrived), job.client, job.flags, job.svc);
                 }
                 _ => break,
             }

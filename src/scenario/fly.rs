@@ -27,8 +27,8 @@ pub struct FlyApp {
     pub primary_region: Option<(String, Origin)>,
     /// Process groups, in `[processes]` order (`app` when there is none).
     pub groups: Vec<FlyGroup>,
-    /// Services: settings and the indices of the groups they cover; `[http_service]` first.
-    pub services: Vec<(Service, Vec<usize>)>,
+    /// Services, with the groups they cover; `[http_service]` first.
+    pub services: Vec<Service>,
     /// `swap_size_mb`.
     pub swap_mb: u64,
     /// `kill_timeout`.
@@ -215,15 +215,21 @@ pub fn read(node: &Node, path: &str, p: &mut Problems) -> FlyApp {
     if let Some(n) = t.take("http_service") {
         service_nodes.push((t.key_path("http_service"), n));
     }
+    let has_http = !service_nodes.is_empty();
     service_nodes.extend(t.opt_tables(p, "services"));
-    for (spath, n) in service_nodes {
-        let (service, processes) = read_service(n, &spath, p);
+    for (i, (spath, n)) in service_nodes.into_iter().enumerate() {
+        let (mut service, processes) = read_service(n, &spath, p);
         if declared && processes.is_none() {
             p.warning(&n.origin, &spath, format!(
                 "no `processes` although [processes] defines groups; flyctl rejects this; flysim applies it to every group ({})", names.join(", ")));
         }
-        let covered = groups_of(processes, &n.origin, &spath, p);
-        services.push((service, covered));
+        service.groups = groups_of(processes, &n.origin, &spath, p);
+        service.name = match (has_http, i) {
+            (true, 0) => "http_service".to_string(),
+            (true, i) => format!("services[{}]", i - 1),
+            (false, i) => format!("services[{i}]"),
+        };
+        services.push(service);
     }
 
     let default_vm = VmSize {
@@ -386,6 +392,7 @@ fn read_service(node: &Node, path: &str, p: &mut Problems) -> (Service, Option<V
             "soft_limit {soft_limit} is above hard_limit {hard_limit}; using {hard_limit} for both"));
         soft_limit = hard_limit;
     }
+    let mut internal_port = None;
     if let Some(n) = t.take("internal_port") {
         match n.value {
             Value::Int(0) => p.warning(
@@ -393,7 +400,7 @@ fn read_service(node: &Node, path: &str, p: &mut Problems) -> (Service, Option<V
                 &t.key_path("internal_port"),
                 "internal_port 0 cannot receive traffic; flysim routes to the service anyway",
             ),
-            Value::Int(x) if (1..=65535).contains(&x) => {}
+            Value::Int(x) if (1..=65535).contains(&x) => internal_port = Some(x as u32),
             _ => p.warning(
                 &n.origin,
                 &t.key_path("internal_port"),
@@ -415,6 +422,9 @@ fn read_service(node: &Node, path: &str, p: &mut Problems) -> (Service, Option<V
     t.finish_lenient(p);
     (
         Service {
+            name: String::new(),
+            internal_port,
+            groups: Vec::new(),
             concurrency,
             soft_limit,
             hard_limit,
@@ -654,7 +664,7 @@ mod tests {
     }
 
     fn service(a: &FlyApp) -> &Service {
-        &a.services[0].0
+        &a.services[0]
     }
 
     #[test]
@@ -723,7 +733,7 @@ mod tests {
         let (a, p) = read_str(text);
         let names: Vec<&str> = a.groups.iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names, ["web", "worker"]);
-        assert_eq!(a.services[0].1, vec![0]);
+        assert_eq!(a.services[0].groups, vec![0]);
         assert_eq!(a.groups[0].vm.memory_mb, 1024);
         assert_eq!(a.groups[1].vm.cpus, 2);
         assert!(a.groups[0].mount.is_none());

@@ -73,6 +73,30 @@ impl Scenario {
             self.regions[region].price_multiplier,
         )
     }
+
+    /// The route (an app's service, as the proxy routes to it) of service `service` of app
+    /// `app`: routes number every app's services in order.
+    #[inline]
+    pub fn route(&self, app: usize, service: usize) -> usize {
+        self.apps[app].first_route + service
+    }
+
+    /// Routes in all: every app's services.
+    pub fn route_count(&self) -> usize {
+        self.apps
+            .last()
+            .map_or(0, |a| a.first_route + a.services.len())
+    }
+
+    /// The most services any app has (at least 1): the stride of per-service tables.
+    pub fn max_services(&self) -> usize {
+        self.apps
+            .iter()
+            .map(|a| a.services.len())
+            .max()
+            .unwrap_or(0)
+            .max(1)
+    }
 }
 
 /// The platform's behaviours that Fly does not publish, as parameters with observed defaults
@@ -438,8 +462,9 @@ pub enum ServiceModel {
     ProcessorSharing,
 }
 
-/// What `auto_stop_machines` asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What `auto_stop_machines` asks for, ordered most restrictive first (as fly-go's
+/// `MachineAutostop`): a group reached by several services takes the least.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Autostop {
     /// Never autostop.
     Off,
@@ -458,9 +483,18 @@ pub enum ConcurrencyKind {
     Requests,
 }
 
-/// An app's service: routing limits and autostop/autostart settings.
+/// An app's service (`[http_service]` or one `[[services]]`): the process groups it reaches,
+/// its routing limits and its autostop/autostart settings. Fly's limits count per Machine and
+/// per service (Fly docs, "Guidelines for concurrency settings").
 #[derive(Clone, Debug, PartialEq)]
 pub struct Service {
+    /// How scenarios and messages name it: `http_service`, or `services[i]` (the i-th
+    /// `[[services]]`, from 0).
+    pub name: String,
+    /// `internal_port`, if given.
+    pub internal_port: Option<u32>,
+    /// Indices of the process groups it reaches.
+    pub groups: Vec<usize>,
     /// What the limits count (both behave alike in the model: one unit per request).
     pub concurrency: ConcurrencyKind,
     /// Load at which a Machine stops being preferred.
@@ -517,6 +551,11 @@ pub struct Group {
     pub volume_gb: Option<f64>,
     /// Restart policy from `[[restart]]`, if any.
     pub restart: Option<fly::Restart>,
+    /// Indices of the app's services that reach it (empty: a worker group).
+    pub services: Vec<u8>,
+    /// Its autostop setting: the most restrictive of its services' (off before stop before
+    /// suspend), as Fly's proxy applies it (flyctl `machines_deploymachinesapp.go`).
+    pub autostop: Autostop,
 }
 
 /// A set of Machines created together, like `fly scale count N --region a,b`.
@@ -542,9 +581,11 @@ pub struct App {
     pub name: String,
     /// `primary_region`: scope of `min_machines_running`.
     pub primary_region: RegionIdx,
-    /// The service requests are routed to (meaningful when `served_groups` is not empty).
-    pub service: Service,
-    /// Process groups that take the service's requests; empty for an app of workers only.
+    /// Its services (`[http_service]` first), each taking its own traffic.
+    pub services: Vec<Service>,
+    /// The route of its first service (see [`Scenario::route`]).
+    pub first_route: usize,
+    /// Process groups some service reaches; empty for an app of workers only.
     pub served_groups: Vec<usize>,
     /// Process groups.
     pub groups: Vec<Group>,
@@ -615,6 +656,10 @@ pub struct Traffic {
     pub end: Option<SimDuration>,
     /// Name of its random streams (`<app>/<index>`, plus `.k` for the k-th series of a trace).
     pub stream: String,
+    /// The app's service it sends to (index into [`App::services`]).
+    pub service: usize,
+    /// Its requests' service time, when not the app's (`request.service_time`).
+    pub service_time: Option<Dist>,
 }
 
 /// Service-level objective.

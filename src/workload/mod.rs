@@ -18,6 +18,10 @@ use crate::scenario::{Dist, Shape};
 pub struct Source {
     /// App index.
     pub app: u16,
+    /// The app's service it sends to.
+    pub service: u8,
+    /// Its requests' service time, when not the app's.
+    pub service_time: Option<crate::scenario::Dist>,
     /// Clients' regions with cumulative weights (one entry: no draw).
     from: Vec<(u16, f64)>,
     shape: Shape,
@@ -74,6 +78,8 @@ impl Source {
         let shape_is_diurnal = matches!(shape, Shape::Diurnal { .. });
         Source {
             app,
+            service: 0,
+            service_time: None,
             from,
             shape,
             buffer: Vec::new(),

@@ -389,3 +389,164 @@ fn the_closest_tiebreak_fills_one_machine_before_the_next() {
     // The order is stable: the same Machines, run after run.
     assert_eq!(served("closest"), served("closest"));
 }
+
+/// One Machine in one group reached by two services: `[http_service]` on 8080 and a
+/// `[[services]]` on 9000, each with soft and hard limit 1; `http` and `tcp` are each
+/// service's extra lines; `tail` adds traffic.
+fn two_services(duration: &str, machines: &str, http: &str, tcp: &str, tail: &str) -> String {
+    format!(
+        r#"
+name = "two"
+duration = "{duration}"
+[platform]
+autostop_random_phase = false
+[[region]]
+code = "iad"
+hosts = 1
+[[app]]
+name = "web"
+machines = [{{ count = {machines}, regions = ["iad"] }}]
+request = {{ service_time = "5s" }}
+[app.fly]
+primary_region = "iad"
+[app.fly.http_service]
+internal_port = 8080
+{http}
+[app.fly.http_service.concurrency]
+soft_limit = 1
+hard_limit = 1
+[[app.fly.services]]
+internal_port = 9000
+{tcp}
+[app.fly.services.concurrency]
+soft_limit = 1
+hard_limit = 1
+{tail}
+"#
+    )
+}
+
+#[test]
+fn each_service_counts_its_own_load_against_its_own_limits() {
+    // Two requests to the HTTP service 1 ms apart, each of 5 s: the second finds the only
+    // Machine at the service's hard limit and fails. A request to the other service between
+    // them is served: that service's load on the Machine is still 0 (Fly's limits count per
+    // Machine and per service).
+    let tail = r#"
+[[app.traffic]]
+from = "iad"
+shape = "constant"
+rps = 1000
+start = "1s"
+end = "1.002s"
+[[app.traffic]]
+service = 9000
+from = "iad"
+shape = "constant"
+rps = 1000
+start = "1.0005s"
+end = "1.0015s"
+"#;
+    let sc = scenario(&two_services("10s", "1", "", "", tail));
+    assert_eq!(sc.apps[0].services.len(), 2);
+    assert_eq!(sc.apps[0].traffic[1].service, 1);
+    let sim = run(&sc, 0);
+    let r = &sim.rec.apps[0];
+    assert_eq!((r.offered, r.served), (3, 2));
+    assert_eq!(sim.machines()[0].served, 2);
+    // The same source by name goes the same way; sent to the HTTP service it fails too.
+    let by_name = tail.replace("service = 9000", "service = \"services[0]\"");
+    let sc = scenario(&two_services("10s", "1", "", "", &by_name));
+    assert_eq!(run(&sc, 0).rec.apps[0].served, 2);
+    let to_http = tail.replace("service = 9000", "service = \"http_service\"");
+    let sc = scenario(&two_services("10s", "1", "", "", &to_http));
+    assert_eq!(run(&sc, 0).rec.apps[0].served, 1);
+}
+
+#[test]
+fn a_group_reached_by_two_services_takes_the_most_restrictive_autostop() {
+    // Two idle Machines. With one service "stop" and the other "off" (or without the key,
+    // which flyctl reads as off), the group never stops. With "stop" and "suspend" it stops,
+    // as the lone-service timeline does: the newest at 450 s, the other at 600 s.
+    let trace = |http: &str, tcp: &str| -> Vec<(u64, u32, MState)> {
+        let sc = scenario(&two_services("1000s", "2", http, tcp, ""));
+        let mut sim = flysim::platform::Sim::new(&sc, 0).with_trace();
+        sim.run();
+        sim.trace()
+            .unwrap()
+            .iter()
+            .map(|t| (t.at.0 / 1_000_000_000, t.machine.0, t.to))
+            .collect()
+    };
+    let stop = "auto_stop_machines = \"stop\"";
+    let suspend = "auto_stop_machines = \"suspend\"";
+    let off = "auto_stop_machines = \"off\"";
+    assert_eq!(trace(stop, off), vec![]);
+    assert_eq!(trace(stop, ""), vec![]);
+    assert_eq!(trace(suspend, off), vec![]);
+    let stopped = vec![
+        (450, 1, MState::Stopping),
+        (451, 1, MState::Stopped),
+        (600, 0, MState::Stopping),
+        (601, 0, MState::Stopped),
+    ];
+    assert_eq!(trace(stop, suspend), stopped);
+    assert_eq!(trace(suspend, stop), stopped);
+    assert_eq!(trace(stop, stop), stopped);
+    // Both suspend: the Machines suspend.
+    let both = trace(suspend, suspend);
+    assert_eq!(both[0], (450, 1, MState::Suspending));
+}
+
+#[test]
+fn a_service_reaching_only_some_groups_routes_only_to_them() {
+    // Groups web and api; the HTTP service reaches web, the TCP service api. Fly's default
+    // layout gives each group two Machines (both have a service), and each source reaches only
+    // its group's Machines.
+    let text = r#"
+name = "groups"
+duration = "10s"
+[[region]]
+code = "iad"
+hosts = 1
+[[app]]
+name = "web"
+request = { service_time = "10ms" }
+[app.fly]
+primary_region = "iad"
+[app.fly.processes]
+web = "serve"
+api = "api"
+[app.fly.http_service]
+internal_port = 8080
+processes = ["web"]
+[[app.fly.services]]
+internal_port = 9000
+processes = ["api"]
+[[app.traffic]]
+from = "iad"
+shape = "constant"
+rps = 10
+[[app.traffic]]
+service = 9000
+from = "iad"
+shape = "constant"
+rps = 20
+"#;
+    let sc = scenario(text);
+    let counts: Vec<(usize, u32, bool)> = sc.apps[0]
+        .machines
+        .iter()
+        .map(|g| (g.group, g.per_region[0].1, g.standby_for.is_empty()))
+        .collect();
+    assert_eq!(counts, vec![(0, 2, true), (1, 2, true)]);
+    let sim = run(&sc, 0);
+    let by_group = |g: u16| -> u64 {
+        sim.machines()
+            .iter()
+            .filter(|m| m.group == g)
+            .map(|m| m.served)
+            .sum()
+    };
+    assert_eq!((by_group(0), by_group(1)), (100, 200));
+}

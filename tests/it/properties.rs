@@ -30,6 +30,9 @@ struct Params {
     crash_mtbf_min: Option<u64>,
     /// Operator actions: (at [s], kind 0..6, argument).
     actions: Vec<(u64, u8, u32)>,
+    /// A second service on the same Machines, with this autostop setting and its own
+    /// traffic.
+    second_service: Option<&'static str>,
 }
 
 fn params() -> impl Strategy<Value = Params> {
@@ -58,9 +61,12 @@ fn params() -> impl Strategy<Value = Params> {
             prop::sample::select(vec!["hard", "soft"]),
         ),
         (prop::option::of(3u64..60), prop::option::of(2u64..60)),
-        prop::collection::vec((1u64..890, 0u8..6, 0u32..7), 0..6),
+        (
+            prop::collection::vec((1u64..890, 0u8..6, 0u32..7), 0..6),
+            prop::option::of(prop::sample::select(vec!["off", "stop", "suspend"])),
+        ),
     )
-        .prop_map(|(a, b, c, d, e, f, g)| Params {
+        .prop_map(|(a, b, c, d, e, f, (g, h))| Params {
             machines: a.0,
             regions: a.1,
             soft: a.2,
@@ -78,6 +84,7 @@ fn params() -> impl Strategy<Value = Params> {
             host_mtbf_min: f.0,
             crash_mtbf_min: f.1,
             actions: g,
+            second_service: h,
         })
 }
 
@@ -140,6 +147,21 @@ fn text(p: &Params, actions: &str) -> String {
     if let Some(m) = p.crash_mtbf_min {
         faults += &format!("[[fault]]\nkind = \"machine_crashes\"\nmtbf = \"{m}m\"\n");
     }
+    let second = match p.second_service {
+        Some(autostop) => format!(
+            "[[app.fly.services]]\ninternal_port = 9000\nauto_stop_machines = \"{autostop}\"\n[app.fly.services.concurrency]\nsoft_limit = {}\nhard_limit = {}\n",
+            p.hard,
+            p.hard + 1
+        ),
+        None => String::new(),
+    };
+    let second_traffic = match p.second_service {
+        Some(_) => format!(
+            "[[app.traffic]]\nservice = 9000\nfrom = \"fra\"\nshape = \"poisson\"\nrps = {}\n",
+            p.rps / 2.0
+        ),
+        None => String::new(),
+    };
     format!(
         r#"
 name = "prop"
@@ -171,10 +193,10 @@ auto_stop_machines = "{autostop}"
 type = "requests"
 soft_limit = {soft}
 hard_limit = {hard}
-[[app.fly.vm]]
+{second}[[app.fly.vm]]
 size = "shared-cpu-1x"
 memory = "1gb"
-[[app.traffic]]
+{second_traffic}[[app.traffic]]
 from = "ams"
 shape = "poisson"
 rps = {rps}

@@ -84,14 +84,14 @@ fn odd_features_of_real_files() {
             .iter()
             .any(|m| m.contains("template placeholder"))
     );
-    assert!(!a.services[0].0.autostart);
+    assert!(!a.services[0].autostart);
     assert_eq!(a.groups[0].mount.as_ref().unwrap().size_gb, 1.0);
 
     // An undocumented key (maccas-api `max_machines_running`) is listed as ignored.
     let (a, p) = read(
         "[http_service]\nauto_stop_machines = true\nmin_machines_running = 1\nmax_machines_running = 1\n[checks.health]\ntype = 'http'\nport = 8080\n[[vm]]\nmemory_mb = 512\n",
     );
-    assert_eq!(a.services[0].0.min_machines_running, 1);
+    assert_eq!(a.services[0].min_machines_running, 1);
     assert_eq!(a.groups[0].vm.memory_mb, 512);
     assert!(
         messages(&p, Severity::Ignored)
@@ -104,7 +104,7 @@ fn odd_features_of_real_files() {
         "[processes]\nweb = 'a'\nworker = 'b'\n[http_service]\nprocesses = ['web']\n[mounts]\nsource = 'd'\ndestination = '/d'\nprocesses = ['app', 'worker']\n[[vm]]\nsize = 'shared-cpu-1x'\nmemory = '1024mb'\nprocesses = ['web', 'worker']\n",
     );
     assert!(!p.has_errors());
-    assert_eq!(a.services[0].1, vec![0]);
+    assert_eq!(a.services[0].groups, vec![0]);
     assert!(a.groups[1].mount.is_some() && a.groups[0].mount.is_none());
     assert_eq!(a.groups[1].vm.memory_mb, 1024);
 
@@ -114,7 +114,7 @@ fn odd_features_of_real_files() {
     );
     assert!(!p.has_errors() && a.app.is_none());
     assert_eq!(
-        (a.services[0].0.concurrency, a.services[0].0.hard_limit),
+        (a.services[0].concurrency, a.services[0].hard_limit),
         (ConcurrencyKind::Connections, 25)
     );
 
@@ -125,7 +125,7 @@ fn odd_features_of_real_files() {
     assert!(!p.has_errors());
     assert_eq!(a.groups.len(), 1);
     assert_eq!(a.kill_timeout, flysim::engine::SimDuration::from_secs(5));
-    assert_eq!(a.services[0].0.concurrency, ConcurrencyKind::Requests);
+    assert_eq!(a.services[0].concurrency, ConcurrencyKind::Requests);
 
     // An empty app name and a GPU size (ollama-open-webui).
     let (a, p) = read(
@@ -170,7 +170,7 @@ fn odd_features_of_real_files() {
         "[processes]\nweb = 'a'\nworker = 'b'\n[http_service]\nprocesses = ['web ']\nauto_stop_machines = false\nmin_machines_running = 1\n[[vm]]\nmemory = '2048'\ncpus = 2\n",
     );
     assert!(!p.has_errors());
-    assert_eq!(a.services[0].1, vec![0]);
+    assert_eq!(a.services[0].groups, vec![0]);
     assert_eq!((a.groups[1].vm.memory_mb, a.groups[1].vm.cpus), (2048, 2));
 
     // Several services with their own autostop and min_machines_running, UDP, "512m" (clan-destiny).
@@ -179,7 +179,7 @@ fn odd_features_of_real_files() {
     );
     assert!(!p.has_errors());
     assert_eq!(a.services.len(), 2);
-    assert_eq!(a.services[0].0.min_machines_running, 2);
+    assert_eq!(a.services[0].min_machines_running, 2);
     assert_eq!((a.groups[0].vm.cpus, a.groups[0].vm.memory_mb), (2, 512));
 
     // Environment values of any type (gunslinger, live_beats): ignored.
@@ -191,10 +191,7 @@ fn odd_features_of_real_files() {
         "[processes]\nserver = 's'\nworker = 'w'\ntemporal = 't'\n[http_service]\nprocesses = ['server']\nauto_stop_machines = true\n[[vm]]\nmemory_mb = 256\n",
     );
     assert_eq!(
-        (
-            a.services[0].0.autostop,
-            a.services[0].0.min_machines_running
-        ),
+        (a.services[0].autostop, a.services[0].min_machines_running),
         (Autostop::Stop, 0)
     );
     assert_eq!(a.groups.len(), 3);
@@ -205,7 +202,7 @@ fn odd_features_of_real_files() {
     );
     assert!(!p.has_errors());
     assert_eq!(
-        (a.services[0].0.autostop, a.services[0].0.soft_limit),
+        (a.services[0].autostop, a.services[0].soft_limit),
         (Autostop::Suspend, 400)
     );
 
@@ -222,10 +219,7 @@ fn odd_features_of_real_files() {
     let (a, _) = read(
         "[deploy]\nstrategy = 'canary'\n[http_service]\nauto_stop_machines = \"suspend\"\n[http_service.concurrency]\ntype = 'requests'\nhard_limit = 4\nsoft_limit = 2\n",
     );
-    assert_eq!(
-        (a.services[0].0.soft_limit, a.services[0].0.hard_limit),
-        (2, 4)
-    );
+    assert_eq!((a.services[0].soft_limit, a.services[0].hard_limit), (2, 4));
 
     // A malformed service (plugin-intelligence): protocol '' and internal_port 0 are warnings.
     let (_, p) = read("[scale]\ncount = 1\n[[services]]\nprotocol = ''\ninternal_port = 0\n");
@@ -237,7 +231,7 @@ fn odd_features_of_real_files() {
         "[[services]]\n[services.concurrency]\ntype = 'connections'\nhard_limit = 100000\nsoft_limit = 100000\n[[services.ports]]\nport = 7654\nprotocol = 'tcp'\n",
     );
     assert!(!p.has_errors());
-    assert_eq!(a.services[0].0.soft_limit, 100_000);
+    assert_eq!(a.services[0].soft_limit, 100_000);
 
     // Minimal: app + mounts + metrics, no services and no primary_region (corrosion).
     let (a, p) = read(
@@ -254,7 +248,7 @@ fn odd_features_of_real_files() {
     // No concurrency block (mastodon): Fly's defaults, connections 20 / no hard limit.
     let (a, _) = read("[[services]]\ninternal_port = 8080\n");
     assert_eq!(
-        (a.services[0].0.soft_limit, a.services[0].0.hard_limit),
+        (a.services[0].soft_limit, a.services[0].hard_limit),
         (20, u32::MAX)
     );
 
@@ -264,7 +258,7 @@ fn odd_features_of_real_files() {
     );
     assert!(!p.has_errors());
     assert_eq!(
-        (a.services[0].0.soft_limit, a.services[0].0.hard_limit),
+        (a.services[0].soft_limit, a.services[0].hard_limit),
         (4, u32::MAX)
     );
     assert_eq!(a.groups[0].restart, Some(Restart::OnFailure(10)));

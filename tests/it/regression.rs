@@ -1291,3 +1291,40 @@ fn import_numbered_machines_unlike_a_run_of_the_same_fly_toml() {
     // worker:0, its standby shop:1, web shop:2 and shop:3, db shop:4.
     assert_eq!(layout(&default)[1].2, vec![0]);
 }
+
+/// A process group reached only by a second service (`[[services]]` beside `[http_service]`)
+/// was laid out as a worker, one Machine and a standby, by both an app without `machines` and
+/// `flysim import`: only the first service's groups counted. flyctl gives every group with
+/// any service two Machines.
+#[test]
+fn default_layout_counted_only_the_first_services_groups() {
+    let tmp = tmp();
+    let fly = tmp.path().join("fly.toml");
+    std::fs::write(&fly, "app = 'api'\nprimary_region = 'fra'\n[processes]\nweb = 'a'\ngrpc = 'b'\n[http_service]\ninternal_port = 8080\nprocesses = ['web']\n[[services]]\ninternal_port = 50051\nprocesses = ['grpc']\n").unwrap();
+    let text = format!(
+        "duration = \"1h\"\n[[app]]\nname = \"api\"\nfly_toml = {:?}\n",
+        fly.display().to_string()
+    );
+    let default = flysim::scenario::from_str(&text, "d.toml", &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    let layout: Vec<(usize, u32, bool)> = default.apps[0]
+        .machines
+        .iter()
+        .map(|g| (g.group, g.per_region[0].1, g.standby_for.is_empty()))
+        .collect();
+    assert_eq!(layout, vec![(0, 2, true), (1, 2, true)]);
+    let imported = flysim::import::import(&fly, None, 5.0).unwrap();
+    assert!(
+        imported.text.contains("group = \"grpc\", count = 2"),
+        "{}",
+        imported.text
+    );
+    assert!(!imported.text.contains("standby_for"), "{}", imported.text);
+    // The second service is offered a source to fill in.
+    assert!(
+        imported.text.contains("# service = 50051"),
+        "{}",
+        imported.text
+    );
+}

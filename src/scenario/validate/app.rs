@@ -68,36 +68,54 @@ impl Builder<'_> {
             swap_mb: 0,
             kill_timeout: SimDuration::from_secs(5),
         });
-        // Traffic goes to the first service ([http_service] if present).
-        if fly.services.len() > 1 {
-            self.p.warning(
-                t.origin(),
-                &t.key_path("fly"),
-                format!("{} services defined; flysim routes the app's traffic to the first ([http_service] if present)", fly.services.len()),
-            );
+        // Each service takes its own traffic; a group reached by several takes the most
+        // restrictive autostop among them, a service without the key counting as off
+        // (flyctl `deployCreateMachinesForGroups`).
+        let services = fly.services.clone();
+        let mut served_groups: Vec<usize> = Vec::new();
+        for svc in &services {
+            for &g in &svc.groups {
+                if !served_groups.contains(&g) {
+                    served_groups.push(g);
+                }
+            }
         }
-        let (service, served_groups) = fly.services.first().cloned().unwrap_or((
-            Service {
-                concurrency: ConcurrencyKind::Connections,
-                soft_limit: 20,
-                hard_limit: u32::MAX,
-                autostop: Autostop::Off,
-                autostart: true,
-                min_machines_running: 0,
-            },
-            Vec::new(),
-        ));
+        served_groups.sort_unstable();
         let groups: Vec<Group> = fly
             .groups
             .iter()
-            .map(|g| Group {
-                name: g.name.clone(),
-                vm: g.vm,
-                gpus: g.gpus.clone(),
-                volume_gb: g.mount.as_ref().map(|m| m.size_gb),
-                restart: g.restart,
+            .enumerate()
+            .map(|(gi, g)| {
+                let reaching: Vec<u8> = (0..services.len())
+                    .filter(|&si| services[si].groups.contains(&gi))
+                    .map(|si| si as u8)
+                    .collect();
+                let autostop = reaching
+                    .iter()
+                    .map(|&si| services[si as usize].autostop)
+                    .min()
+                    .unwrap_or(Autostop::Off);
+                Group {
+                    name: g.name.clone(),
+                    vm: g.vm,
+                    gpus: g.gpus.clone(),
+                    volume_gb: g.mount.as_ref().map(|m| m.size_gb),
+                    restart: g.restart,
+                    services: reaching,
+                    autostop,
+                }
             })
             .collect();
+        if services.len() > u8::MAX as usize {
+            self.p.error(
+                t.origin(),
+                &t.key_path("fly"),
+                format!(
+                    "{} services; flysim takes at most 255 per app",
+                    services.len()
+                ),
+            );
+        }
         for g in &groups {
             if let Some((n, kind)) = &g.gpus {
                 self.p.warning(
@@ -233,7 +251,7 @@ impl Builder<'_> {
             .opt_tables(self.p, "traffic")
             .into_iter()
             .enumerate()
-            .flat_map(|(i, (tp, tn))| self.traffic(tn, &tp, &name, i))
+            .flat_map(|(i, (tp, tn))| self.traffic(tn, &tp, &name, i, &services))
             .collect();
         if !traffic.is_empty() && served_groups.is_empty() {
             self.p.error(
@@ -260,7 +278,8 @@ impl Builder<'_> {
         Some(App {
             name,
             primary_region,
-            service,
+            services,
+            first_route: 0,
             served_groups,
             groups,
             swap_mb: fly.swap_mb,
@@ -605,14 +624,11 @@ impl Builder<'_> {
     /// suspend-resume).
     pub(super) fn check_suspend(&mut self, apps: &[App], platform: &Platform) {
         for (ai, app) in apps.iter().enumerate() {
-            if app.service.autostop != Autostop::Suspend {
-                continue;
-            }
             for (mi, g) in app.machines.iter().enumerate() {
-                if !app.served_groups.contains(&g.group) {
+                let group = &app.groups[g.group];
+                if group.autostop != Autostop::Suspend {
                     continue;
                 }
-                let group = &app.groups[g.group];
                 let why = if app.swap_mb > 0 {
                     Some("it has swap (swap_size_mb)".to_string())
                 } else if group.gpus.is_some() {

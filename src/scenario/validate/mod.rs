@@ -283,11 +283,16 @@ impl<'p> Builder<'p> {
         for (path, n) in t.opt_tables(self.p, "region") {
             self.declared_region(n, &path);
         }
-        let apps: Vec<App> = t
+        let mut apps: Vec<App> = t
             .opt_tables(self.p, "app")
             .into_iter()
             .filter_map(|(path, n)| self.app(n, &path))
             .collect();
+        let mut route = 0;
+        for a in &mut apps {
+            a.first_route = route;
+            route += a.services.len();
+        }
         if apps.is_empty() && !self.p.has_errors() {
             self.p.error(
                 t.origin(),

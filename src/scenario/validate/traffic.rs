@@ -2,6 +2,18 @@
 
 use super::*;
 
+/// Keys of a constant or Poisson source.
+const RATE_KEYS: &[&str] = &[
+    "from",
+    "weights",
+    "shape",
+    "rps",
+    "start",
+    "end",
+    "service",
+    "service_time",
+];
+
 impl Builder<'_> {
     pub(super) fn traffic(
         &mut self,
@@ -9,11 +21,21 @@ impl Builder<'_> {
         path: &str,
         app: &str,
         index: usize,
+        services: &[Service],
     ) -> Vec<Traffic> {
         let mut t = TableReader::new(n, path, self.p);
+        let service = self.service_ref(&mut t, services);
+        let service_time = t
+            .take("service_time")
+            .and_then(|s| dist(self.p, &t.key_path("service_time"), s));
         let shape_name = t.req_str(self.p, "shape");
         if shape_name.as_deref() == Some("trace") {
-            return self.trace_traffic(t, app, index);
+            let mut out = self.trace_traffic(t, app, index);
+            for tr in &mut out {
+                tr.service = service;
+                tr.service_time = service_time;
+            }
+            return out;
         }
         let from = self.client_regions(&mut t, true);
         let p = &mut *self.p;
@@ -31,14 +53,8 @@ impl Builder<'_> {
         let mut start = t.opt_duration(p, "start").unwrap_or(SimDuration::ZERO);
         let mut end = t.opt_duration(p, "end");
         let (shape, keys): (Option<Shape>, &[&str]) = match shape_name.as_deref() {
-            Some("constant") => (
-                rate(&mut t, p, "rps").map(Shape::Constant),
-                &["from", "weights", "shape", "rps", "start", "end"],
-            ),
-            Some("poisson") => (
-                rate(&mut t, p, "rps").map(Shape::Poisson),
-                &["from", "weights", "shape", "rps", "start", "end"],
-            ),
+            Some("constant") => (rate(&mut t, p, "rps").map(Shape::Constant), RATE_KEYS),
+            Some("poisson") => (rate(&mut t, p, "rps").map(Shape::Poisson), RATE_KEYS),
             Some("diurnal") => {
                 let mean = rate(&mut t, p, "mean_rps");
                 let peak = rate(&mut t, p, "peak_rps");
@@ -61,8 +77,16 @@ impl Builder<'_> {
                 (
                     shape,
                     &[
-                        "from", "weights", "shape", "mean_rps", "peak_rps", "peak_at", "start",
+                        "from",
+                        "weights",
+                        "shape",
+                        "mean_rps",
+                        "peak_rps",
+                        "peak_at",
+                        "start",
                         "end",
+                        "service",
+                        "service_time",
                     ],
                 )
             }
@@ -80,7 +104,16 @@ impl Builder<'_> {
                 }
                 (
                     rate(&mut t, p, "rps").map(Shape::Poisson),
-                    &["from", "weights", "shape", "rps", "at", "for"],
+                    &[
+                        "from",
+                        "weights",
+                        "shape",
+                        "rps",
+                        "at",
+                        "for",
+                        "service",
+                        "service_time",
+                    ],
                 )
             }
             Some(other) => {
@@ -101,8 +134,67 @@ impl Builder<'_> {
                 start,
                 end,
                 stream: format!("{app}/{index}"),
+                service,
+                service_time,
             }],
             _ => Vec::new(),
+        }
+    }
+
+    /// `service`: which of the app's services a source sends to, by internal port or by name
+    /// (`http_service`, `services[i]`); the first service when left out.
+    fn service_ref(&mut self, t: &mut TableReader, services: &[Service]) -> usize {
+        let Some(n) = t.take("service") else {
+            return 0;
+        };
+        let path = t.key_path("service");
+        let choices = || {
+            services
+                .iter()
+                .map(|s| match s.internal_port {
+                    Some(port) => format!("{:?} (port {port})", s.name),
+                    None => format!("{:?}", s.name),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let found: Vec<usize> = match &n.value {
+            Value::Int(port) => (0..services.len())
+                .filter(|&i| services[i].internal_port.map(i64::from) == Some(*port))
+                .collect(),
+            Value::Str(name) => (0..services.len())
+                .filter(|&i| &services[i].name == name)
+                .collect(),
+            _ => Vec::new(),
+        };
+        match found[..] {
+            [i] => i,
+            [] if services.is_empty() => 0, // reported once: the app has no service
+            [] => {
+                self.p.error(
+                    &n.origin,
+                    &path,
+                    format!(
+                        "expected one of the app's services, by name or internal port: {}; got {}",
+                        choices(),
+                        n.value
+                    ),
+                );
+                0
+            }
+            _ => {
+                let names: Vec<&str> = found.iter().map(|&i| services[i].name.as_str()).collect();
+                self.p.error(
+                    &n.origin,
+                    &path,
+                    format!(
+                        "internal port {} is shared by {}; name the service instead",
+                        n.value,
+                        names.join(" and ")
+                    ),
+                );
+                0
+            }
         }
     }
 
@@ -127,6 +219,8 @@ impl Builder<'_> {
             "end",
             "offset",
             "loop",
+            "service",
+            "service_time",
         ];
         let p = &mut *self.p;
         let file = t.req_str(p, "file");
@@ -261,6 +355,8 @@ impl Builder<'_> {
                 start,
                 end,
                 stream,
+                service: 0,
+                service_time: None,
             });
         }
         self.check_end(&t, start, end);
