@@ -19,7 +19,11 @@
 //!
 //! Among equally good Machines the choice is the `tiebreak` parameter.
 //!
-//! Owns each app's routing state (the per-region `route_index` of the Machines it routes
+//! Routes are an app's services (`Scenario::route`): each has its own limits, and counts
+//! only its own requests on a Machine (`Machine::load_for`). A Machine of a group several
+//! services reach is in each of their indexes.
+//!
+//! Owns each route's routing state (the per-region `route_index` of the Machines it routes
 //! to, the order in which client regions try regions, the proxy queue and its expiry timer,
 //! round-robin cursors) and the routing stream. It reads Machines and hosts through a
 //! [`World`] view and changes neither: the handlers act on its [`Route`].

@@ -1,5 +1,6 @@
-//! The proxy's view of one app's Machines in one region, kept up to date as Machines change,
-//! so that choosing a Machine costs O(log N) in the region's N Machines instead of a scan.
+//! The proxy's view of one route's Machines (a service of an app) in one region, kept up to
+//! date as Machines change, so that choosing a Machine costs O(log N) in the region's N
+//! Machines instead of a scan.
 //!
 //! Each Machine the proxy routes to has a position in its region's list (creation order, so
 //! ascending ids) and a band: under soft and started, under soft and starting, over soft but
