@@ -99,7 +99,7 @@ impl Sim<'_> {
         self.reband(id);
         while let Some(p) = self.fleet[id].take_pending() {
             self.rec.cold_wait(app, now - p.assigned);
-            self.begin_service(id, &p.request());
+            self.begin_service(id, p.arrived, p.service_ns, p.client, p.flags, p.svc);
         }
         self.feed_from_queue(id);
         if self.fleet[id].load() == 0 {

@@ -134,6 +134,8 @@ pub struct Request {
     pub flags: u8,
     /// The app's service it was sent to (index into its services).
     pub svc: u8,
+    /// That service's route (`Scenario::route`), decided at the source.
+    pub route: u16,
 }
 
 /// A request waiting for its Machine to finish booting.
@@ -153,6 +155,8 @@ pub struct Pending {
     pub flags: u8,
     /// The app's service it was sent to.
     pub svc: u8,
+    /// That service's route.
+    pub route: u16,
 }
 
 /// A request in service under the independent model (its completion event names its slot).
@@ -186,6 +190,7 @@ impl Pending {
             retries: self.retries,
             flags: self.flags,
             svc: self.svc,
+            route: self.route,
         }
     }
 }
@@ -257,6 +262,9 @@ pub struct Machine {
     pub ordinal: u32,
     /// Process group (index into the app's groups).
     pub group: u16,
+    /// The route of its app's first service (`Scenario::route`); its service `s` is route
+    /// `first_route + s`.
+    pub first_route: u16,
     /// Whether its group takes the app's requests (false: a worker).
     pub serves: bool,
     /// Lifecycle state.
@@ -398,6 +406,7 @@ impl Machine {
             host,
             ordinal,
             group: 0,
+            first_route: 0,
             serves: true,
             state,
             since: now,
@@ -475,6 +484,7 @@ impl Machine {
     /// counter per service when the app has several.
     pub fn join_group(&mut self, app: &crate::scenario::App, group: usize) {
         self.group = group as u16;
+        self.first_route = app.first_route as u16;
         self.serves = app.served_groups.contains(&group);
         if app.services.len() > 1 {
             self.svc_load = vec![0; app.services.len()].into_boxed_slice();

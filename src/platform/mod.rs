@@ -241,7 +241,8 @@ impl<'s> Sim<'s> {
                     streams.stream(&format!("service/{}", t.stream)),
                 );
                 src.service = t.service as u8;
-                src.service_time = t.service_time;
+                src.route = sc.route(ai, t.service) as u16;
+                src.service_time = t.service_time.unwrap_or(sc.apps[ai].service_time);
                 src
             })
             .collect();

@@ -108,6 +108,8 @@ struct Routing {
     app: usize,
     /// Its service (index into the app's services).
     svc: u8,
+    /// The service's limits and autostart, copied here for the request path.
+    limits: Limits,
     /// The Machines the proxy routes to, per region index, with their bands.
     regions: Vec<RegionIndex>,
     /// Whether any region keeps bands (else the proxy scans every region).
@@ -120,6 +122,29 @@ struct Routing {
     expiry: Timer,
     /// Round-robin cursor per region (the id after the last one picked).
     rr: Vec<u32>,
+}
+
+/// What the request path reads of a service's settings.
+#[derive(Clone, Copy)]
+struct Limits {
+    soft_limit: u32,
+    hard_limit: u32,
+    autostart: bool,
+    /// Whether the app has several services (a Machine's load for this one is then its
+    /// share, `Machine::load_for`, else all of it).
+    shared: bool,
+}
+
+impl Limits {
+    /// The load of Machine `m` this service counts.
+    #[inline]
+    fn load_of(self, m: &Machine, lane: u8) -> u32 {
+        if self.shared {
+            m.load_for(lane)
+        } else {
+            m.load()
+        }
+    }
 }
 
 /// No position in a region's index: not routed to, or its region is scanned.
@@ -252,9 +277,16 @@ impl Proxy {
             .zip(owners)
             .map(|(by_region, (app, svc))| {
                 let has: Vec<bool> = by_region.iter().map(|ids| !ids.is_empty()).collect();
+                let s = &sc.apps[app].services[svc as usize];
                 Routing {
                     app,
                     svc,
+                    limits: Limits {
+                        soft_limit: s.soft_limit,
+                        hard_limit: s.hard_limit,
+                        autostart: s.autostart,
+                        shared: sc.apps[app].services.len() > 1,
+                    },
                     any_indexed: by_region
                         .iter()
                         .any(|ids| ids.len() > route_index::SCAN_UP_TO),
@@ -361,6 +393,13 @@ impl Proxy {
         &sc.apps[r.app].services[r.svc as usize]
     }
 
+    /// The hard limit of route `route`'s service when it is its app's only one.
+    #[inline]
+    pub fn sole_service_hard_limit(&self, route: usize) -> Option<u32> {
+        let l = &self.routes[route].limits;
+        (!l.shared).then_some(l.hard_limit)
+    }
+
     /// The app route `route` belongs to.
     pub fn app_of(&self, route: usize) -> usize {
         self.routes[route].app
@@ -384,15 +423,20 @@ impl Proxy {
 
     /// Where Machine `m` stands for the proxy now (see `route_index`); `host_detected`:
     /// whether the platform has noticed its host's failure.
-    fn standing_of(sc: &Scenario, lane: u8, m: &Machine, host_detected: bool) -> Standing {
-        let svc = &sc.apps[m.app.index()].services[lane as usize];
+    fn standing_of(
+        tiebreak: TieBreak,
+        svc: Limits,
+        lane: u8,
+        m: &Machine,
+        host_detected: bool,
+    ) -> Standing {
         // Until the platform notices a failed host, the proxy still sees its Machines as
         // they were.
         let seen = match m.state {
             MState::Down if !host_detected => m.before_down,
             s => s,
         };
-        let key = match sc.platform.tiebreak {
+        let key = match tiebreak {
             TieBreak::MostRecentlyStarted => m.started_at,
             TieBreak::LeastRecentlyUsed => m.last_used,
             TieBreak::Random | TieBreak::RoundRobin | TieBreak::Closest => SimTime::ZERO,
@@ -405,7 +449,7 @@ impl Proxy {
         match seen {
             MState::Started | MState::Starting => {
                 st.running = true;
-                let load = m.load_for(lane);
+                let load = svc.load_of(m, lane);
                 let starting = seen == MState::Starting;
                 st.band = match (load < svc.soft_limit, load < svc.hard_limit, starting) {
                     (true, _, false) => Band::SoftStarted,
@@ -441,11 +485,23 @@ impl Proxy {
     /// [`Proxy::reband_indexed`] needs.
     #[inline]
     pub fn keeps_bands_of(&self, id: MachineId) -> bool {
+        if !self.indexed_anywhere {
+            return false;
+        }
+        if self.stride == 1 {
+            return self.route_pos[id.index()] != NO_POSITION;
+        }
+        self.keeps_bands_of_any(id)
+    }
+
+    /// [`Proxy::keeps_bands_of`] when apps have several services.
+    #[cold]
+    #[inline(never)]
+    fn keeps_bands_of_any(&self, id: MachineId) -> bool {
         let at = id.index() * self.stride;
-        self.indexed_anywhere
-            && self.route_pos[at..at + self.stride]
-                .iter()
-                .any(|&p| p != NO_POSITION)
+        self.route_pos[at..at + self.stride]
+            .iter()
+            .any(|&p| p != NO_POSITION)
     }
 
     /// [`Proxy::reband`] for a Machine that [`Proxy::keeps_bands_of`].
@@ -457,15 +513,31 @@ impl Proxy {
         m: &Machine,
         host_detected: bool,
     ) {
+        let tiebreak = sc.platform.tiebreak;
+        if self.stride == 1 {
+            let pos = self.route_pos[id.index()] as usize;
+            let r = &mut self.routes[m.first_route as usize];
+            let st = Self::standing_of(tiebreak, r.limits, 0, m, host_detected);
+            r.regions[m.region as usize].set(pos, st);
+        } else {
+            self.reband_lanes(tiebreak, id, m, host_detected);
+        }
+    }
+
+    /// [`Proxy::reband_indexed`] when apps have several services: the Machine's place in
+    /// each of its services' indexes.
+    #[cold]
+    #[inline(never)]
+    fn reband_lanes(&mut self, tiebreak: TieBreak, id: MachineId, m: &Machine, detected: bool) {
         let at = id.index() * self.stride;
         for lane in 0..self.stride {
             let pos = self.route_pos[at + lane];
             if pos == NO_POSITION {
                 continue;
             }
-            let st = Self::standing_of(sc, lane as u8, m, host_detected);
-            let route = sc.route(m.app.index(), lane);
-            self.routes[route].regions[m.region as usize].set(pos as usize, st);
+            let r = &mut self.routes[m.first_route as usize + lane];
+            let st = Self::standing_of(tiebreak, r.limits, lane as u8, m, detected);
+            r.regions[m.region as usize].set(pos as usize, st);
         }
     }
 
@@ -512,8 +584,9 @@ const UNDER_HARD_STARTING: usize = 3;
 const WAKEABLE: usize = 4;
 
 impl Proxy {
-    /// Sorts the app's Machines in `region` into bands; returns whether any is started or
+    /// Sorts the route's Machines in `region` into bands; returns whether any is started or
     /// starting (at its hard limit or not).
+    #[inline]
     fn scan_classify(
         &mut self,
         w: &World<'_>,
@@ -521,9 +594,27 @@ impl Proxy {
         region: usize,
         avoid: Option<MachineId>,
     ) -> bool {
-        let mut running = false;
-        let svc = self.settings(w.sc, route);
         let lane = self.routes[route].svc;
+        // One loop per way of counting load, so that an app of one service pays nothing for
+        // apps of several.
+        if self.routes[route].limits.shared {
+            self.scan_classify_by(w, route, region, avoid, |m| m.load_for(lane))
+        } else {
+            self.scan_classify_by(w, route, region, avoid, Machine::load)
+        }
+    }
+
+    /// [`Proxy::scan_classify`] with the load the route counts, `load`.
+    fn scan_classify_by(
+        &mut self,
+        w: &World<'_>,
+        route: usize,
+        region: usize,
+        avoid: Option<MachineId>,
+        load: impl Fn(&Machine) -> u32,
+    ) -> bool {
+        let mut running = false;
+        let svc = self.routes[route].limits;
         for s in &mut self.scratch {
             s.clear();
         }
@@ -532,7 +623,7 @@ impl Proxy {
                 continue;
             }
             let m = &w.machine(id);
-            let load = m.load_for(lane);
+            let load = load(m);
             // Until the platform notices a failed host, the proxy still sees its Machines as
             // they were.
             let seen = match m.state {
@@ -831,7 +922,7 @@ impl Proxy {
                 }
             }
         }
-        let svc = self.settings(w.sc, route);
+        let svc = self.routes[route].limits;
         let hard = svc.hard_limit;
         if svc.autostart {
             for i in 0..nregions {
@@ -922,7 +1013,7 @@ impl Proxy {
             }
         }
         // A Machine in the middle of stopping is woken again (Fly's PM11 path).
-        let svc = self.settings(w.sc, route);
+        let svc = self.routes[route].limits;
         if svc.autostart {
             for i in 0..nregions {
                 let region = self.routes[route].order[client as usize][i] as usize;

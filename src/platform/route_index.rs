@@ -238,7 +238,9 @@ impl RegionIndex {
         self.standing[pos]
     }
 
-    /// Records a new standing for the Machine at `pos`.
+    /// Records a new standing for the Machine at `pos` (inlined into the one hot caller,
+    /// `Proxy::reband_indexed`).
+    #[inline(always)]
     pub(super) fn set(&mut self, pos: usize, new: Standing) {
         let old = self.standing[pos];
         if old == new {

@@ -19,13 +19,9 @@ impl Sim<'_> {
         let now = self.now();
         let src = &mut self.sources[s];
         let app = src.app as usize;
-        let svc = src.service;
+        let (svc, route) = (src.service, src.route);
         let client = src.client();
-        let dist = match &src.service_time {
-            Some(d) => d,
-            None => &self.sc.apps[app].service_time,
-        };
-        let service_ns = sample_ns(dist, &mut src.service_rng);
+        let service_ns = sample_ns(&src.service_time, &mut src.service_rng);
         if let Some(t) = src.next(Some(now)) {
             self.engine
                 .schedule_at(t, Event::Arrival { source: s as u32 });
@@ -38,6 +34,7 @@ impl Sim<'_> {
             retries: 0,
             flags: 0,
             svc,
+            route,
         };
         self.dispatch(app, req, None);
     }
@@ -46,7 +43,7 @@ impl Sim<'_> {
     /// failed it) and acts on the decision.
     pub(super) fn dispatch(&mut self, app: usize, req: Request, avoid: Option<MachineId>) {
         let now = self.now();
-        let route = self.sc.route(app, req.svc as usize);
+        let route = req.route as usize;
         match self
             .proxy
             .route(world!(self), route, req.client, avoid, now)
@@ -56,7 +53,14 @@ impl Sim<'_> {
             {
                 self.dead_route(m, app, req)
             }
-            proxy::Route::Serve(m) => self.begin_service(m, &req),
+            proxy::Route::Serve(m) => self.begin_service(
+                m,
+                req.arrived,
+                req.service_ns,
+                req.client,
+                req.flags,
+                req.svc,
+            ),
             proxy::Route::Wait(m) => self.wait_on(m, req),
             proxy::Route::Wake(m) => {
                 if self.begin_start(m, true) {
@@ -103,17 +107,24 @@ impl Sim<'_> {
             retries: req.retries,
             flags: req.flags | flags::COLD,
             svc: req.svc,
+            route: req.route,
         });
         self.reband(id);
         self.arm_connect_check(id);
     }
 
-    /// Starts serving request `req` on a started Machine.
-    pub(super) fn begin_service(&mut self, id: MachineId, req: &Request) {
+    /// Starts serving a request of service `svc` on a started Machine.
+    pub(super) fn begin_service(
+        &mut self,
+        id: MachineId,
+        arrived: SimTime,
+        service_ns: u64,
+        client: u16,
+        fl: u8,
+        svc: u8,
+    ) {
         let now = self.now();
         let model = self.sc.apps[self.fleet[id].app.index()].service_model;
-        let (arrived, service_ns, client, fl, svc) =
-            (req.arrived, req.service_ns, req.client, req.flags, req.svc);
         let m = &mut self.fleet[id];
         m.last_used = now;
         m.count_in(svc);
@@ -212,27 +223,40 @@ impl Sim<'_> {
     /// that service's hard limit.
     pub(super) fn feed_from_queue(&mut self, id: MachineId) {
         let sc = self.sc;
+        if sc.platform.max_queue_wait.0 == 0 {
+            return; // no request ever waits in a queue
+        }
         let m = &self.fleet[id];
+        if !m.serves {
+            return; // a worker takes no requests
+        }
         let app = m.app.index();
-        for &svc in &sc.apps[app].groups[m.group as usize].services {
-            let route = sc.route(app, svc as usize);
-            let hard = sc.apps[app].services[svc as usize].hard_limit;
-            while self.fleet[id].load_for(svc) < hard {
-                let Some(q) = self.proxy.queue(route).pop_front() else {
-                    break;
-                };
-                let now = self.now();
-                self.rec.dequeued(app, now - q.enqueued);
-                let req = Request {
-                    arrived: q.arrived,
-                    service_ns: q.service_ns,
-                    client: q.client,
-                    retries: 0,
-                    flags: flags::QUEUED,
-                    svc,
-                };
-                self.begin_service(id, &req);
+        let route = m.first_route as usize;
+        if let Some(hard) = self.proxy.sole_service_hard_limit(route) {
+            // The common case: one service, one queue, most often empty.
+            if self.proxy.queue_len(route) > 0 {
+                self.feed_route(id, app, route, 0, hard);
             }
+            return;
+        }
+        let a = &sc.apps[app];
+        for &svc in &a.groups[m.group as usize].services {
+            let hard = a.services[svc as usize].hard_limit;
+            self.feed_route(id, app, a.first_route + svc as usize, svc, hard);
+        }
+    }
+
+    /// Gives Machine `id` queued requests of route `route` (service `svc` of app `app`) while
+    /// its load of that service is under `hard`.
+    #[inline(always)]
+    fn feed_route(&mut self, id: MachineId, app: usize, route: usize, svc: u8, hard: u32) {
+        while self.fleet[id].load_for(svc) < hard {
+            let Some(q) = self.proxy.queue(route).pop_front() else {
+                break;
+            };
+            let now = self.now();
+            self.rec.dequeued(app, now - q.enqueued);
+            self.begin_service(id, q.arrived, q.service_ns, q.client, flags::QUEUED, svc);
         }
     }
 

@@ -20,8 +20,10 @@ pub struct Source {
     pub app: u16,
     /// The app's service it sends to.
     pub service: u8,
-    /// Its requests' service time, when not the app's.
-    pub service_time: Option<crate::scenario::Dist>,
+    /// That service's route (`Scenario::route`).
+    pub route: u16,
+    /// Its requests' service time (the source's own, or its app's).
+    pub service_time: crate::scenario::Dist,
     /// Clients' regions with cumulative weights (one entry: no draw).
     from: Vec<(u16, f64)>,
     shape: Shape,
@@ -79,7 +81,8 @@ impl Source {
         Source {
             app,
             service: 0,
-            service_time: None,
+            route: 0,
+            service_time: crate::scenario::Dist::Constant(crate::engine::SimDuration::ZERO),
             from,
             shape,
             buffer: Vec::new(),

@@ -1328,3 +1328,55 @@ fn default_layout_counted_only_the_first_services_groups() {
         imported.text
     );
 }
+
+/// A worker Machine (a group no service reaches) that finished booting took requests waiting
+/// in the proxy queue: the boot fed it from its app's queue like a web Machine.
+#[test]
+fn a_booting_worker_took_requests_from_the_proxy_queue() {
+    // web:0 (hard limit 1) serves the first of three requests arriving at 1 s; the other two
+    // queue. The worker web:1 starts at 1.5 s and boots by 3 s; the queued requests must wait
+    // for web:0 (done at 11 s, then 21 s), not go to the worker.
+    let text = r#"
+name = "worker-queue"
+duration = "60s"
+[platform]
+max_queue_wait = "60s"
+boot_time = "1s"
+[[region]]
+code = "iad"
+hosts = 2
+[[app]]
+name = "web"
+machines = [{ group = "web", count = 1, regions = ["iad"] }, { group = "worker", count = 1, regions = ["iad"], state = "stopped" }]
+request = { service_time = "10s" }
+app_boot = "0.5s"
+[app.fly]
+primary_region = "iad"
+[app.fly.processes]
+web = "serve"
+worker = "work"
+[app.fly.http_service]
+processes = ["web"]
+[app.fly.http_service.concurrency]
+type = "requests"
+soft_limit = 1
+hard_limit = 1
+[[app.traffic]]
+from = "iad"
+shape = "constant"
+rps = 1000
+start = "1s"
+end = "1.003s"
+[[action]]
+at = "1.5s"
+kind = "machine_start"
+machine = "web:1"
+"#;
+    let sc = flysim::scenario::from_str(text, "w.toml", &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    let mut sim = flysim::platform::Sim::new(&sc, 0);
+    sim.run();
+    let served: Vec<u64> = sim.machines().iter().map(|m| m.served).collect();
+    assert_eq!(served, vec![3, 0]);
+}
