@@ -99,6 +99,8 @@ pub struct RequestCounters {
     pub cross_region: u64,
     /// Requests that gave up on a booting Machine and were routed again.
     pub retried: u64,
+    /// Served requests whose CPU time ran while their Machine was throttled.
+    pub served_throttled: u64,
     /// Sum of arrival-to-answer times of served requests, network excluded [ns].
     pub response_ns: u128,
     /// Sum of latencies as the client sees them (network included) [ns].

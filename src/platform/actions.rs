@@ -211,6 +211,7 @@ impl Sim<'_> {
             now,
         );
         m.join_group(a, new.group);
+        m.quota = super::cpu::account_for(&sc.platform.cpu, a, &new.vm, now);
         m.holds_host = false;
         self.census.added(now, new.region, MState::Stopped);
         let id = self.fleet.add(m);

@@ -104,6 +104,10 @@ impl Fleet {
                     SimTime::ZERO,
                 );
                 m.join_group(app, p.group);
+                m.quota = super::cpu::account_for(&sc.platform.cpu, app, &vm, SimTime::ZERO);
+                if let Some(q) = &mut m.quota {
+                    q.running = state == MState::Started;
+                }
                 m.holds_host = state == MState::Started;
                 m.is_standby = !p.watches.is_empty();
                 on_host[host.index()] += 1;

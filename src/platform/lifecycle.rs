@@ -20,10 +20,35 @@ impl Sim<'_> {
     /// Moves Machine `id` to `to` now.
     pub(super) fn transition(&mut self, id: MachineId, to: MState) {
         let now = self.now();
+        if self.fleet[id].quota.is_some() {
+            self.quota_transition(id, to);
+        }
         let m = &mut self.fleet[id];
         let from = m.go(to, now);
         self.census.moved(now, id, &self.fleet[id], from);
         self.reband(id);
+    }
+
+    /// Machine `id`, which models CPU, moves to `to`: its quota account is brought up to now,
+    /// then its balance moves only while its VM runs; a boot from stopped resets it when
+    /// `cpu_balance_on_start = "reset"`.
+    #[cold]
+    fn quota_transition(&mut self, id: MachineId, to: MState) {
+        self.ps_advance(id);
+        let q_rules = self.sc.platform.cpu;
+        let m = &mut self.fleet[id];
+        let from = m.state;
+        let vm = m.vm;
+        let Some(q) = &mut m.quota else { return };
+        q.running = matches!(
+            to,
+            MState::Starting | MState::Started | MState::Stopping | MState::Suspending
+        );
+        if q_rules.reset_on_start && from == MState::Stopped && to == MState::Starting {
+            q.balance = super::cpu::Rules::of(&q_rules, &vm).initial(&q_rules);
+        }
+        let jobs = m.ps_jobs.len();
+        q.update_throttle(super::cpu::Rules::of(&q_rules, &vm), jobs);
     }
 
     /// Starts a stopped, suspended or suspending Machine. Returns false when its host has no
@@ -99,7 +124,15 @@ impl Sim<'_> {
         self.reband(id);
         while let Some(p) = self.fleet[id].take_pending() {
             self.rec.cold_wait(app, now - p.assigned);
-            self.begin_service(id, p.arrived, p.service_ns, p.client, p.flags, p.svc);
+            self.begin_service(
+                id,
+                p.arrived,
+                p.service_ns,
+                p.wait_ns,
+                p.client,
+                p.flags,
+                p.svc,
+            );
         }
         self.feed_from_queue(id);
         if self.fleet[id].load() == 0 {
@@ -164,6 +197,10 @@ impl Sim<'_> {
         let now = self.now();
         let m = &mut self.fleet[id];
         let app = m.app.index();
+        if m.quota.is_some() {
+            self.ps_advance(id);
+        }
+        let m = &mut self.fleet[id];
         m.service_epoch.bump();
         m.ps.cancel();
         let mut arrivals: Vec<u64> = m.ps_jobs.drain().map(|j| j.arrived).collect();
@@ -182,6 +219,10 @@ impl Sim<'_> {
         m.free_slots.clear();
         m.in_service = 0;
         m.recount_after_kill();
+        let vm = m.vm;
+        if let Some(q) = &mut m.quota {
+            q.update_throttle(super::cpu::Rules::of(&self.sc.platform.cpu, &vm), 0);
+        }
         self.reband(id);
         let n = arrivals.len() as u64;
         for a in arrivals {
@@ -326,5 +367,9 @@ impl Sim<'_> {
             .sc
             .started_price(m.app.index(), m.group as usize, m.region as usize, &vm);
         self.billing.resize(&mut self.fleet[id], now, vm, rate);
+        let cap = super::cpu::Rules::of(&self.sc.platform.cpu, &vm).cap;
+        if let Some(q) = &mut self.fleet[id].quota {
+            q.balance = q.balance.min(cap);
+        }
     }
 }

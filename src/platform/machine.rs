@@ -124,8 +124,10 @@ impl MState {
 pub struct Request {
     /// When it arrived at the proxy.
     pub arrived: SimTime,
-    /// Its service time [ns].
+    /// Its service time [ns] (its CPU time, when the app models CPU).
     pub service_ns: u64,
+    /// Its waiting after the CPU time [ns] (0 unless the app models CPU).
+    pub wait_ns: u64,
     /// The clients' region.
     pub client: u16,
     /// Routing attempts already spent (connect give-ups and failovers).
@@ -147,6 +149,8 @@ pub struct Pending {
     pub assigned: SimTime,
     /// Its service time [ns].
     pub service_ns: u64,
+    /// Its waiting after the CPU time [ns].
+    pub wait_ns: u64,
     /// The clients' region.
     pub client: u16,
     /// How many times it already gave up on a booting Machine.
@@ -178,6 +182,8 @@ pub mod flags {
     pub const COLD: u8 = 1;
     /// Waited in the proxy queue.
     pub const QUEUED: u8 = 2;
+    /// Its CPU time ran while its Machine was throttled (out of CPU balance).
+    pub const THROTTLED: u8 = 4;
 }
 
 impl Pending {
@@ -186,6 +192,7 @@ impl Pending {
         Request {
             arrived: self.arrived,
             service_ns: self.service_ns,
+            wait_ns: self.wait_ns,
             client: self.client,
             retries: self.retries,
             flags: self.flags,
@@ -208,6 +215,10 @@ pub struct PsJob {
     pub flags: u8,
     /// The app's service it was sent to.
     pub svc: u8,
+    /// Its waiting once its CPU time is done [ns] (0: it is done then).
+    pub wait_ns: u64,
+    /// The Machine's throttle spells when it began (`Quota::throttle_spells`).
+    pub spells: u32,
 }
 
 impl PartialEq for PsJob {
@@ -358,6 +369,8 @@ pub struct Machine {
     pub book: Box<Book>,
     /// The `fly scale vm` action updating it, by index, while it restarts.
     pub updating: Option<u32>,
+    /// Its CPU quota account, when its app models CPU (boxed: most Machines have none).
+    pub quota: Option<Box<super::cpu::Quota>>,
     /// Its own stream for boot, resume and suspend times (`machine/<app>:<n>`), so that a
     /// Machine created during the run moves no other Machine's draws; made at its first draw
     /// (a Machine that never boots never pays for it).
@@ -461,6 +474,7 @@ impl Machine {
                 crash_rng: None,
             }),
             updating: None,
+            quota: None,
             rng: None,
         }
     }

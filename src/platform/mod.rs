@@ -18,6 +18,7 @@ pub mod actions;
 pub mod autostop;
 pub mod billing;
 pub mod census;
+pub mod cpu;
 pub mod faults;
 pub mod fleet;
 pub mod hosts;
@@ -33,7 +34,7 @@ use crate::engine::timer::Token;
 use crate::engine::{Engine, RngStreams, SimTime};
 use crate::metrics::Recorder;
 use crate::scenario::Scenario;
-use crate::workload::Source;
+use crate::workload::{self, Source};
 pub use billing::CostSplit;
 pub use census::{STATE_COLUMNS, Transition};
 use fleet::Fleet;
@@ -242,7 +243,7 @@ impl<'s> Sim<'s> {
                 );
                 src.service = t.service as u8;
                 src.route = sc.route(ai, t.service) as u16;
-                src.service_time = t.service_time.unwrap_or(sc.apps[ai].service_time);
+                src.work = workload::Work::of(&sc.apps[ai], t.service_time);
                 src
             })
             .collect();

@@ -98,6 +98,8 @@ pub struct Queued {
     pub enqueued: SimTime,
     /// Its service time [ns].
     pub service_ns: u64,
+    /// Its waiting after the CPU time [ns].
+    pub wait_ns: u64,
     /// The clients' region.
     pub client: u16,
 }

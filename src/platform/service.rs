@@ -7,12 +7,11 @@
 
 use super::machine::{InService, MState, PsJob, Request, flags};
 use super::proxy::{self, Queued};
-use super::{Event, MachineId, Sim, world};
+use super::{Event, MachineId, Sim, cpu, world};
 use crate::engine::timer::Token;
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::FailReason;
 use crate::scenario::ServiceModel;
-use crate::workload::sample_ns;
 
 impl Sim<'_> {
     pub(super) fn on_arrival(&mut self, s: usize) {
@@ -21,7 +20,7 @@ impl Sim<'_> {
         let app = src.app as usize;
         let (svc, route) = (src.service, src.route);
         let client = src.client();
-        let service_ns = sample_ns(&src.service_time, &mut src.service_rng);
+        let (service_ns, wait_ns) = src.work.sample(&mut src.service_rng);
         if let Some(t) = src.next(Some(now)) {
             self.engine
                 .schedule_at(t, Event::Arrival { source: s as u32 });
@@ -30,6 +29,7 @@ impl Sim<'_> {
         let req = Request {
             arrived: now,
             service_ns,
+            wait_ns,
             client,
             retries: 0,
             flags: 0,
@@ -57,6 +57,7 @@ impl Sim<'_> {
                 m,
                 req.arrived,
                 req.service_ns,
+                req.wait_ns,
                 req.client,
                 req.flags,
                 req.svc,
@@ -81,6 +82,7 @@ impl Sim<'_> {
                     arrived: req.arrived,
                     enqueued: now,
                     service_ns: req.service_ns,
+                    wait_ns: req.wait_ns,
                     client: req.client,
                 });
                 self.rec.queued(app);
@@ -103,6 +105,7 @@ impl Sim<'_> {
             arrived: req.arrived,
             assigned: now,
             service_ns: req.service_ns,
+            wait_ns: req.wait_ns,
             client: req.client,
             retries: req.retries,
             flags: req.flags | flags::COLD,
@@ -113,12 +116,15 @@ impl Sim<'_> {
         self.arm_connect_check(id);
     }
 
-    /// Starts serving a request of service `svc` on a started Machine.
+    /// Starts serving a request of service `svc` on a started Machine: `service_ns` of
+    /// service (of CPU time under processor sharing), then `wait_ns` of waiting.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn begin_service(
         &mut self,
         id: MachineId,
         arrived: SimTime,
         service_ns: u64,
+        wait_ns: u64,
         client: u16,
         fl: u8,
         svc: u8,
@@ -128,48 +134,58 @@ impl Sim<'_> {
         let m = &mut self.fleet[id];
         m.last_used = now;
         m.count_in(svc);
+        m.in_service += 1;
         match model {
             ServiceModel::Independent => {
-                m.in_service += 1;
                 let entry = InService {
                     arrived: arrived.0,
                     client,
                     flags: fl,
                     svc,
                 };
-                let slot = match m.free_slots.pop() {
-                    Some(s) => {
-                        m.slots[s as usize] = entry;
-                        s
-                    }
-                    None => {
-                        m.slots.push(entry);
-                        (m.slots.len() - 1) as u32
-                    }
-                };
-                let ev = Event::RequestDone {
-                    machine: id,
-                    epoch: m.service_epoch,
-                    slot,
-                };
-                self.engine.schedule_at(now + SimDuration(service_ns), ev);
+                self.hold_in_slot(id, entry, now + SimDuration(service_ns));
             }
             ServiceModel::ProcessorSharing => {
                 self.ps_advance(id);
                 let m = &mut self.fleet[id];
-                m.in_service += 1;
                 let finish = m.ps_vtime + service_ns as f64;
+                let spells = m.quota.as_ref().map_or(0, |q| q.throttle_spells);
                 m.ps_jobs.push(PsJob {
                     finish,
                     arrived: arrived.0,
                     client,
                     flags: fl,
                     svc,
+                    wait_ns,
+                    spells,
                 });
                 self.ps_reschedule(id);
             }
         }
         self.reband(id);
+    }
+
+    /// Keeps a request in service on Machine `id` in a slot until `done` (independent
+    /// service, or the waiting after a request's CPU time).
+    #[inline]
+    fn hold_in_slot(&mut self, id: MachineId, entry: InService, done: SimTime) {
+        let m = &mut self.fleet[id];
+        let slot = match m.free_slots.pop() {
+            Some(s) => {
+                m.slots[s as usize] = entry;
+                s
+            }
+            None => {
+                m.slots.push(entry);
+                (m.slots.len() - 1) as u32
+            }
+        };
+        let ev = Event::RequestDone {
+            machine: id,
+            epoch: m.service_epoch,
+            slot,
+        };
+        self.engine.schedule_at(done, ev);
     }
 
     pub(super) fn on_request_done(&mut self, id: MachineId, epoch: Token, slot: u32) {
@@ -188,6 +204,10 @@ impl Sim<'_> {
         let m = &mut self.fleet[id];
         m.in_service -= 1;
         m.count_out(svc);
+        if fl & flags::THROTTLED != 0 {
+            self.rec.apps[m.app.index()].served_throttled += 1;
+        }
+        let m = &mut self.fleet[id];
         m.served += 1;
         let (app, region) = (m.app.index(), m.region as usize);
         self.reband(id);
@@ -256,7 +276,15 @@ impl Sim<'_> {
             };
             let now = self.now();
             self.rec.dequeued(app, now - q.enqueued);
-            self.begin_service(id, q.arrived, q.service_ns, q.client, flags::QUEUED, svc);
+            self.begin_service(
+                id,
+                q.arrived,
+                q.service_ns,
+                q.wait_ns,
+                q.client,
+                flags::QUEUED,
+                svc,
+            );
         }
     }
 
@@ -298,31 +326,70 @@ impl Sim<'_> {
 
     // ----- processor sharing ----------------------------------------------------------
 
+    /// The rate at which each request in its CPU part runs on Machine `id` [vCPU]: its
+    /// vCPUs shared equally, at most one each; under a CPU quota, what the quota lets the
+    /// Machine use ([`super::cpu::usage`]) shared the same way.
+    #[inline]
     fn ps_rate(&self, id: MachineId) -> f64 {
         let m = &self.fleet[id];
-        if m.in_service == 0 {
-            0.0
-        } else {
-            (m.vm.cpus as f64 / m.in_service as f64).min(1.0)
+        let jobs = m.ps_jobs.len();
+        if jobs == 0 {
+            return 0.0;
+        }
+        match &m.quota {
+            None => (m.vm.cpus as f64 / jobs as f64).min(1.0),
+            Some(q) => {
+                let rules = cpu::Rules::of(&self.sc.platform.cpu, &m.vm);
+                cpu::usage(rules, q.balance, jobs) / jobs as f64
+            }
         }
     }
 
-    fn ps_advance(&mut self, id: MachineId) {
+    /// Machine `id`'s CPU quota account as it stands at `now` (not before its last change),
+    /// if its app models CPU.
+    pub fn quota_at(&self, id: MachineId, now: SimTime) -> Option<cpu::Quota> {
+        let m = &self.fleet[id];
+        let q = m.quota.as_ref()?;
+        let rules = cpu::Rules::of(&self.sc.platform.cpu, &m.vm);
+        let u = self.ps_rate(id) * m.ps_jobs.len() as f64;
+        Some(q.at(rules, u, now.max(q.since)))
+    }
+
+    /// Brings Machine `id`'s processor sharing (and its CPU quota account) up to now.
+    pub(super) fn ps_advance(&mut self, id: MachineId) {
         let now = self.now();
         let rate = self.ps_rate(id);
+        let cpu_rules = &self.sc.platform.cpu;
         let m = &mut self.fleet[id];
         m.ps_vtime += (now.0 - m.ps_last.0) as f64 * rate;
         m.ps_last = now;
+        if let Some(q) = &mut m.quota {
+            let rules = cpu::Rules::of(cpu_rules, &m.vm);
+            q.advance(rules, rate * m.ps_jobs.len() as f64, now);
+        }
     }
 
-    fn ps_reschedule(&mut self, id: MachineId) {
+    /// Arms Machine `id`'s processor-sharing timer for its next change: the earliest CPU
+    /// part done, or its CPU balance running out.
+    pub(super) fn ps_reschedule(&mut self, id: MachineId) {
         let rate = self.ps_rate(id);
         let now = self.now();
+        let cpu_rules = &self.sc.platform.cpu;
         let m = &mut self.fleet[id];
+        let jobs = m.ps_jobs.len();
+        let mut empties = None;
+        if let Some(q) = &mut m.quota {
+            let rules = cpu::Rules::of(cpu_rules, &m.vm);
+            q.update_throttle(rules, jobs);
+            empties = q.empties_in(rules, rate * jobs as f64);
+        }
         match m.ps_jobs.peek() {
             Some(top) => {
-                let dt = ((top.finish - m.ps_vtime) / rate).max(0.0).ceil() as u64;
-                let at = now + SimDuration(dt);
+                let mut dt = ((top.finish - m.ps_vtime) / rate).max(0.0);
+                if let Some(e) = empties {
+                    dt = dt.min(e);
+                }
+                let at = now + SimDuration(dt.ceil() as u64);
                 let token = m.ps.arm();
                 self.engine
                     .schedule_at(at, Event::PsDone { machine: id, token });
@@ -341,11 +408,34 @@ impl Sim<'_> {
             match m.ps_jobs.peek() {
                 Some(top) if top.finish <= m.ps_vtime + 0.5 => {
                     let job = m.ps_jobs.pop().expect("peeked");
-                    self.complete(id, SimTime(job.arrived), job.client, job.flags, job.svc);
+                    self.cpu_part_done(id, job);
                 }
                 _ => break,
             }
         }
         self.ps_reschedule(id);
+    }
+
+    /// A request's CPU part is done on Machine `id`: it waits, if it has waiting left, else
+    /// it is done.
+    fn cpu_part_done(&mut self, id: MachineId, job: PsJob) {
+        let mut fl = job.flags;
+        if let Some(q) = &self.fleet[id].quota
+            && (q.throttled || q.throttle_spells != job.spells)
+        {
+            fl |= flags::THROTTLED;
+        }
+        if job.wait_ns == 0 {
+            self.complete(id, SimTime(job.arrived), job.client, fl, job.svc);
+            return;
+        }
+        let entry = InService {
+            arrived: job.arrived,
+            client: job.client,
+            flags: fl,
+            svc: job.svc,
+        };
+        let done = self.now() + SimDuration(job.wait_ns);
+        self.hold_in_slot(id, entry, done);
     }
 }

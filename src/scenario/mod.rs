@@ -162,6 +162,30 @@ pub struct Platform {
     /// Time a Machine create takes before the Machine boots (reserve a host, prepare the
     /// rootfs; a cached image) [default 4 s, `spec/fly-calibration.md`].
     pub create_time: SimDuration,
+    /// CPU quotas, for apps whose requests model CPU time.
+    pub cpu: CpuQuotas,
+}
+
+/// Fly's CPU quotas (Fly docs, machines/cpu-performance): each vCPU may run a baseline share
+/// of every 80 ms period; unused baseline accrues as a balance, spent running at up to 100 %.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CpuQuotas {
+    /// Baseline share of a shared vCPU [default 5 ms per 80 ms = 1/16].
+    pub shared_baseline: f64,
+    /// Baseline share of a performance vCPU [default 50 ms per 80 ms = 10/16].
+    pub performance_baseline: f64,
+    /// Largest balance of a shared vCPU [default 500 s].
+    pub shared_max_balance: SimDuration,
+    /// Largest balance of a performance vCPU [default 5000 s].
+    pub performance_max_balance: SimDuration,
+    /// Balance of a new Machine, per vCPU [default 5 s].
+    pub initial_balance: SimDuration,
+    /// Whether the largest and the initial balance are per vCPU (× the Machine's vCPUs) or per
+    /// Machine [default per vCPU: Fly's dashboard shows "s/vCPU"].
+    pub balance_per_vcpu: bool,
+    /// Whether a start (boot from stopped) resets the balance to `initial_balance`; else the
+    /// Machine keeps what it had when it stopped [default keep].
+    pub reset_on_start: bool,
 }
 
 /// What a standby does when the host of the Machine it watches comes back.
@@ -599,6 +623,9 @@ pub struct App {
     pub service_time: Dist,
     /// How concurrent requests share a Machine.
     pub service_model: ServiceModel,
+    /// How a request's work splits into CPU time and waiting, when the app models CPU
+    /// quotas (its requests then share the Machine's CPU under its quota).
+    pub cpu: Option<CpuWork>,
     /// App start-up after the VM has booted.
     pub app_boot: Dist,
     /// The app exits after this long without a request (its Machine stops).
@@ -607,6 +634,20 @@ pub struct App {
     pub rootfs_gb: f64,
     /// Traffic sources.
     pub traffic: Vec<Traffic>,
+}
+
+/// A request's CPU time and waiting (I/O, a database), for apps that model CPU quotas.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CpuWork {
+    /// This share of `service_time` is CPU time [0..1], the rest waiting.
+    Share(f64),
+    /// CPU time and waiting drawn apart.
+    Split {
+        /// CPU time at the speed of one vCPU.
+        cpu: Dist,
+        /// Waiting after it.
+        wait: Dist,
+    },
 }
 
 /// How a traffic source's rate varies.

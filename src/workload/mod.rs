@@ -22,8 +22,9 @@ pub struct Source {
     pub service: u8,
     /// That service's route (`Scenario::route`).
     pub route: u16,
-    /// Its requests' service time (the source's own, or its app's).
-    pub service_time: crate::scenario::Dist,
+    /// Its requests' work: the source's own service time or its app's, split into CPU time
+    /// and waiting when the app models CPU.
+    pub work: Work,
     /// Clients' regions with cumulative weights (one entry: no draw).
     from: Vec<(u16, f64)>,
     shape: Shape,
@@ -82,7 +83,7 @@ impl Source {
             app,
             service: 0,
             route: 0,
-            service_time: crate::scenario::Dist::Constant(crate::engine::SimDuration::ZERO),
+            work: Work::Whole(Dist::Constant(crate::engine::SimDuration::ZERO)),
             from,
             shape,
             buffer: Vec::new(),
@@ -227,6 +228,46 @@ impl Source {
 fn exp_gap(rng: &mut StreamRng, rate: f64) -> crate::engine::SimDuration {
     let e: f64 = rng.sample(Exp1);
     crate::engine::SimDuration((e * NS_PER_S as f64 / rate).round() as u64)
+}
+
+/// What one request asks of its Machine.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Work {
+    /// A service time (the app does not model CPU).
+    Whole(Dist),
+    /// A service time of which this share is CPU time, the rest waiting after it.
+    Share(Dist, f64),
+    /// CPU time and waiting drawn apart, in that order.
+    Split(Dist, Dist),
+}
+
+impl Work {
+    /// The work of a source of app `app` whose own service time is `own`.
+    pub fn of(app: &crate::scenario::App, own: Option<Dist>) -> Self {
+        let st = own.unwrap_or(app.service_time);
+        match app.cpu {
+            None => Work::Whole(st),
+            Some(crate::scenario::CpuWork::Share(s)) => Work::Share(st, s),
+            Some(crate::scenario::CpuWork::Split { cpu, wait }) => Work::Split(cpu, wait),
+        }
+    }
+
+    /// Draws one request's (service or CPU time, waiting) [ns].
+    #[inline]
+    pub fn sample(&self, rng: &mut StreamRng) -> (u64, u64) {
+        match self {
+            Work::Whole(d) => (sample_ns(d, rng), 0),
+            Work::Share(d, share) => {
+                let total = sample_ns(d, rng);
+                let cpu = (total as f64 * share).round() as u64;
+                (cpu, total - cpu.min(total))
+            }
+            Work::Split(cpu, wait) => {
+                let c = sample_ns(cpu, rng);
+                (c, sample_ns(wait, rng))
+            }
+        }
+    }
 }
 
 /// Draws a duration from `dist` [ns].

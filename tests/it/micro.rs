@@ -1,6 +1,7 @@
 //! Tiny scenarios whose results are computed by hand and checked exactly.
 
 use flysim::engine::SimTime;
+use flysim::platform::ids::MachineId;
 use flysim::platform::machine::MState;
 
 use super::common::*;
@@ -549,4 +550,102 @@ rps = 20
             .sum()
     };
     assert_eq!((by_group(0), by_group(1)), (100, 200));
+}
+
+/// One shared-cpu-1x Machine (baseline 1/16 vCPU) whose requests give their CPU time;
+/// `platform` and `tail` add lines.
+fn cpu_machine(platform: &str, request: &str, tail: &str) -> String {
+    format!(
+        r#"
+name = "cpu"
+duration = "2000s"
+[platform]
+{platform}
+[[region]]
+code = "iad"
+hosts = 1
+[[app]]
+name = "web"
+machines = [{{ count = 1, regions = ["iad"] }}]
+request = {request}
+[app.fly]
+primary_region = "iad"
+[app.fly.http_service]
+[[app.fly.vm]]
+size = "shared-cpu-1x"
+{tail}
+"#
+    )
+}
+
+#[test]
+fn a_cpu_bound_request_drains_the_balance_then_runs_at_the_baseline() {
+    // Balance 5 s, one request wanting 100 s of CPU at time 0: it bursts at 1 vCPU while the
+    // balance lasts, B / (u − b) = 5 / (1 − 1/16) = 16/3 s, doing 16/3 s of its work; the
+    // remaining 100 − 16/3 s run at the baseline, 16 times slower: 1,514 2/3 s. It is done at
+    // exactly 1,520 s.
+    let text = cpu_machine(
+        "",
+        "{ cpu = \"100s\" }",
+        "[[app.traffic]]\nfrom = \"iad\"\nshape = \"constant\"\nrps = 1\nend = \"0.5s\"",
+    );
+    let sc = scenario(&text);
+    let sim = run(&sc, 0);
+    let r = &sim.rec.apps[0];
+    assert_eq!((r.served, r.served_throttled), (1, 1));
+    let response_s = r.response_ns as f64 / 1e9;
+    assert!((response_s - 1520.0).abs() < 1e-6, "{response_s}");
+    let q = sim.quota_at(MachineId(0), sim.end()).unwrap();
+    // Throttled from 16/3 s to 1,520 s; the balance then accrues for the last 480 s.
+    let throttled_s = q.throttled_ns as f64 / 1e9;
+    assert!(
+        (throttled_s - (1520.0 - 16.0 / 3.0)).abs() < 1e-6,
+        "{throttled_s}"
+    );
+    assert!(
+        (q.balance / 1e9 - 480.0 / 16.0).abs() < 1e-6,
+        "{}",
+        q.balance
+    );
+    assert!((q.used / 1e9 - 100.0).abs() < 1e-6, "{}", q.used);
+}
+
+#[test]
+fn on_an_empty_balance_cpu_time_takes_vcpus_over_baseline_times_longer() {
+    // No balance: a request of 1 s of CPU takes 1 / (1/16) = 16 s; with 2 s of waiting after
+    // it, 18 s. A performance-1x (baseline 10/16) takes 1.6 s + 2 s.
+    let one = |size: &str| -> f64 {
+        let text = cpu_machine(
+            "cpu_initial_balance = \"0s\"",
+            "{ cpu = \"1s\", wait = \"2s\" }",
+            "[[app.traffic]]\nfrom = \"iad\"\nshape = \"constant\"\nrps = 1\nend = \"0.5s\"",
+        )
+        .replace("shared-cpu-1x", size);
+        let sc = scenario(&text);
+        let sim = run(&sc, 0);
+        sim.rec.apps[0].response_ns as f64 / 1e9
+    };
+    assert!((one("shared-cpu-1x") - 18.0).abs() < 1e-6);
+    assert!((one("performance-1x") - 3.6).abs() < 1e-6);
+}
+
+#[test]
+fn a_demand_below_the_baseline_never_throttles_and_the_balance_stops_at_its_cap() {
+    // 10 ms of CPU every second (0.01 vCPU, under the 0.0625 baseline): each request takes
+    // exactly 10 ms, and the balance grows by 0.0525 s per second from 5 s: 110 s after
+    // 2,000 s; after 10,000 s it would be 530 s, so it stops at the 500 s cap.
+    let tail = "[[app.traffic]]\nfrom = \"iad\"\nshape = \"constant\"\nrps = 1";
+    let text = cpu_machine("", "{ cpu = \"10ms\" }", tail);
+    let sc = scenario(&text);
+    let sim = run(&sc, 0);
+    let r = &sim.rec.apps[0];
+    assert_eq!((r.served, r.served_throttled), (2000, 0));
+    assert_eq!(r.response_ns, 2000 * 10_000_000);
+    let q = sim.quota_at(MachineId(0), sim.end()).unwrap();
+    assert_eq!(q.throttled_ns, 0);
+    assert!((q.balance / 1e9 - 110.0).abs() < 1e-6, "{}", q.balance);
+    let long = scenario(&text.replace("duration = \"2000s\"", "duration = \"10000s\""));
+    let sim = run(&long, 0);
+    let q = sim.quota_at(MachineId(0), sim.end()).unwrap();
+    assert_eq!(q.balance, 500e9);
 }

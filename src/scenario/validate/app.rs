@@ -15,7 +15,7 @@ const APP_KEYS: &[&str] = &[
     "traffic",
 ];
 const MACHINES_KEYS: &[&str] = &["count", "regions", "state", "group", "standby_for"];
-const REQUEST_KEYS: &[&str] = &["service_time", "model"];
+const REQUEST_KEYS: &[&str] = &["service_time", "model", "cpu", "wait", "cpu_share"];
 
 impl Builder<'_> {
     pub(super) fn app(&mut self, n: &Node, path: &str) -> Option<App> {
@@ -213,11 +213,12 @@ impl Builder<'_> {
             }
         };
 
-        let (service_time, service_model) = match t.take("request") {
+        let (service_time, service_model, cpu) = match t.take("request") {
             Some(r) => self.request(r, &t.key_path("request")),
             None => (
                 Dist::Constant(SimDuration::from_millis(50)),
                 ServiceModel::Independent,
+                None,
             ),
         };
         let app_boot = t
@@ -251,7 +252,10 @@ impl Builder<'_> {
             .opt_tables(self.p, "traffic")
             .into_iter()
             .enumerate()
-            .flat_map(|(i, (tp, tn))| self.traffic(tn, &tp, &name, i, &services))
+            .flat_map(|(i, (tp, tn))| {
+                let split = matches!(cpu, Some(CpuWork::Split { .. }));
+                self.traffic(tn, &tp, &name, i, &services, split)
+            })
             .collect();
         if !traffic.is_empty() && served_groups.is_empty() {
             self.p.error(
@@ -287,6 +291,7 @@ impl Builder<'_> {
             machines,
             service_time,
             service_model,
+            cpu,
             app_boot,
             idle_exit,
             rootfs_gb,
@@ -504,12 +509,21 @@ impl Builder<'_> {
         })
     }
 
-    pub(super) fn request(&mut self, n: &Node, path: &str) -> (Dist, ServiceModel) {
+    /// `request`: the service time and model, and optionally the CPU part of the work
+    /// (`cpu` and `wait`, or `cpu_share` of `service_time`), which makes the requests share
+    /// the Machine's CPU under its quota.
+    pub(super) fn request(
+        &mut self,
+        n: &Node,
+        path: &str,
+    ) -> (Dist, ServiceModel, Option<CpuWork>) {
         let mut t = TableReader::new(n, path, self.p);
+        let has_service_time = t.has("service_time");
         let st = t
             .take("service_time")
             .and_then(|s| dist(self.p, &t.key_path("service_time"), s))
             .unwrap_or(Dist::Constant(SimDuration::from_millis(50)));
+        let has_model = t.has("model");
         let model = choice(
             self.p,
             &mut t,
@@ -520,8 +534,49 @@ impl Builder<'_> {
                 ("processor_sharing", ServiceModel::ProcessorSharing),
             ],
         );
+        let share = t.opt_num(self.p, "cpu_share", 0.0, 1.0);
+        let cpu = t
+            .take("cpu")
+            .map(|c| (c.origin.clone(), dist(self.p, &t.key_path("cpu"), c)));
+        let wait = t
+            .take("wait")
+            .map(|w| (w.origin.clone(), dist(self.p, &t.key_path("wait"), w)));
+        let work = match (share, cpu, wait) {
+            (None, None, None) => None,
+            (Some(s), None, None) => Some(CpuWork::Share(s)),
+            (None, Some((_, c)), w) if !has_service_time => {
+                let wait = match w {
+                    Some((_, w)) => w,
+                    None => Some(Dist::Constant(SimDuration::ZERO)),
+                };
+                match (c, wait) {
+                    (Some(cpu), Some(wait)) => Some(CpuWork::Split { cpu, wait }),
+                    _ => None, // reported by `dist`
+                }
+            }
+            (None, None, Some((origin, _))) => {
+                self.p.error(
+                    &origin,
+                    &t.key_path("wait"),
+                    "needs `cpu`: give a request's CPU time and waiting as cpu = DIST, wait = DIST",
+                );
+                None
+            }
+            _ => {
+                self.p.error(t.origin(), path, "give either service_time with an optional cpu_share (the CPU part of it), or cpu and wait, not both");
+                None
+            }
+        };
+        if work.is_some() && has_model && model == ServiceModel::Independent {
+            self.p.error(t.origin(), &t.key_path("model"), "requests that give their CPU time share the Machine's CPU under its quota; leave out model or say \"processor_sharing\"");
+        }
         t.finish_strict(self.p, REQUEST_KEYS);
-        (st, model)
+        let model = if work.is_some() {
+            ServiceModel::ProcessorSharing
+        } else {
+            model
+        };
+        (st, model, work)
     }
 
     /// The clients' region(s): a code, or a list of codes with optional `weights`.

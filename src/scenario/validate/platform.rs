@@ -34,6 +34,13 @@ const PLATFORM_KEYS: &[&str] = &[
     "default_hosts",
     "default_host",
     "create_time",
+    "cpu_shared_baseline",
+    "cpu_performance_baseline",
+    "cpu_shared_max_balance",
+    "cpu_performance_max_balance",
+    "cpu_initial_balance",
+    "cpu_balance_per_vcpu",
+    "cpu_balance_on_start",
 ];
 
 impl Builder<'_> {
@@ -56,6 +63,17 @@ impl Builder<'_> {
         let dead_retry_delay = d(&mut t, "dead_retry_delay", SimDuration::from_secs(1));
         let latency_base = d(&mut t, "latency_base", SimDuration(3_900_000));
         let create_time = d(&mut t, "create_time", SimDuration::from_secs(4));
+        let shared_max_balance = d(
+            &mut t,
+            "cpu_shared_max_balance",
+            SimDuration::from_secs(500),
+        );
+        let performance_max_balance = d(
+            &mut t,
+            "cpu_performance_max_balance",
+            SimDuration::from_secs(5000),
+        );
+        let initial_balance = d(&mut t, "cpu_initial_balance", SimDuration::from_secs(5));
         if autostop_interval < SimDuration::from_secs(1) {
             self.p.error(
                 &t.origin_of("autostop_interval"),
@@ -126,6 +144,25 @@ impl Builder<'_> {
                 ("standby_stops", StandbyReturn::StandbyStops),
             ],
         );
+        let cpu = CpuQuotas {
+            shared_baseline: t
+                .opt_num(p, "cpu_shared_baseline", 0.001, 1.0)
+                .unwrap_or(5.0 / 80.0),
+            performance_baseline: t
+                .opt_num(p, "cpu_performance_baseline", 0.001, 1.0)
+                .unwrap_or(50.0 / 80.0),
+            shared_max_balance,
+            performance_max_balance,
+            initial_balance,
+            balance_per_vcpu: t.opt_bool(p, "cpu_balance_per_vcpu").unwrap_or(true),
+            reset_on_start: choice(
+                p,
+                &mut t,
+                "cpu_balance_on_start",
+                false,
+                &[("keep", false), ("reset", true)],
+            ),
+        };
         let stretch = t.opt_num(p, "latency_stretch", 0.0, 100.0).unwrap_or(1.36);
         if let Some(h) = t.opt_int(p, "default_hosts", 1, 100_000) {
             self.default_hosts = h as u32;
@@ -162,6 +199,7 @@ impl Builder<'_> {
             standby_on_host_return,
             volume_loss_probability,
             create_time,
+            cpu,
         };
         (platform, stretch, latency_base.as_millis_f64())
     }

@@ -22,9 +22,13 @@ impl Builder<'_> {
         app: &str,
         index: usize,
         services: &[Service],
+        split: bool,
     ) -> Vec<Traffic> {
         let mut t = TableReader::new(n, path, self.p);
         let service = self.service_ref(&mut t, services);
+        if split && t.has("service_time") {
+            self.p.error(&t.origin_of("service_time"), &t.key_path("service_time"), "the app's requests give cpu and wait; a source's own service_time needs the app's request to use service_time and cpu_share");
+        }
         let service_time = t
             .take("service_time")
             .and_then(|s| dist(self.p, &t.key_path("service_time"), s));
