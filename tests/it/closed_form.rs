@@ -143,6 +143,40 @@ fn processor_sharing_mean_response_matches_mm1_ps() {
 }
 
 #[test]
+fn a_throttled_machine_is_an_mm1_ps_queue_at_its_baseline_rate() {
+    // A shared-cpu-1x with no CPU balance and none to gain (cap 0) runs at its baseline, 1/16
+    // of a vCPU, whenever it has work: requests of exponential CPU time s = 25 ms take
+    // S_b = s × 16 = 0.4 s alone, and with Poisson arrivals at λ = 1.5/s (ρ_b = 0.6) the mean
+    // response of M/M/1-PS at that rate is S_b / (1 − ρ_b) = 1 s.
+    let (rate, s_b) = (1.5, 0.4);
+    let text = single_machine(
+        1000,
+        rate,
+        "25ms",
+        "20000s",
+        "cpu_initial_balance = \"0s\"\ncpu_shared_max_balance = \"0s\"",
+    )
+    .replace(
+        "request = { service_time = { dist = \"exponential\", mean = \"25ms\" } }",
+        "request = { cpu = { dist = \"exponential\", mean = \"25ms\" } }",
+    );
+    let sc = scenario(&text);
+    assert!(sc.apps[0].cpu.is_some());
+    let resp: Vec<f64> = (0..20)
+        .map(|rep| {
+            let r = &run(&sc, rep).rec.apps[0];
+            assert_eq!(r.served_throttled, r.served);
+            r.response_ns as f64 / 1e9 / r.served as f64
+        })
+        .collect();
+    assert_close(
+        "throttled M/M/1-PS response [s]",
+        &resp,
+        s_b / (1.0 - rate * s_b),
+    );
+}
+
+#[test]
 fn idle_exit_law_share_of_cold_requests() {
     // One Machine, Poisson λ, the app exits after T idle: a request is cold iff the gap since
     // the previous one exceeds T (service and boot are 1 ms), so P(cold) = e^(−λT).

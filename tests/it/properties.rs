@@ -33,6 +33,8 @@ struct Params {
     /// A second service on the same Machines, with this autostop setting and its own
     /// traffic.
     second_service: Option<&'static str>,
+    /// The CPU share of each request's service time, with CPU quotas (and processor sharing).
+    cpu_share: Option<f64>,
 }
 
 fn params() -> impl Strategy<Value = Params> {
@@ -64,9 +66,10 @@ fn params() -> impl Strategy<Value = Params> {
         (
             prop::collection::vec((1u64..890, 0u8..6, 0u32..7), 0..6),
             prop::option::of(prop::sample::select(vec!["off", "stop", "suspend"])),
+            prop::option::of(0.05f64..1.0),
         ),
     )
-        .prop_map(|(a, b, c, d, e, f, (g, h))| Params {
+        .prop_map(|(a, b, c, d, e, f, (g, h, i))| Params {
             machines: a.0,
             regions: a.1,
             soft: a.2,
@@ -85,6 +88,7 @@ fn params() -> impl Strategy<Value = Params> {
             crash_mtbf_min: f.1,
             actions: g,
             second_service: h,
+            cpu_share: i,
         })
 }
 
@@ -129,11 +133,15 @@ fn text(p: &Params, actions: &str) -> String {
         .map(|r| format!("\"{r}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let model = if p.ps {
+    let model = if p.ps || p.cpu_share.is_some() {
         "processor_sharing"
     } else {
         "independent"
     };
+    let cpu = p
+        .cpu_share
+        .map(|s| format!(", cpu_share = {s}"))
+        .unwrap_or_default();
     let idle = p
         .idle_exit_s
         .map(|s| format!("idle_exit = \"{s}s\"\n"))
@@ -183,7 +191,7 @@ host = {{ cpus = {cpus}, memory = "4gb" }}
 [[app]]
 name = "web"
 machines = [{{ count = {n}, regions = [{regions}] }}]
-request = {{ service_time = {{ dist = "lognormal", median = "80ms", p99 = "900ms" }}, model = "{model}" }}
+request = {{ service_time = {{ dist = "lognormal", median = "80ms", p99 = "900ms" }}, model = "{model}"{cpu} }}
 app_boot = "500ms"
 {idle}[app.fly]
 primary_region = "ams"
@@ -296,6 +304,20 @@ proptest! {
         for m in sim.machines() {
             let end = if m.state == MState::Destroyed { m.since } else { sim.end() };
             prop_assert_eq!(m.time_in_until(sim.end()).iter().sum::<u64>(), end.0 - m.book.created_at.0);
+        }
+        // CPU quotas: the balance stays within [0, cap], and a Machine never resized never
+        // uses more CPU than its initial balance plus its baseline over the time it ran.
+        if p.cpu_share.is_some() {
+            let q_rules = sc.platform.cpu;
+            for (id, m) in sim.machines().iter().enumerate() {
+                let Some(q) = sim.quota_at(MachineId::at(id), sim.end()) else { continue };
+                let rules = flysim::platform::cpu::Rules::of(&q_rules, &m.vm);
+                prop_assert!(q.balance >= 0.0 && q.balance <= rules.cap, "balance {} cap {}", q.balance, rules.cap);
+                if m.book.resized.is_empty() {
+                    let bound = rules.initial(&q_rules) + rules.baseline * q.running_ns as f64;
+                    prop_assert!(q.used <= bound * (1.0 + 1e-9) + 1.0, "used {} > {}", q.used, bound);
+                }
+            }
         }
         // Cost so far never decreases, and the last bucket's equals the run's cost.
         let costs: Vec<f64> = sim.rec.rows.iter().map(|b| b.cost_usd).collect();
