@@ -115,6 +115,21 @@ pub(crate) fn render(s: &Summary, wall_s: f64, out: Option<&Path>) -> String {
             count(m.suspends),
         ),
     );
+    if let Some(cpu) = &s.cpu {
+        row(
+            &mut o,
+            "cpu",
+            format!(
+                "used {} s ({} of the vCPU time)   throttled {} of Machine time   served while throttled {} ({})   balance at end {} s on average",
+                short(cpu.used_s),
+                pct(cpu.utilisation),
+                pct(cpu.throttled_share),
+                count(cpu.served_throttled),
+                pct(cpu.served_throttled_share),
+                short(cpu.balance_s_mean_at_end),
+            ),
+        );
+    }
     let c = &s.cost_usd;
     row(
         &mut o,

@@ -185,6 +185,10 @@ pub struct BucketRow {
     pub machines: Vec<f64>,
     /// Cost accrued from the start of the run to the end of the bucket [USD].
     pub cost_usd: f64,
+    /// CPU quotas per region, when the scenario models them (region-major, three per region):
+    /// CPU used over the vCPU time of running Machines, their mean balance at the bucket's end
+    /// [s], and the share of their running time spent throttled. Empty otherwise.
+    pub cpu: Vec<f64>,
 }
 
 /// Feeds counters, histograms and the time series.
@@ -376,6 +380,7 @@ impl Recorder {
             },
             machines,
             cost_usd,
+            cpu: Vec::new(),
         });
         if !self.bucket_latency.is_empty() {
             self.bucket_latency.reset();

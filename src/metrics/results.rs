@@ -49,12 +49,36 @@ pub struct RunSummary<C = u64> {
     pub incidents: Incidents<C>,
     /// Volumes lost with their hosts.
     pub volumes: Volumes<C>,
+    /// CPU quotas, when the scenario models them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuTotals<C>>,
     /// Replications averaged (a mean over replications only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replications: Option<u64>,
     /// 95 % half-widths over replications (a mean over replications only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci95: Option<Box<RunSummary<f64>>>,
+}
+
+/// CPU quotas over the Machines whose apps model CPU.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+pub struct CpuTotals<C = u64> {
+    /// Machines that model CPU.
+    pub machines: C,
+    /// CPU time used [s].
+    pub used_s: f64,
+    /// CPU used over the vCPU time of the running Machines [0..1].
+    pub utilisation: f64,
+    /// Share of the Machines' running time spent throttled (balance empty, demand above the
+    /// baseline) [0..1].
+    pub throttled_share: f64,
+    /// Served requests whose CPU time ran while their Machine was throttled.
+    pub served_throttled: C,
+    /// Their share of the served requests of apps that model CPU [0..1].
+    pub served_throttled_share: f64,
+    /// Mean balance at the end of the run, over the Machines running then [s].
+    pub balance_s_mean_at_end: f64,
 }
 
 /// Request outcomes.

@@ -86,6 +86,8 @@ pub struct Quota {
     pub throttled_ns: u64,
     /// Time the VM ran, the time the balance accrues over [ns].
     pub running_ns: u64,
+    /// vCPU time the VM had while it ran (its vCPUs × running time) [ns].
+    pub vcpu_ns: f64,
     /// Whether it is throttled now.
     pub throttled: bool,
     /// How many times throttling began (a request notes it when its CPU part begins, to know
@@ -104,6 +106,7 @@ impl Quota {
             used: 0.0,
             throttled_ns: 0,
             running_ns: 0,
+            vcpu_ns: 0.0,
             throttled: false,
             throttle_spells: 0,
             running: false,
@@ -122,6 +125,7 @@ impl Quota {
         let dtf = dt as f64;
         self.used += u * dtf;
         self.running_ns += dt;
+        self.vcpu_ns += rules.burst * dtf;
         if self.throttled {
             self.throttled_ns += dt;
         }

@@ -210,6 +210,9 @@ pub struct Sim<'s> {
     /// What the run measured.
     pub rec: Recorder,
     bucket_start: SimTime,
+    /// Per region, the CPU accounts' totals at the last bucket's end (used, throttled,
+    /// running, vCPU time) [ns], when the scenario models CPU.
+    cpu_marks: Vec<[f64; 4]>,
     /// Events handled.
     pub events: u64,
 }
@@ -263,6 +266,7 @@ impl<'s> Sim<'s> {
                 .collect(),
             rec: Recorder::new(sc.apps.len(), sc.regions.len(), sc.slo.latency_p99),
             bucket_start: SimTime::ZERO,
+            cpu_marks: vec![[0.0; 4]; sc.regions.len()],
             events: 0,
             streams,
             hosts,
@@ -462,7 +466,45 @@ impl<'s> Sim<'s> {
         let cost = self.cost_until(now).total();
         self.rec
             .close_bucket(self.bucket_start, now, machines, cost);
+        if self.sc.models_cpu() {
+            let cpu = self.cpu_bucket(now);
+            if let Some(row) = self.rec.rows.last_mut() {
+                row.cpu = cpu;
+            }
+        }
         self.bucket_start = now;
+    }
+
+    /// The CPU columns of the bucket ending at `now` (see [`crate::metrics::BucketRow::cpu`]).
+    fn cpu_bucket(&mut self, now: SimTime) -> Vec<f64> {
+        let n = self.sc.regions.len();
+        let mut totals = vec![[0.0f64; 4]; n];
+        let mut balance = vec![(0.0f64, 0u32); n];
+        for id in self.fleet.ids() {
+            let Some(q) = self.quota_at(id, now) else {
+                continue;
+            };
+            let r = self.fleet[id].region as usize;
+            let t = &mut totals[r];
+            t[0] += q.used;
+            t[1] += q.throttled_ns as f64;
+            t[2] += q.running_ns as f64;
+            t[3] += q.vcpu_ns;
+            if q.running {
+                balance[r].0 += q.balance;
+                balance[r].1 += 1;
+            }
+        }
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let mut out = Vec::with_capacity(3 * n);
+        for r in 0..n {
+            let (t, m) = (totals[r], self.cpu_marks[r]);
+            out.push(ratio(t[0] - m[0], t[3] - m[3]));
+            out.push(ratio(balance[r].0, f64::from(balance[r].1)) / 1e9);
+            out.push(ratio(t[1] - m[1], t[2] - m[2]));
+        }
+        self.cpu_marks = totals;
+        out
     }
 
     /// Cost accrued from the start to `now`, split by component.

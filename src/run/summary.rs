@@ -5,8 +5,8 @@
 
 use crate::engine::SimTime;
 use crate::metrics::results::{
-    AppSummary, Cost, Incidents, Latency, MachineTotals, QueueWait, Requests, RunSummary,
-    SloVerdict, Volumes, Worker,
+    AppSummary, Cost, CpuTotals, Incidents, Latency, MachineTotals, QueueWait, Requests,
+    RunSummary, SloVerdict, Volumes, Worker,
 };
 use crate::metrics::{FailReason, RequestCounters};
 use crate::platform::ids::HostId;
@@ -302,9 +302,52 @@ pub fn summary(sim: &Sim, replication: u64) -> RunSummary {
                 .map(|i| i.data_lost_hours)
                 .sum::<f64>()),
         },
+        cpu: cpu_block(sim),
         replications: None,
         ci95: None,
     }
+}
+
+/// The CPU block of `summary.json`, when the scenario models CPU quotas.
+fn cpu_block(sim: &Sim) -> Option<CpuTotals> {
+    let sc = sim.scenario();
+    if !sc.models_cpu() {
+        return None;
+    }
+    let end = sim.end();
+    let (mut machines, mut used, mut throttled, mut running, mut vcpu) = (0u64, 0.0, 0.0, 0.0, 0.0);
+    let (mut balance, mut running_now) = (0.0, 0u32);
+    for id in 0..sim.machines().len() {
+        let Some(q) = sim.quota_at(crate::platform::ids::MachineId::at(id), end) else {
+            continue;
+        };
+        machines += 1;
+        used += q.used;
+        throttled += q.throttled_ns as f64;
+        running += q.running_ns as f64;
+        vcpu += q.vcpu_ns;
+        if q.running {
+            balance += q.balance;
+            running_now += 1;
+        }
+    }
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let (mut served, mut served_throttled) = (0, 0);
+    for (a, c) in sc.apps.iter().zip(&sim.rec.apps) {
+        if a.cpu.is_some() {
+            served += c.served;
+            served_throttled += c.served_throttled;
+        }
+    }
+    Some(CpuTotals {
+        machines,
+        used_s: r6(used / 1e9),
+        utilisation: share(ratio(used, vcpu)),
+        throttled_share: share(ratio(throttled, running)),
+        served_throttled,
+        served_throttled_share: share(ratio(served_throttled as f64, served as f64)),
+        balance_s_mean_at_end: r6(ratio(balance, f64::from(running_now)) / 1e9),
+    })
 }
 
 /// Availability of every process group that takes no requests: the share of the run with at
@@ -570,10 +613,17 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
     ] {
         header.push(h.into());
     }
+    let cpu = sc.models_cpu();
+    if cpu {
+        for h in ["cpu_s", "cpu_throttled_s", "cpu_balance_s"] {
+            header.push(h.into());
+        }
+    }
     let rows = sim
         .machines()
         .iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(id, m)| {
             let app = &sc.apps[m.app.index()];
             let vm = m.vm;
             let mut row = vec![
@@ -614,6 +664,16 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
             row.push(dec(c.compute));
             row.push(dec(c.rootfs));
             row.push(dec(c.volumes));
+            if cpu {
+                match sim.quota_at(crate::platform::ids::MachineId::at(id), end) {
+                    Some(q) => {
+                        row.push(dec(q.used / 1e9));
+                        row.push(dec(q.throttled_ns as f64 / 1e9));
+                        row.push(dec(q.balance / 1e9));
+                    }
+                    None => row.extend([String::new(), String::new(), String::new()]),
+                }
+            }
             row
         })
         .collect();
@@ -707,6 +767,13 @@ pub fn timeseries_csv(sim: &Sim) -> Vec<u8> {
         }
     }
     header.push("cost_usd".into());
+    if sc.models_cpu() {
+        for r in &sc.regions {
+            for c in ["cpu_util", "cpu_balance_s", "cpu_throttled"] {
+                header.push(format!("{c}_{}", r.code));
+            }
+        }
+    }
     let rows = sim.rec.rows.iter().map(|b| {
         let mut row = vec![
             dec(b.start_s),
@@ -721,6 +788,7 @@ pub fn timeseries_csv(sim: &Sim) -> Vec<u8> {
         row.push(dec(b.mean_in_flight));
         row.extend(b.machines.iter().map(|x| dec(*x)));
         row.push(dec(b.cost_usd));
+        row.extend(b.cpu.iter().map(|x| dec(*x)));
         row
     });
     crate::output::csv_from_rows(&header, rows)

@@ -81,6 +81,11 @@ impl Scenario {
         self.apps[app].first_route + service
     }
 
+    /// Whether any app models CPU quotas (its requests give their CPU time).
+    pub fn models_cpu(&self) -> bool {
+        self.apps.iter().any(|a| a.cpu.is_some())
+    }
+
     /// Routes in all: every app's services.
     pub fn route_count(&self) -> usize {
         self.apps
