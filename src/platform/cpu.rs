@@ -69,7 +69,9 @@ pub fn account_for(
     vm: &VmSize,
     now: SimTime,
 ) -> Option<Box<Quota>> {
-    app.cpu?;
+    if !app.models_cpu() {
+        return None;
+    }
     Some(Box::new(Quota::new(Rules::of(q, vm).initial(q), now)))
 }
 
@@ -83,9 +85,9 @@ pub struct Quota {
     /// CPU time used [ns].
     pub used: f64,
     /// Time spent throttled: balance empty and demand above the baseline [ns].
-    pub throttled_ns: u64,
+    pub throttled_ns: f64,
     /// Time the VM ran, the time the balance accrues over [ns].
-    pub running_ns: u64,
+    pub running_ns: f64,
     /// vCPU time the VM had while it ran (its vCPUs × running time) [ns].
     pub vcpu_ns: f64,
     /// Whether it is throttled now.
@@ -95,7 +97,22 @@ pub struct Quota {
     pub throttle_spells: u32,
     /// Whether the VM runs (starting, started, or draining), so the balance moves.
     pub running: bool,
+    /// The CPU-bound part of a running app boot, if any: while it lasts, the account follows
+    /// it rather than the requests (none run during a boot).
+    pub boot: Option<BootCpu>,
 }
+
+/// The CPU-bound part of an app boot: single-threaded, at most one vCPU.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BootCpu {
+    /// Time before it begins (the VM boot) [ns].
+    pub delay: f64,
+    /// CPU time it still needs [ns].
+    pub work: f64,
+}
+
+/// A balance this small is spent: it would last under a nanosecond at any rate.
+const SPENT: f64 = 1e-3;
 
 impl Quota {
     /// A new account with `balance`, not running, at `now`.
@@ -104,13 +121,80 @@ impl Quota {
             balance,
             since: now,
             used: 0.0,
-            throttled_ns: 0,
-            running_ns: 0,
+            throttled_ns: 0.0,
+            running_ns: 0.0,
             vcpu_ns: 0.0,
             throttled: false,
             throttle_spells: 0,
             running: false,
+            boot: None,
         }
+    }
+
+    /// `dt` [ns] at usage `u`.
+    fn step(&mut self, rules: Rules, u: f64, dt: f64, throttled: bool) {
+        self.running_ns += dt;
+        self.vcpu_ns += rules.burst * dt;
+        if throttled {
+            self.throttled_ns += dt;
+        }
+        let balance = self.balance + (rules.baseline - u) * dt;
+        // Event times are whole nanoseconds, so a burst may run a fraction of a nanosecond
+        // past the balance's end: the quota never grants that, so it is not counted as used.
+        self.used += u * dt + balance.min(0.0);
+        self.balance = balance.clamp(0.0, rules.cap);
+    }
+
+    /// How long [ns] a boot's CPU part of `work` takes if it begins after `delay` from now,
+    /// this account not having moved since now: at one vCPU while the balance lasts, at the
+    /// baseline after.
+    pub fn boot_cpu_time(&self, rules: Rules, delay: f64, work: f64) -> f64 {
+        let u = rules.burst.min(1.0);
+        let balance = (self.balance + rules.baseline * delay).min(rules.cap);
+        if u <= rules.baseline {
+            return work / u;
+        }
+        let burst = balance / (u - rules.baseline);
+        if burst * u >= work {
+            work / u
+        } else {
+            burst + (work - burst * u) / rules.baseline
+        }
+    }
+
+    /// `dt` [ns] of a boot's CPU part (see [`Quota::boot`]).
+    fn advance_boot(&mut self, rules: Rules, mut dt: f64, mut b: BootCpu) {
+        let idle = b.delay.min(dt);
+        self.step(rules, 0.0, idle, false);
+        b.delay -= idle;
+        dt -= idle;
+        let u = rules.burst.min(1.0);
+        while dt > 0.0 && b.work > SPENT {
+            if self.balance > SPENT || u <= rules.baseline {
+                let mut seg = dt.min(b.work / u);
+                if u > rules.baseline {
+                    seg = seg.min(self.balance / (u - rules.baseline));
+                }
+                self.step(rules, u, seg, false);
+                b.work -= u * seg;
+                dt -= seg;
+                if u > rules.baseline && self.balance <= SPENT {
+                    self.balance = 0.0;
+                }
+            } else {
+                if !self.throttled {
+                    self.throttle_spells += 1;
+                    self.throttled = true;
+                }
+                let seg = dt.min(b.work / rules.baseline);
+                self.step(rules, rules.baseline, seg, true);
+                b.work -= rules.baseline * seg;
+                dt -= seg;
+            }
+        }
+        self.throttled = false;
+        self.step(rules, 0.0, dt.max(0.0), false);
+        self.boot = (b.work > SPENT).then_some(b);
     }
 
     /// Brings the account up to `now`, the Machine having used `u` vCPUs since it was last
@@ -122,14 +206,10 @@ impl Quota {
         if !self.running || dt == 0 {
             return;
         }
-        let dtf = dt as f64;
-        self.used += u * dtf;
-        self.running_ns += dt;
-        self.vcpu_ns += rules.burst * dtf;
-        if self.throttled {
-            self.throttled_ns += dt;
+        match self.boot {
+            Some(b) => self.advance_boot(rules, dt as f64, b),
+            None => self.step(rules, u, dt as f64, self.throttled),
         }
-        self.balance = (self.balance + (rules.baseline - u) * dtf).clamp(0.0, rules.cap);
     }
 
     /// The account as it stands at `now`, the Machine using `u` vCPUs since it was last
@@ -225,7 +305,7 @@ mod tests {
         q.update_throttle(r, 1);
         assert!(q.throttled && q.throttle_spells == 1);
         q.advance(r, usage(r, q.balance, 1), SimTime(6_000_000_000));
-        assert_eq!((q.balance, q.throttled_ns), (0.0, 2_000_000_000));
+        assert_eq!((q.balance, q.throttled_ns), (0.0, 2e9));
         assert_eq!(q.used, 4.5 * S);
         // Idle for 100 s: it accrues 25 s but stops at the 10 s cap.
         q.update_throttle(r, 0);
@@ -235,6 +315,6 @@ mod tests {
         // Not running: nothing moves.
         q.running = false;
         q.advance(r, 0.0, SimTime(200_000_000_000));
-        assert_eq!((q.balance, q.running_ns), (10.0 * S, 106_000_000_000));
+        assert_eq!((q.balance, q.running_ns), (10.0 * S, 106e9));
     }
 }

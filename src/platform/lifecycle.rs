@@ -29,6 +29,25 @@ impl Sim<'_> {
         self.reband(id);
     }
 
+    /// The CPU-bound share `cpu_share` of an app boot of `app_boot` [ns] that begins `delay`
+    /// [ns] from now on Machine `id`, just starting: its quota account follows the boot's CPU
+    /// part, which runs at one vCPU while the balance lasts and at the baseline after; returns
+    /// the start's whole duration [ns].
+    #[cold]
+    fn plan_boot_cpu(&mut self, id: MachineId, delay: u64, app_boot: u64, cpu_share: f64) -> u64 {
+        let rules = super::cpu::Rules::of(&self.sc.platform.cpu, &self.fleet[id].vm);
+        let Some(q) = &mut self.fleet[id].quota else {
+            return delay + app_boot;
+        };
+        let work = app_boot as f64 * cpu_share;
+        let cpu_time = q.boot_cpu_time(rules, delay as f64, work);
+        q.boot = Some(super::cpu::BootCpu {
+            delay: delay as f64,
+            work,
+        });
+        delay + (app_boot as f64 - work + cpu_time).ceil() as u64
+    }
+
     /// Machine `id`, which models CPU, moves to `to`: its quota account is brought up to now,
     /// then its balance moves only while its VM runs; a boot from stopped resets it when
     /// `cpu_balance_on_start = "reset"`.
@@ -40,6 +59,9 @@ impl Sim<'_> {
         let from = m.state;
         let vm = m.vm;
         let Some(q) = &mut m.quota else { return };
+        if from == MState::Starting {
+            q.boot = None; // done, or cut short
+        }
         q.running = matches!(
             to,
             MState::Starting | MState::Started | MState::Stopping | MState::Suspending
@@ -88,13 +110,16 @@ impl Sim<'_> {
             && !interrupt
             && p.snapshot_loss_probability > 0.0
             && rng.random::<f64>() < p.snapshot_loss_probability;
-        let duration = migrate.0
-            + if resume && !lost_snapshot {
-                sample_ns(&p.resume_time, rng)
-            } else {
-                sample_ns(&p.boot_time, rng) + sample_ns(&app.app_boot, rng)
-            };
+        let (vm_boot, app_boot) = if resume && !lost_snapshot {
+            (sample_ns(&p.resume_time, rng), 0)
+        } else {
+            (sample_ns(&p.boot_time, rng), sample_ns(&app.app_boot, rng))
+        };
+        let mut duration = migrate.0 + vm_boot + app_boot;
         self.transition(id, MState::Starting);
+        if app.app_boot_cpu > 0.0 && app_boot > 0 {
+            duration = self.plan_boot_cpu(id, migrate.0 + vm_boot, app_boot, app.app_boot_cpu);
+        }
         let m = &mut self.fleet[id];
         m.book.snapshots_lost += u32::from(lost_snapshot);
         m.holds_host = true;

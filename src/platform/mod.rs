@@ -487,8 +487,8 @@ impl<'s> Sim<'s> {
             let r = self.fleet[id].region as usize;
             let t = &mut totals[r];
             t[0] += q.used;
-            t[1] += q.throttled_ns as f64;
-            t[2] += q.running_ns as f64;
+            t[1] += q.throttled_ns;
+            t[2] += q.running_ns;
             t[3] += q.vcpu_ns;
             if q.running {
                 balance[r].0 += q.balance;

@@ -337,11 +337,11 @@ impl Sim<'_> {
             return 0.0;
         }
         match &m.quota {
-            None => (m.vm.cpus as f64 / jobs as f64).min(1.0),
-            Some(q) => {
+            Some(q) if self.sc.apps[m.app.index()].cpu.is_some() => {
                 let rules = cpu::Rules::of(&self.sc.platform.cpu, &m.vm);
                 cpu::usage(rules, q.balance, jobs) / jobs as f64
             }
+            _ => (m.vm.cpus as f64 / jobs as f64).min(1.0),
         }
     }
 

@@ -323,8 +323,8 @@ fn cpu_block(sim: &Sim) -> Option<CpuTotals> {
         };
         machines += 1;
         used += q.used;
-        throttled += q.throttled_ns as f64;
-        running += q.running_ns as f64;
+        throttled += q.throttled_ns;
+        running += q.running_ns;
         vcpu += q.vcpu_ns;
         if q.running {
             balance += q.balance;
@@ -668,7 +668,7 @@ pub fn machines_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
                 match sim.quota_at(crate::platform::ids::MachineId::at(id), end) {
                     Some(q) => {
                         row.push(dec(q.used / 1e9));
-                        row.push(dec(q.throttled_ns as f64 / 1e9));
+                        row.push(dec(q.throttled_ns / 1e9));
                         row.push(dec(q.balance / 1e9));
                     }
                     None => row.extend([String::new(), String::new(), String::new()]),

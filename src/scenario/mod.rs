@@ -83,7 +83,7 @@ impl Scenario {
 
     /// Whether any app models CPU quotas (its requests give their CPU time).
     pub fn models_cpu(&self) -> bool {
-        self.apps.iter().any(|a| a.cpu.is_some())
+        self.apps.iter().any(App::models_cpu)
     }
 
     /// Routes in all: every app's services.
@@ -633,6 +633,9 @@ pub struct App {
     pub cpu: Option<CpuWork>,
     /// App start-up after the VM has booted.
     pub app_boot: Dist,
+    /// The share of `app_boot` that is CPU time on one vCPU [0..1]: under a CPU quota, a boot
+    /// on an empty balance takes longer (0: the boot does not model CPU).
+    pub app_boot_cpu: f64,
     /// The app exits after this long without a request (its Machine stops).
     pub idle_exit: Option<SimDuration>,
     /// Root filesystem size billed while stopped or suspended [GB].
@@ -653,6 +656,13 @@ pub enum CpuWork {
         /// Waiting after it.
         wait: Dist,
     },
+}
+
+impl App {
+    /// Whether its Machines keep a CPU quota account: its requests or its boot use CPU.
+    pub fn models_cpu(&self) -> bool {
+        self.cpu.is_some() || self.app_boot_cpu > 0.0
+    }
 }
 
 /// How a traffic source's rate varies.

@@ -597,7 +597,7 @@ fn a_cpu_bound_request_drains_the_balance_then_runs_at_the_baseline() {
     assert!((response_s - 1520.0).abs() < 1e-6, "{response_s}");
     let q = sim.quota_at(MachineId(0), sim.end()).unwrap();
     // Throttled from 16/3 s to 1,520 s; the balance then accrues for the last 480 s.
-    let throttled_s = q.throttled_ns as f64 / 1e9;
+    let throttled_s = q.throttled_ns / 1e9;
     assert!(
         (throttled_s - (1520.0 - 16.0 / 3.0)).abs() < 1e-6,
         "{throttled_s}"
@@ -642,10 +642,39 @@ fn a_demand_below_the_baseline_never_throttles_and_the_balance_stops_at_its_cap(
     assert_eq!((r.served, r.served_throttled), (2000, 0));
     assert_eq!(r.response_ns, 2000 * 10_000_000);
     let q = sim.quota_at(MachineId(0), sim.end()).unwrap();
-    assert_eq!(q.throttled_ns, 0);
+    assert_eq!(q.throttled_ns, 0.0);
     assert!((q.balance / 1e9 - 110.0).abs() < 1e-6, "{}", q.balance);
     let long = scenario(&text.replace("duration = \"2000s\"", "duration = \"10000s\""));
     let sim = run(&long, 0);
     let q = sim.quota_at(MachineId(0), sim.end()).unwrap();
     assert_eq!(q.balance, 500e9);
+}
+
+#[test]
+fn a_cpu_bound_boot_on_an_empty_balance_takes_sixteen_times_longer() {
+    // A stopped shared-cpu-1x whose 2 s app boot is all CPU (app_boot_cpu = 1), VM boot 1 s.
+    // Balance 0: the VM boot accrues 1/16 s; the app boot bursts for (1/16) / (1 − 1/16) =
+    // 1/15 s, then does the remaining 2 − 1/15 s of CPU at 1/16: 16 × 2 − 15 × 1/15 = 31 s.
+    // The request at time 0 waits 1 + 31 = 32 s. With the default 5 s balance: 1 + 2 = 3 s.
+    let wait = |platform: &str| -> f64 {
+        let text = cpu_machine(
+            &format!("boot_time = \"1s\"\nconnect_timeout = \"60s\"\n{platform}"),
+            "{ service_time = \"10ms\" }",
+            "[[app.traffic]]\nfrom = \"iad\"\nshape = \"constant\"\nrps = 1\nend = \"0.5s\"",
+        )
+        .replace(
+            "machines = [{ count = 1, regions = [\"iad\"] }]",
+            "machines = [{ count = 1, regions = [\"iad\"], state = \"stopped\" }]\napp_boot = \"2s\"\napp_boot_cpu = 1.0",
+        );
+        let sc = scenario(&text);
+        let sim = run(&sc, 0);
+        let r = &sim.rec.apps[0];
+        assert_eq!(r.served, 1);
+        // The boot's CPU is on the account: 2 s used.
+        let q = sim.quota_at(MachineId(0), sim.end()).unwrap();
+        assert!((q.used - 2e9).abs() < 1e3, "{}", q.used);
+        r.cold_wait_ns as f64 / 1e9
+    };
+    assert!((wait("cpu_initial_balance = \"0s\"") - 32.0).abs() < 1e-6);
+    assert!((wait("") - 3.0).abs() < 1e-6);
 }

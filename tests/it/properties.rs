@@ -314,7 +314,7 @@ proptest! {
                 let rules = flysim::platform::cpu::Rules::of(&q_rules, &m.vm);
                 prop_assert!(q.balance >= 0.0 && q.balance <= rules.cap, "balance {} cap {}", q.balance, rules.cap);
                 if m.book.resized.is_empty() {
-                    let bound = rules.initial(&q_rules) + rules.baseline * q.running_ns as f64;
+                    let bound = rules.initial(&q_rules) + rules.baseline * q.running_ns;
                     prop_assert!(q.used <= bound * (1.0 + 1e-9) + 1.0, "used {} > {}", q.used, bound);
                 }
             }

@@ -10,6 +10,7 @@ const APP_KEYS: &[&str] = &[
     "machines",
     "request",
     "app_boot",
+    "app_boot_cpu",
     "idle_exit",
     "rootfs",
     "traffic",
@@ -225,6 +226,7 @@ impl Builder<'_> {
             .take("app_boot")
             .and_then(|b| dist(self.p, &t.key_path("app_boot"), b))
             .unwrap_or(Dist::Constant(SimDuration::from_secs(3)));
+        let app_boot_cpu = t.opt_num(self.p, "app_boot_cpu", 0.0, 1.0).unwrap_or(0.0);
         let idle_exit = t.opt_duration(self.p, "idle_exit");
         if idle_exit == Some(SimDuration::ZERO) {
             self.p.error(
@@ -293,6 +295,7 @@ impl Builder<'_> {
             service_model,
             cpu,
             app_boot,
+            app_boot_cpu,
             idle_exit,
             rootfs_gb,
             traffic,
@@ -568,7 +571,7 @@ impl Builder<'_> {
             }
         };
         if work.is_some() && has_model && model == ServiceModel::Independent {
-            self.p.error(t.origin(), &t.key_path("model"), "requests that give their CPU time share the Machine's CPU under its quota; leave out model or say \"processor_sharing\"");
+            self.p.error(&t.origin_of("model"), &t.key_path("model"), "requests that give their CPU time share the Machine's CPU under its quota; leave out model or say \"processor_sharing\"");
         }
         t.finish_strict(self.p, REQUEST_KEYS);
         let model = if work.is_some() {
