@@ -260,6 +260,10 @@ pub fn run_report(d: &RunData, top: Option<&[u8]>, charts: &[(String, Vec<u8>)])
                 "cost",
                 "Cost over the run by app and region, split into compute, stopped rootfs and volumes.",
             ),
+            (
+                "cpu",
+                "CPU quotas: each region's mean balance of unused CPU time (solid, left) and the share of its Machines' running time spent throttled at the baseline (dashed, right).",
+            ),
         ],
     );
     let _ = writeln!(o, "</body></html>");

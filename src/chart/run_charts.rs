@@ -1,5 +1,6 @@
 //! The charts of one run: load over time, the Machines' state timeline, the latency
-//! distribution, and the cost breakdown.
+//! distribution, the cost breakdown, and, when the run models CPU quotas, each region's CPU
+//! balance and throttling over time.
 
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
@@ -96,9 +97,13 @@ impl RunData {
     }
 }
 
-/// Draws every run chart: `load`, `machines`, `latency`, `cost` (PNG and SVG each).
+/// Draws every run chart: `load`, `machines`, `latency`, `cost`, and `cpu` when the run models
+/// CPU quotas (PNG and SVG each).
 pub fn run_charts(d: &RunData) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut out = Vec::new();
+    if !cpu_regions(d).is_empty() {
+        both!(out, "cpu", |root: &DrawingArea<_, _>| draw_cpu(root, d));
+    }
     both!(out, "load", |root: &DrawingArea<_, _>| draw_load(root, d));
     both!(out, "machines", |root: &DrawingArea<_, _>| draw_machines(
         root, d
@@ -470,6 +475,95 @@ fn lane_label(names: &[String], y: &SegmentValue<u32>) -> String {
         SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
         _ => String::new(),
     }
+}
+
+/// The regions with CPU columns in `timeseries.csv`.
+fn cpu_regions(d: &RunData) -> Vec<String> {
+    d.timeseries
+        .header
+        .iter()
+        .filter_map(|h| h.strip_prefix("cpu_balance_s_").map(String::from))
+        .collect()
+}
+
+/// Each region's mean CPU balance [s] (left axis) and the share of its Machines' running time
+/// spent throttled (right axis, dashed), over time.
+fn draw_cpu<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    d: &RunData,
+) -> DrawResult {
+    let ts = &d.timeseries;
+    let hours: Vec<f64> = ts.nums("t_start_s").iter().map(|t| t / 3600.0).collect();
+    let end_h = run_hours(d).max(1e-6);
+    let regions = cpu_regions(d);
+    let balance: Vec<Vec<f64>> = regions
+        .iter()
+        .map(|r| ts.nums(&format!("cpu_balance_s_{r}")))
+        .collect();
+    let throttled: Vec<Vec<f64>> = regions
+        .iter()
+        .map(|r| ts.nums(&format!("cpu_throttled_{r}")))
+        .collect();
+    let b_max = max_of(balance.iter().flatten().copied()).max(1.0) * 1.1;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("{}: CPU balance and throttling", name_of(d)),
+            title_font(),
+        )
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .right_y_label_area_size(70)
+        .build_cartesian_2d(0.0..end_h, 0.0..b_max)
+        .map_err(err)?
+        .set_secondary_coord(0.0..end_h, 0.0..1.05);
+    chart
+        .configure_mesh()
+        .x_desc("time [h]")
+        .y_desc("mean balance of running Machines [s]")
+        .axis_desc_style(label_font())
+        .label_style(tick_font())
+        .light_line_style(colour::GREY.mix(0.3))
+        .draw()
+        .map_err(err)?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("share of running time throttled")
+        .axis_desc_style(label_font())
+        .label_style(tick_font())
+        .draw()
+        .map_err(err)?;
+    let palette = [
+        colour::BLUE,
+        colour::GREEN,
+        colour::PURPLE,
+        colour::SKY,
+        colour::ORANGE,
+        colour::BLACK,
+    ];
+    for (i, r) in regions.iter().enumerate() {
+        let c = palette[i % palette.len()];
+        chart
+            .draw_series(LineSeries::new(
+                hours.iter().copied().zip(balance[i].iter().copied()),
+                c.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(format!("balance, {r}"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        let red = colour::RED;
+        chart
+            .draw_secondary_series(DashedLineSeries::new(
+                hours.iter().copied().zip(throttled[i].iter().copied()),
+                6,
+                4,
+                red.mix(1.0 - 0.25 * (i % 3) as f64).stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(format!("throttled, {r}"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], red.stroke_width(2)));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 fn draw_cost<DB: DrawingBackend>(
