@@ -128,3 +128,36 @@ fn scale_for_launch_from_eleven_to_sixteen() {
         &["summary.json", "machines.csv", "actions.csv"],
     );
 }
+
+#[test]
+fn cpu_quota_to_the_afternoon() {
+    // 16 hours: the night fills the shared balance, the morning drains it, throttling begins.
+    snapshot(
+        "cpu-quota",
+        &[
+            "run",
+            "scenarios/cpu-quota.toml",
+            "--no-charts",
+            "--set",
+            "duration=\"16h\"",
+            "--set",
+            "bucket=\"1h\"",
+        ],
+        &["summary.json", "machines.csv", "timeseries.csv"],
+    );
+}
+
+#[test]
+fn two_services_for_a_day() {
+    snapshot(
+        "two-services",
+        &[
+            "run",
+            "scenarios/two-services.toml",
+            "--no-charts",
+            "--set",
+            "duration=\"1d\"",
+        ],
+        &["summary.json", "machines.csv"],
+    );
+}
