@@ -167,7 +167,7 @@ impl Sim<'_> {
 
     /// Keeps a request in service on Machine `id` in a slot until `done` (independent
     /// service, or the waiting after a request's CPU time).
-    #[inline]
+    #[inline(always)]
     fn hold_in_slot(&mut self, id: MachineId, entry: InService, done: SimTime) {
         let m = &mut self.fleet[id];
         let slot = match m.free_slots.pop() {
