@@ -15,8 +15,14 @@
 //!   soft limit, starts stopped Machines when all running ones are over it (autostart), leaves
 //!   the region only at the hard limit, and queues or fails (503) when everything is full
 //!   ([`platform::proxy`]).
+//! - **Services**: each `[http_service]` or `[[services]]` of an app takes its own traffic and
+//!   counts its own load on a Machine against its own limits; a process group reached by
+//!   several takes their most restrictive autostop.
 //! - **Autostop**: a periodic pass per region stops or suspends excess idle Machines
 //!   ([`platform::autostop`]); an app may also exit on its own after an idle time (`idle_exit`).
+//! - **CPU quotas**: when requests give their CPU time, a Machine runs its vCPUs at up to
+//!   100 % while its balance of unused baseline lasts and at its baseline after (1/16 of a
+//!   shared vCPU), exactly, without a step per 80 ms period ([`platform::cpu`]).
 //!
 //! # Time, order and randomness
 //! Time is an integer number of nanoseconds ([`engine::SimTime`]); no float ever drives the
