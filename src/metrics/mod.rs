@@ -210,11 +210,13 @@ pub struct Recorder {
     total_since: SimTime,
     /// Finished buckets.
     pub rows: Vec<BucketRow>,
+    /// Per route (an app's service, `Scenario::route`): offered, served, failed.
+    pub routes: Vec<[u64; 3]>,
 }
 
 impl Recorder {
-    /// A recorder for `apps` apps and `regions` client regions.
-    pub fn new(apps: usize, regions: usize, slo_latency: SimDuration) -> Self {
+    /// A recorder for `apps` apps with `routes` services in all, and `regions` client regions.
+    pub fn new(apps: usize, routes: usize, regions: usize, slo_latency: SimDuration) -> Self {
         let counters = RequestCounters {
             offered_by_region: vec![0; regions],
             ..RequestCounters::default()
@@ -233,6 +235,7 @@ impl Recorder {
             total_in_flight: 0,
             total_since: SimTime::ZERO,
             rows: Vec::new(),
+            routes: vec![[0; 3]; routes],
         }
     }
 
@@ -253,7 +256,8 @@ impl Recorder {
 
     /// A request arrived.
     #[inline]
-    pub fn arrived(&mut self, app: usize, now: SimTime, client: u16) {
+    pub fn arrived(&mut self, app: usize, route: usize, now: SimTime, client: u16) {
+        self.routes[route][0] += 1;
         let c = &mut self.apps[app];
         c.offered += 1;
         c.offered_by_region[client as usize] += 1;
@@ -263,9 +267,11 @@ impl Recorder {
 
     /// A request was answered. `response` excludes the network, `rtt` is the client's round trip.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub fn served(
         &mut self,
         app: usize,
+        route: usize,
         now: SimTime,
         arrived: SimTime,
         rtt: SimDuration,
@@ -274,6 +280,7 @@ impl Recorder {
     ) {
         let response = now.0 - arrived.0;
         let latency = response + rtt.0;
+        self.routes[route][1] += 1;
         let c = &mut self.apps[app];
         c.served += 1;
         c.response_ns += response as u128;
@@ -297,7 +304,15 @@ impl Recorder {
 
     /// A request failed.
     #[inline]
-    pub fn failed(&mut self, app: usize, now: SimTime, arrived: SimTime, reason: FailReason) {
+    pub fn failed(
+        &mut self,
+        app: usize,
+        route: usize,
+        now: SimTime,
+        arrived: SimTime,
+        reason: FailReason,
+    ) {
+        self.routes[route][2] += 1;
         let c = &mut self.apps[app];
         c.failed[reason as usize] += 1;
         c.sojourn_ns += (now.0 - arrived.0) as u128;

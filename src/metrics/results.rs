@@ -224,6 +224,24 @@ pub struct AppSummary<C = u64> {
     pub machines: MachineTotals<C>,
     /// Its cost.
     pub cost_usd: Cost,
+    /// Its services' own requests, by name (`http_service`, `services[0]`, ...), when it has
+    /// several.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub services: IndexMap<String, ServiceRequests<C>>,
+}
+
+/// One service's requests.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+pub struct ServiceRequests<C = u64> {
+    /// Requests that arrived.
+    pub offered: C,
+    /// Requests answered.
+    pub served: C,
+    /// Requests failed.
+    pub failed: C,
+    /// served / (served + failed) [0..1].
+    pub availability: f64,
 }
 
 /// A process group without a service.

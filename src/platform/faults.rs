@@ -517,7 +517,9 @@ impl Sim<'_> {
             };
             self.engine.schedule_in(delay, Event::Retry { request });
         } else {
-            self.rec.failed(app, now, arrived, FailReason::HostFailure);
+            let route = req.route as usize;
+            self.rec
+                .failed(app, route, now, arrived, FailReason::HostFailure);
             if let Some(i) = self.hosts[host].incident {
                 self.faults.incidents[i as usize].requests_failed_on_host += 1;
             }

@@ -228,7 +228,8 @@ impl Sim<'_> {
         let m = &mut self.fleet[id];
         m.service_epoch.bump();
         m.ps.cancel();
-        let mut arrivals: Vec<u64> = m.ps_jobs.drain().map(|j| j.arrived).collect();
+        let first_route = m.first_route as usize;
+        let mut arrivals: Vec<(u64, u8)> = m.ps_jobs.drain().map(|j| (j.arrived, j.svc)).collect();
         let mut free = vec![false; m.slots.len()];
         for &s in &m.free_slots {
             free[s as usize] = true;
@@ -238,7 +239,7 @@ impl Sim<'_> {
                 .iter()
                 .zip(&free)
                 .filter(|(_, f)| !**f)
-                .map(|(a, _)| a.arrived),
+                .map(|(a, _)| (a.arrived, a.svc)),
         );
         m.slots.clear();
         m.free_slots.clear();
@@ -250,8 +251,10 @@ impl Sim<'_> {
         }
         self.reband(id);
         let n = arrivals.len() as u64;
-        for a in arrivals {
-            self.rec.failed(app, now, crate::engine::SimTime(a), reason);
+        for (a, svc) in arrivals {
+            let route = first_route + svc as usize;
+            self.rec
+                .failed(app, route, now, crate::engine::SimTime(a), reason);
         }
         n
     }
@@ -286,7 +289,8 @@ impl Sim<'_> {
         let now = self.now();
         let mut n = 0;
         while let Some(p) = self.fleet[id].take_pending() {
-            self.rec.failed(app, now, p.arrived, reason);
+            self.rec
+                .failed(app, p.route as usize, now, p.arrived, reason);
             n += 1;
         }
         self.reband(id);
@@ -338,8 +342,9 @@ impl Sim<'_> {
                 };
                 self.dispatch(app, req, Some(id));
             } else {
+                let route = head.route as usize;
                 self.rec
-                    .failed(app, now, head.arrived, FailReason::StartTimeout);
+                    .failed(app, route, now, head.arrived, FailReason::StartTimeout);
             }
         }
         self.arm_connect_check(id);

@@ -264,7 +264,12 @@ impl<'s> Sim<'s> {
                 .iter()
                 .map(|_| actions::ActionRun::default())
                 .collect(),
-            rec: Recorder::new(sc.apps.len(), sc.regions.len(), sc.slo.latency_p99),
+            rec: Recorder::new(
+                sc.apps.len(),
+                sc.route_count(),
+                sc.regions.len(),
+                sc.slo.latency_p99,
+            ),
             bucket_start: SimTime::ZERO,
             cpu_marks: vec![[0.0; 4]; sc.regions.len()],
             events: 0,

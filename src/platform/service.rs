@@ -25,7 +25,7 @@ impl Sim<'_> {
             self.engine
                 .schedule_at(t, Event::Arrival { source: s as u32 });
         }
-        self.rec.arrived(app, now, client);
+        self.rec.arrived(app, route as usize, now, client);
         let req = Request {
             arrived: now,
             service_ns,
@@ -68,7 +68,7 @@ impl Sim<'_> {
                     self.wait_on(m, req);
                 } else {
                     self.rec
-                        .failed(app, now, req.arrived, FailReason::StartFailed);
+                        .failed(app, route, now, req.arrived, FailReason::StartFailed);
                 }
             }
             // The start is counted when the stop completes (see `on_stop_done`).
@@ -88,7 +88,7 @@ impl Sim<'_> {
                 self.rec.queued(app);
                 self.arm_queue_expiry(route);
             }
-            proxy::Route::Fail(reason) => self.rec.failed(app, now, req.arrived, reason),
+            proxy::Route::Fail(reason) => self.rec.failed(app, route, now, req.arrived, reason),
         }
     }
 
@@ -210,10 +210,12 @@ impl Sim<'_> {
         let m = &mut self.fleet[id];
         m.served += 1;
         let (app, region) = (m.app.index(), m.region as usize);
+        let route = m.first_route as usize + svc as usize;
         self.reband(id);
         let rtt = self.sc.rtt[client as usize][region];
         self.rec.served(
             app,
+            route,
             now,
             arrived,
             rtt,
@@ -319,7 +321,7 @@ impl Sim<'_> {
             self.proxy.queue(route).pop_front();
             self.rec.dequeued(app, now - q.enqueued);
             self.rec
-                .failed(app, now, q.arrived, FailReason::QueueTimeout);
+                .failed(app, route, now, q.arrived, FailReason::QueueTimeout);
         }
         self.arm_queue_expiry(route);
     }

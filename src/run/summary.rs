@@ -6,7 +6,7 @@
 use crate::engine::SimTime;
 use crate::metrics::results::{
     AppSummary, Cost, CpuTotals, Incidents, Latency, MachineTotals, QueueWait, Requests,
-    RunSummary, SloVerdict, Volumes, Worker,
+    RunSummary, ServiceRequests, SloVerdict, Volumes, Worker,
 };
 use crate::metrics::{FailReason, RequestCounters};
 use crate::platform::ids::HostId;
@@ -253,6 +253,30 @@ pub fn summary(sim: &Sim, replication: u64) -> RunSummary {
                 latency_ms: latency_block(&sim.rec.latency[ai], c),
                 machines: machines_block(sim, mine, duration_ns),
                 cost_usd: cost_block(app_costs[ai], c.served, duration_s, None),
+                services: if app.services.len() > 1 {
+                    app.services
+                        .iter()
+                        .enumerate()
+                        .map(|(si, s)| {
+                            let [offered, served, failed] = sim.rec.routes[sc.route(ai, si)];
+                            let decided = served + failed;
+                            let availability = if decided == 0 {
+                                1.0
+                            } else {
+                                share(served as f64 / decided as f64)
+                            };
+                            let r = ServiceRequests {
+                                offered,
+                                served,
+                                failed,
+                                availability,
+                            };
+                            (s.name.clone(), r)
+                        })
+                        .collect()
+                } else {
+                    indexmap::IndexMap::new()
+                },
             };
             (app.name.clone(), summary)
         })
