@@ -210,7 +210,9 @@ pub struct Recorder {
     total_since: SimTime,
     /// Finished buckets.
     pub rows: Vec<BucketRow>,
-    /// Per route (an app's service, `Scenario::route`): offered, served, failed.
+    /// Per route (an app's service, `Scenario::route`): offered, served, failed. Offered and
+    /// served are counted only for apps of several services (the platform counts them, off
+    /// the path of one-service apps); failures always.
     pub routes: Vec<[u64; 3]>,
 }
 
@@ -256,8 +258,7 @@ impl Recorder {
 
     /// A request arrived.
     #[inline]
-    pub fn arrived(&mut self, app: usize, route: usize, now: SimTime, client: u16) {
-        self.routes[route][0] += 1;
+    pub fn arrived(&mut self, app: usize, now: SimTime, client: u16) {
         let c = &mut self.apps[app];
         c.offered += 1;
         c.offered_by_region[client as usize] += 1;
@@ -267,11 +268,9 @@ impl Recorder {
 
     /// A request was answered. `response` excludes the network, `rtt` is the client's round trip.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
     pub fn served(
         &mut self,
         app: usize,
-        route: usize,
         now: SimTime,
         arrived: SimTime,
         rtt: SimDuration,
@@ -280,7 +279,6 @@ impl Recorder {
     ) {
         let response = now.0 - arrived.0;
         let latency = response + rtt.0;
-        self.routes[route][1] += 1;
         let c = &mut self.apps[app];
         c.served += 1;
         c.response_ns += response as u128;

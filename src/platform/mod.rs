@@ -246,6 +246,7 @@ impl<'s> Sim<'s> {
                 );
                 src.service = t.service as u8;
                 src.route = sc.route(ai, t.service) as u16;
+                src.shared = sc.apps[ai].services.len() > 1;
                 src.work = workload::Work::of(&sc.apps[ai], t.service_time);
                 src
             })

@@ -25,7 +25,10 @@ impl Sim<'_> {
             self.engine
                 .schedule_at(t, Event::Arrival { source: s as u32 });
         }
-        self.rec.arrived(app, route as usize, now, client);
+        if src.shared {
+            self.rec.routes[route as usize][0] += 1;
+        }
+        self.rec.arrived(app, now, client);
         let req = Request {
             arrived: now,
             service_ns,
@@ -210,12 +213,13 @@ impl Sim<'_> {
         let m = &mut self.fleet[id];
         m.served += 1;
         let (app, region) = (m.app.index(), m.region as usize);
-        let route = m.first_route as usize + svc as usize;
+        if !m.svc_load.is_empty() {
+            self.rec.routes[m.first_route as usize + svc as usize][1] += 1;
+        }
         self.reband(id);
         let rtt = self.sc.rtt[client as usize][region];
         self.rec.served(
             app,
-            route,
             now,
             arrived,
             rtt,

@@ -22,6 +22,8 @@ pub struct Source {
     pub service: u8,
     /// That service's route (`Scenario::route`).
     pub route: u16,
+    /// Whether its app has several services (its requests are then counted per service).
+    pub shared: bool,
     /// Its requests' work: the source's own service time or its app's, split into CPU time
     /// and waiting when the app models CPU.
     pub work: Work,
@@ -83,6 +85,7 @@ impl Source {
             app,
             service: 0,
             route: 0,
+            shared: false,
             work: Work::Whole(Dist::Constant(crate::engine::SimDuration::ZERO)),
             from,
             shape,
