@@ -2,7 +2,9 @@
 //! distribution, the cost breakdown, and, when the run models CPU quotas, each region's CPU
 //! balance and throttling over time.
 
+use plotters::chart::DualCoordChartContext;
 use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::metrics::results::RunSummary;
@@ -132,6 +134,52 @@ fn max_of(v: impl Iterator<Item = f64>) -> f64 {
     v.fold(0.0, f64::max)
 }
 
+/// A chart over the run's hours with a left and a right axis.
+type TimeChart<'a, DB> = DualCoordChartContext<
+    'a,
+    DB,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+>;
+
+/// A [`TimeChart`] titled `title` over `end_h` hours, its axes drawn: `left` and `right` are
+/// each axis's description and top.
+fn time_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    end_h: f64,
+    left: (&str, f64),
+    right: (&str, f64),
+) -> Result<TimeChart<'a, DB>, String> {
+    let end_h = end_h.max(1e-6);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, title_font())
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .right_y_label_area_size(70)
+        .build_cartesian_2d(0.0..end_h, 0.0..left.1)
+        .map_err(err)?
+        .set_secondary_coord(0.0..end_h, 0.0..right.1);
+    chart
+        .configure_mesh()
+        .x_desc("time [h]")
+        .y_desc(left.0)
+        .axis_desc_style(label_font())
+        .label_style(tick_font())
+        .light_line_style(colour::GREY.mix(0.3))
+        .draw()
+        .map_err(err)?;
+    chart
+        .configure_secondary_axes()
+        .y_desc(right.0)
+        .axis_desc_style(label_font())
+        .label_style(tick_font())
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 fn draw_load<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     d: &RunData,
@@ -165,34 +213,13 @@ fn draw_load<DB: DrawingBackend>(
         .collect();
     let m_max = max_of(machines.iter().flatten().copied()).max(1.0).ceil() + 1.0;
 
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("{}: load and running Machines", name_of(d)),
-            title_font(),
-        )
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(70)
-        .right_y_label_area_size(70)
-        .build_cartesian_2d(0.0..end_h.max(1e-6), 0.0..y_max)
-        .map_err(err)?
-        .set_secondary_coord(0.0..end_h.max(1e-6), 0.0..m_max);
-    chart
-        .configure_mesh()
-        .x_desc("time [h]")
-        .y_desc("requests per second")
-        .axis_desc_style(label_font())
-        .label_style(tick_font())
-        .light_line_style(colour::GREY.mix(0.3))
-        .draw()
-        .map_err(err)?;
-    chart
-        .configure_secondary_axes()
-        .y_desc("started Machines")
-        .axis_desc_style(label_font())
-        .label_style(tick_font())
-        .draw()
-        .map_err(err)?;
+    let mut chart = time_chart(
+        root,
+        &format!("{}: load and running Machines", name_of(d)),
+        end_h,
+        ("requests per second", y_max),
+        ("started Machines", m_max),
+    )?;
 
     // Host outages, shaded.
     let starts = d.incidents.nums("start_s");
@@ -505,34 +532,13 @@ fn draw_cpu<DB: DrawingBackend>(
         .map(|r| ts.nums(&format!("cpu_throttled_{r}")))
         .collect();
     let b_max = max_of(balance.iter().flatten().copied()).max(1.0) * 1.1;
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("{}: CPU balance and throttling", name_of(d)),
-            title_font(),
-        )
-        .margin(16)
-        .x_label_area_size(50)
-        .y_label_area_size(70)
-        .right_y_label_area_size(70)
-        .build_cartesian_2d(0.0..end_h, 0.0..b_max)
-        .map_err(err)?
-        .set_secondary_coord(0.0..end_h, 0.0..1.05);
-    chart
-        .configure_mesh()
-        .x_desc("time [h]")
-        .y_desc("mean balance of running Machines [s]")
-        .axis_desc_style(label_font())
-        .label_style(tick_font())
-        .light_line_style(colour::GREY.mix(0.3))
-        .draw()
-        .map_err(err)?;
-    chart
-        .configure_secondary_axes()
-        .y_desc("share of running time throttled")
-        .axis_desc_style(label_font())
-        .label_style(tick_font())
-        .draw()
-        .map_err(err)?;
+    let mut chart = time_chart(
+        root,
+        &format!("{}: CPU balance and throttling", name_of(d)),
+        end_h,
+        ("mean balance of running Machines [s]", b_max),
+        ("share of running time throttled", 1.05),
+    )?;
     let palette = [
         colour::BLUE,
         colour::GREEN,
