@@ -137,3 +137,74 @@ fn actions_are_deterministic_across_thread_counts() {
         "a header and 4 runs"
     );
 }
+
+/// CPU quotas and several services: the same files with one thread and with three, run after
+/// run.
+#[test]
+fn cpu_quotas_and_services_are_deterministic_across_thread_counts() {
+    let t = tempfile::tempdir().unwrap();
+    let sweep = t.path().join("sweep.toml");
+    let base = std::fs::canonicalize("scenarios/cpu-quota.toml").unwrap();
+    std::fs::write(
+        &sweep,
+        format!(
+            "name = \"cpu\"\nscenario = {:?}\nreplications = 2\nset = [\"duration=\\\"14h\\\"\"]\n[[axis]]\npath = \"app.shared.fly.vm[0].size\"\nvalues = [\"shared-cpu-1x\", \"shared-cpu-2x\"]\n",
+            base.display().to_string()
+        ),
+    )
+    .unwrap();
+    let read = |out: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "csv" || x == "jsonl"))
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&p).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let mut outs = Vec::new();
+    for jobs in ["1", "3"] {
+        let out = t.path().join(format!("out{jobs}"));
+        let r = std::process::Command::new(env!("CARGO_BIN_EXE_flysim"))
+            .args(["sweep", "-q", "--jobs", jobs, "--out"])
+            .arg(&out)
+            .arg(&sweep)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        outs.push(read(&out));
+    }
+    assert!(outs[0].len() >= 2);
+    assert_eq!(outs[0], outs[1], "--jobs 1 and --jobs 3 differ");
+    // One run of each scenario twice: every file byte for byte.
+    for (k, scenario) in ["scenarios/cpu-quota.toml", "scenarios/two-services.toml"]
+        .iter()
+        .enumerate()
+    {
+        let mut runs = Vec::new();
+        for i in 0..2 {
+            let out = t.path().join(format!("run{k}-{i}"));
+            let r = std::process::Command::new(env!("CARGO_BIN_EXE_flysim"))
+                .args([
+                    "run",
+                    "-q",
+                    "--no-charts",
+                    "--set",
+                    "duration=\"6h\"",
+                    "--out",
+                ])
+                .arg(&out)
+                .arg(scenario)
+                .output()
+                .unwrap();
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+            runs.push(read(&out));
+        }
+        assert!(runs[0].len() >= 3);
+        assert_eq!(runs[0], runs[1], "{scenario}: two runs differ");
+    }
+}
