@@ -199,6 +199,19 @@ pub(crate) fn render(s: &Summary, wall_s: f64, out: Option<&Path>) -> String {
                     short(a.cost_usd.per_30_days),
                 ),
             );
+            for (svc, r) in &a.services {
+                row(
+                    &mut o,
+                    &format!("  {svc}"),
+                    format!(
+                        "offered {}   served {}   failed {}   availability {}",
+                        count(r.offered),
+                        count(r.served),
+                        count(r.failed),
+                        pct(r.availability),
+                    ),
+                );
+            }
         }
     }
     if let Some(dir) = out {
