@@ -72,7 +72,9 @@ pub fn account_for(
     if !app.models_cpu() {
         return None;
     }
-    Some(Box::new(Quota::new(Rules::of(q, vm).initial(q), now)))
+    let mut account = Quota::new(Rules::of(q, vm).initial(q), now);
+    account.requests = app.cpu.is_some();
+    Some(Box::new(account))
 }
 
 /// One Machine's quota account.
@@ -97,6 +99,9 @@ pub struct Quota {
     pub throttle_spells: u32,
     /// Whether the VM runs (starting, started, or draining), so the balance moves.
     pub running: bool,
+    /// Whether the app's requests give their CPU time, and so run under the quota (else only
+    /// its boot does).
+    pub requests: bool,
     /// The CPU-bound part of a running app boot, if any: while it lasts, the account follows
     /// it rather than the requests (none run during a boot).
     pub boot: Option<BootCpu>,
@@ -127,6 +132,7 @@ impl Quota {
             throttled: false,
             throttle_spells: 0,
             running: false,
+            requests: true,
             boot: None,
         }
     }
@@ -221,8 +227,9 @@ impl Quota {
     }
 
     /// Sets whether the Machine is throttled with `jobs` requests in their CPU part (after
-    /// [`Quota::advance`] to now).
+    /// [`Quota::advance`] to now); requests that do not run under the quota count for none.
     pub fn update_throttle(&mut self, rules: Rules, jobs: usize) {
+        let jobs = if self.requests { jobs } else { 0 };
         let now_throttled =
             self.running && self.balance <= 0.0 && (jobs as f64).min(rules.burst) > rules.baseline;
         if now_throttled && !self.throttled {

@@ -57,7 +57,7 @@ impl Sim<'_> {
         let q_rules = self.sc.platform.cpu;
         let m = &mut self.fleet[id];
         let from = m.state;
-        let vm = m.vm;
+        let rules = super::cpu::Rules::of(&q_rules, &m.vm);
         let Some(q) = &mut m.quota else { return };
         if from == MState::Starting {
             q.boot = None; // done, or cut short
@@ -67,10 +67,9 @@ impl Sim<'_> {
             MState::Starting | MState::Started | MState::Stopping | MState::Suspending
         );
         if q_rules.reset_on_start && from == MState::Stopped && to == MState::Starting {
-            q.balance = super::cpu::Rules::of(&q_rules, &vm).initial(&q_rules);
+            q.balance = rules.initial(&q_rules);
         }
-        let jobs = m.ps_jobs.len();
-        q.update_throttle(super::cpu::Rules::of(&q_rules, &vm), jobs);
+        q.update_throttle(rules, m.ps_jobs.len());
     }
 
     /// Starts a stopped, suspended or suspending Machine. Returns false when its host has no

@@ -388,13 +388,6 @@ impl Proxy {
         &self.routes[route].regions[region].ids
     }
 
-    /// The settings of route `route`'s service.
-    #[inline]
-    pub fn settings<'a>(&self, sc: &'a Scenario, route: usize) -> &'a crate::scenario::Service {
-        let r = &self.routes[route];
-        &sc.apps[r.app].services[r.svc as usize]
-    }
-
     /// The hard limit of route `route`'s service when it is its app's only one.
     #[inline]
     pub fn sole_service_hard_limit(&self, route: usize) -> Option<u32> {

@@ -207,14 +207,13 @@ impl Sim<'_> {
         let m = &mut self.fleet[id];
         m.in_service -= 1;
         m.count_out(svc);
-        if fl & flags::THROTTLED != 0 {
-            self.rec.apps[m.app.index()].served_throttled += 1;
-        }
-        let m = &mut self.fleet[id];
         m.served += 1;
         let (app, region) = (m.app.index(), m.region as usize);
         if !m.svc_load.is_empty() {
             self.rec.routes[m.first_route as usize + svc as usize][1] += 1;
+        }
+        if fl & flags::THROTTLED != 0 {
+            self.rec.apps[app].served_throttled += 1;
         }
         self.reband(id);
         let rtt = self.sc.rtt[client as usize][region];
@@ -343,7 +342,7 @@ impl Sim<'_> {
             return 0.0;
         }
         match &m.quota {
-            Some(q) if self.sc.apps[m.app.index()].cpu.is_some() => {
+            Some(q) if q.requests => {
                 let rules = cpu::Rules::of(&self.sc.platform.cpu, &m.vm);
                 cpu::usage(rules, q.balance, jobs) / jobs as f64
             }
@@ -357,21 +356,31 @@ impl Sim<'_> {
         let m = &self.fleet[id];
         let q = m.quota.as_ref()?;
         let rules = cpu::Rules::of(&self.sc.platform.cpu, &m.vm);
-        let u = self.ps_rate(id) * m.ps_jobs.len() as f64;
-        Some(q.at(rules, u, now.max(q.since)))
+        Some(q.at(rules, self.cpu_use(id, self.ps_rate(id)), now.max(q.since)))
+    }
+
+    /// The CPU Machine `id`'s requests use while each runs at `rate` [vCPU]: none when its
+    /// quota covers only its boot.
+    #[inline]
+    fn cpu_use(&self, id: MachineId, rate: f64) -> f64 {
+        let m = &self.fleet[id];
+        match &m.quota {
+            Some(q) if q.requests => rate * m.ps_jobs.len() as f64,
+            _ => 0.0,
+        }
     }
 
     /// Brings Machine `id`'s processor sharing (and its CPU quota account) up to now.
     pub(super) fn ps_advance(&mut self, id: MachineId) {
         let now = self.now();
         let rate = self.ps_rate(id);
+        let used = self.cpu_use(id, rate);
         let cpu_rules = &self.sc.platform.cpu;
         let m = &mut self.fleet[id];
         m.ps_vtime += (now.0 - m.ps_last.0) as f64 * rate;
         m.ps_last = now;
         if let Some(q) = &mut m.quota {
-            let rules = cpu::Rules::of(cpu_rules, &m.vm);
-            q.advance(rules, rate * m.ps_jobs.len() as f64, now);
+            q.advance(cpu::Rules::of(cpu_rules, &m.vm), used, now);
         }
     }
 
@@ -379,6 +388,7 @@ impl Sim<'_> {
     /// part done, or its CPU balance running out.
     pub(super) fn ps_reschedule(&mut self, id: MachineId) {
         let rate = self.ps_rate(id);
+        let used = self.cpu_use(id, rate);
         let now = self.now();
         let cpu_rules = &self.sc.platform.cpu;
         let m = &mut self.fleet[id];
@@ -387,7 +397,7 @@ impl Sim<'_> {
         if let Some(q) = &mut m.quota {
             let rules = cpu::Rules::of(cpu_rules, &m.vm);
             q.update_throttle(rules, jobs);
-            empties = q.empties_in(rules, rate * jobs as f64);
+            empties = q.empties_in(rules, used);
         }
         match m.ps_jobs.peek() {
             Some(top) => {

@@ -6,6 +6,9 @@
 //! at the peak rate, each kept with probability rate(t)/peak. Traces replay their counts
 //! exactly: an interval with N requests yields N arrivals at uniform random instants within it
 //! (a fractional count, from scaling, adds one more request with that probability).
+//!
+//! Each request's work ([`Work`]) is drawn on arrival from the source's second stream: a service
+//! time, or for an app that models CPU quotas its CPU time and the waiting after it.
 
 use rand::RngExt;
 use rand_distr::Exp1;

@@ -106,30 +106,7 @@ fn actions_are_deterministic_across_thread_counts() {
         "name = \"launch\"\nscenario = \"launch.toml\"\nreplications = 2\n[[axis]]\npath = \"app.scaled.app_boot\"\nvalues = [\"2s\", \"8s\"]\n",
     )
     .unwrap();
-    let mut outs = Vec::new();
-    for jobs in ["1", "3"] {
-        let out = t.path().join(format!("out{jobs}"));
-        let r = std::process::Command::new(env!("CARGO_BIN_EXE_flysim"))
-            .args(["sweep", "-q", "--jobs", jobs, "--out"])
-            .arg(&out)
-            .arg(&sweep)
-            .output()
-            .unwrap();
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "csv" || x == "jsonl"))
-            .map(|p| {
-                let name = p.file_name().unwrap().to_string_lossy().into_owned();
-                (name, std::fs::read(&p).unwrap())
-            })
-            .collect();
-        files.sort();
-        assert!(files.len() >= 2, "{files:?}");
-        outs.push(files);
-    }
-    assert_eq!(outs[0], outs[1], "--jobs 1 and --jobs 3 differ");
+    let outs = sweep_with_one_and_three_threads(t.path(), &sweep);
     let runs = &outs[0].iter().find(|f| f.0 == "runs.csv").unwrap().1;
     assert_eq!(
         String::from_utf8_lossy(runs).lines().count(),
@@ -153,33 +130,7 @@ fn cpu_quotas_and_services_are_deterministic_across_thread_counts() {
         ),
     )
     .unwrap();
-    let read = |out: &std::path::Path| -> Vec<(String, Vec<u8>)> {
-        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "csv" || x == "jsonl"))
-            .map(|p| {
-                let name = p.file_name().unwrap().to_string_lossy().into_owned();
-                (name, std::fs::read(&p).unwrap())
-            })
-            .collect();
-        files.sort();
-        files
-    };
-    let mut outs = Vec::new();
-    for jobs in ["1", "3"] {
-        let out = t.path().join(format!("out{jobs}"));
-        let r = std::process::Command::new(env!("CARGO_BIN_EXE_flysim"))
-            .args(["sweep", "-q", "--jobs", jobs, "--out"])
-            .arg(&out)
-            .arg(&sweep)
-            .output()
-            .unwrap();
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        outs.push(read(&out));
-    }
-    assert!(outs[0].len() >= 2);
-    assert_eq!(outs[0], outs[1], "--jobs 1 and --jobs 3 differ");
+    sweep_with_one_and_three_threads(t.path(), &sweep);
     // One run of each scenario twice: every file byte for byte.
     for (k, scenario) in ["scenarios/cpu-quota.toml", "scenarios/two-services.toml"]
         .iter()
@@ -202,9 +153,48 @@ fn cpu_quotas_and_services_are_deterministic_across_thread_counts() {
                 .output()
                 .unwrap();
             assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-            runs.push(read(&out));
+            runs.push(result_files(&out));
         }
         assert!(runs[0].len() >= 3);
         assert_eq!(runs[0], runs[1], "{scenario}: two runs differ");
     }
+}
+
+/// The CSV and JSON-lines files of an output folder, by name.
+fn result_files(out: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv" || x == "jsonl"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs `sweep` with `--jobs 1` and `--jobs 3` into folders under `dir`, asserts their result
+/// files are the same bytes, and returns both.
+fn sweep_with_one_and_three_threads(
+    dir: &std::path::Path,
+    sweep: &std::path::Path,
+) -> Vec<Vec<(String, Vec<u8>)>> {
+    let mut outs = Vec::new();
+    for jobs in ["1", "3"] {
+        let out = dir.join(format!("out{jobs}"));
+        let r = std::process::Command::new(env!("CARGO_BIN_EXE_flysim"))
+            .args(["sweep", "-q", "--jobs", jobs, "--out"])
+            .arg(&out)
+            .arg(sweep)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let files = result_files(&out);
+        assert!(files.len() >= 2, "{files:?}");
+        outs.push(files);
+    }
+    assert_eq!(outs[0], outs[1], "--jobs 1 and --jobs 3 differ");
+    outs
 }

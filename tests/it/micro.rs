@@ -677,4 +677,28 @@ fn a_cpu_bound_boot_on_an_empty_balance_takes_sixteen_times_longer() {
     };
     assert!((wait("cpu_initial_balance = \"0s\"") - 32.0).abs() < 1e-6);
     assert!((wait("") - 3.0).abs() < 1e-6);
+    // Requests that give no CPU time stay off the quota, even under processor sharing: 100
+    // requests of 1 s each on the empty balance are served in their own time, unthrottled,
+    // and only the boot's 2 s are on the account.
+    let text = cpu_machine(
+        "boot_time = \"1s\"\nconnect_timeout = \"60s\"\ncpu_initial_balance = \"0s\"",
+        "{ service_time = \"1s\", model = \"processor_sharing\" }",
+        "[[app.traffic]]\nfrom = \"iad\"\nshape = \"constant\"\nrps = 1\nstart = \"100s\"\nend = \"199.5s\"",
+    )
+    .replace(
+        "machines = [{ count = 1, regions = [\"iad\"] }]",
+        "machines = [{ count = 1, regions = [\"iad\"], state = \"stopped\" }]\napp_boot = \"2s\"\napp_boot_cpu = 1.0",
+    );
+    let sc = scenario(&text);
+    let sim = run(&sc, 0);
+    let r = &sim.rec.apps[0];
+    assert_eq!((r.served, r.served_throttled), (100, 0));
+    let q = sim.quota_at(MachineId(0), sim.end()).unwrap();
+    assert!((q.used - 2e9).abs() < 1e3, "{}", q.used);
+    // Throttled only during the boot, after its 1/15 s burst: 31 − 1/15 s.
+    let throttled_s = q.throttled_ns / 1e9;
+    assert!(
+        (throttled_s - (31.0 - 1.0 / 15.0)).abs() < 1e-6,
+        "{throttled_s}"
+    );
 }
