@@ -214,6 +214,8 @@ pub struct Recorder {
     /// served are counted only for apps of several services (the platform counts them, off
     /// the path of one-service apps); failures always.
     pub routes: Vec<[u64; 3]>,
+    /// Per app, the latencies served while a deploy of it runs [µs] (`None`: none runs).
+    windows: Vec<Option<Box<Histogram<u64>>>>,
 }
 
 impl Recorder {
@@ -238,7 +240,27 @@ impl Recorder {
             total_since: SimTime::ZERO,
             rows: Vec::new(),
             routes: vec![[0; 3]; routes],
+            windows: vec![None; apps],
         }
+    }
+
+    /// A deploy of `app` begins: the latencies of its requests are kept apart until
+    /// [`Recorder::close_window`].
+    pub fn open_window(&mut self, app: usize) {
+        self.windows[app] = Some(Box::new(new_histogram()));
+    }
+
+    /// The p99 latency served in `app`'s open window [ms] (0 when it served nothing).
+    pub fn window_p99_ms(&self, app: usize) -> f64 {
+        match &self.windows[app] {
+            Some(h) if !h.is_empty() => h.value_at_quantile(0.99) as f64 / 1000.0,
+            _ => 0.0,
+        }
+    }
+
+    /// The deploy of `app` is over.
+    pub fn close_window(&mut self, app: usize) {
+        self.windows[app] = None;
     }
 
     #[inline]
@@ -295,6 +317,9 @@ impl Recorder {
         }
         let us = (latency / 1000).clamp(1, HIST_MAX_US);
         self.latency[app].saturating_record(us);
+        if let Some(h) = &mut self.windows[app] {
+            h.saturating_record(us);
+        }
         self.bucket_latency.saturating_record(us.min(3_600_000_000));
         self.bucket_counts[1] += 1;
         self.in_flight_change(app, now, false);

@@ -195,7 +195,7 @@ impl Sim<'_> {
     }
 
     /// Creates Machine `new` of `app`, stopped, on `host`, and gives it to the proxy.
-    fn spawn(&mut self, app: usize, new: &NewMachine, host: HostId) -> MachineId {
+    pub(super) fn spawn(&mut self, app: usize, new: &NewMachine, host: HostId) -> MachineId {
         let now = self.now();
         let sc = self.sc;
         let a = &sc.apps[app];
@@ -237,7 +237,8 @@ impl Sim<'_> {
     }
 
     /// Destroys Machine `id` at once (forced, like `fly scale count`'s `Kill: true`).
-    fn destroy(&mut self, id: MachineId) {
+    pub(super) fn destroy(&mut self, id: MachineId) {
+        self.deploy_machine_gone(id);
         self.kill_in_service(id, FailReason::Killed);
         self.fail_pending(id, FailReason::Killed);
         self.release_host(id);

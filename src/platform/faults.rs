@@ -55,13 +55,29 @@ struct Failover {
     request: Request,
 }
 
+/// Each app's mean running time between crashes of one Machine, if its crashes are modelled
+/// (the last `machine_crashes` fault that covers it).
+pub fn crash_mtbf_of(sc: &Scenario) -> Vec<Option<SimDuration>> {
+    let mut crash_mtbf: Vec<Option<SimDuration>> = vec![None; sc.apps.len()];
+    for f in &sc.faults {
+        if let Fault::MachineCrashes { app, mtbf } = f {
+            for (ai, slot) in crash_mtbf.iter_mut().enumerate() {
+                if app.is_none_or(|a| a == ai) {
+                    *slot = Some(*mtbf);
+                }
+            }
+        }
+    }
+    crash_mtbf
+}
+
 impl Faults {
     /// The scenario's faults: a failure process per host in scope, the hosts of scheduled
     /// outages (a Machine's host as placed at time 0), crash rates per app.
     pub fn new(sc: &Scenario, hosts: &Hosts, fleet: &Fleet, streams: &RngStreams) -> Self {
         let mut processes = Vec::new();
         let mut outage_hosts = Vec::new();
-        let mut crash_mtbf: Vec<Option<SimDuration>> = vec![None; sc.apps.len()];
+        let crash_mtbf = crash_mtbf_of(sc);
         for (fi, f) in sc.faults.iter().enumerate() {
             let mut hs = Vec::new();
             match f {
@@ -90,13 +106,7 @@ impl Faults {
                         }
                     }
                 },
-                Fault::MachineCrashes { app, mtbf } => {
-                    for (ai, slot) in crash_mtbf.iter_mut().enumerate() {
-                        if app.is_none_or(|a| a == ai) {
-                            *slot = Some(*mtbf);
-                        }
-                    }
-                }
+                Fault::MachineCrashes { .. } => {}
             }
             outage_hosts.push(hs);
         }
@@ -447,7 +457,11 @@ impl Sim<'_> {
     /// Draws when Machine `id` crashes next, if crashes are modelled for its app.
     pub(super) fn schedule_crash(&mut self, id: MachineId) {
         let app = self.fleet[id].app.index();
-        let Some(mtbf) = self.faults.crash_mtbf[app] else {
+        let mtbf = match self.fleet[id].version {
+            0 => self.faults.crash_mtbf[app],
+            v => self.deploys.version(v).crash_mtbf,
+        };
+        let Some(mtbf) = mtbf else {
             return;
         };
         let e: f64 = self.fleet.crash_rng(self.sc, id).sample(Exp1);

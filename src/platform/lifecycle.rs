@@ -23,6 +23,9 @@ impl Sim<'_> {
         if self.fleet[id].quota.is_some() {
             self.quota_transition(id, to);
         }
+        if to != MState::Started {
+            self.checks_reset(id);
+        }
         let m = &mut self.fleet[id];
         let from = m.go(to, now);
         self.census.moved(now, id, &self.fleet[id], from);
@@ -109,10 +112,16 @@ impl Sim<'_> {
             && !interrupt
             && p.snapshot_loss_probability > 0.0
             && rng.random::<f64>() < p.snapshot_loss_probability;
+        let version = self.fleet[id].version;
+        let boot_of = match version {
+            0 => &app.app_boot,
+            v => &self.deploys.version(v).app_boot,
+        };
+        let rng = self.fleet.rng(sc, id);
         let (vm_boot, app_boot) = if resume && !lost_snapshot {
             (sample_ns(&p.resume_time, rng), 0)
         } else {
-            (sample_ns(&p.boot_time, rng), sample_ns(&app.app_boot, rng))
+            (sample_ns(&p.boot_time, rng), sample_ns(boot_of, rng))
         };
         let mut duration = migrate.0 + vm_boot + app_boot;
         self.transition(id, MState::Starting);
@@ -121,6 +130,7 @@ impl Sim<'_> {
         }
         let m = &mut self.fleet[id];
         m.book.snapshots_lost += u32::from(lost_snapshot);
+        m.book.vm_up_at = now + SimDuration(migrate.0 + vm_boot);
         m.holds_host = true;
         m.ready_at = now + SimDuration(duration);
         m.starts += 1;
@@ -158,12 +168,17 @@ impl Sim<'_> {
                 p.svc,
             );
         }
-        self.feed_from_queue(id);
+        // A Machine with health checks takes queued requests once they pass.
+        match self.checks_of(id) {
+            Some(checks) => self.begin_checks(id, checks),
+            None => self.feed_from_queue(id),
+        }
         if self.fleet[id].load() == 0 {
             self.became_idle(id);
         }
         self.on_started(id);
         self.update_finished(id, true);
+        self.deploy_started(id);
     }
 
     /// Begins stopping or suspending a started Machine: drain, then stop.
@@ -274,11 +289,13 @@ impl Sim<'_> {
         // again; requests sent to it while it stopped wake it (the proxy's "recently stopped"
         // path).
         self.update_stopped(id);
+        self.deploy_stopped(id);
         let restart = std::mem::take(&mut self.fleet[id].restart_after_stop);
         let wanted = !self.fleet[id].pending.is_empty();
         if (restart || wanted) && !self.begin_start(id, wanted) {
             self.fail_pending(id, FailReason::StartFailed);
             self.update_finished(id, false);
+            self.deploy_start_failed(id);
         }
     }
 

@@ -241,14 +241,36 @@ impl Ord for PsJob {
     }
 }
 
+/// What keeps a Machine from the proxy's candidates, besides its state (`Machine::gate`).
+pub mod gate {
+    /// Started, but its health checks have not passed yet: "none of the edge proxies are
+    /// allowed to send new requests to it until the health checks pass" (community.fly.io,
+    /// "Autostart for machines with health checks just got better").
+    pub const CHECKS_PENDING: u8 = 1;
+    /// Its health checks fail: no new request goes to it.
+    pub const CHECKS_FAILING: u8 = 2;
+    /// Cordoned by a deploy (a bluegreen's green Machines until they are ready, its blue
+    /// ones once traffic has switched): no new request goes to it, and it is never woken.
+    pub const CORDONED: u8 = 4;
+    /// Being updated by a deploy (leased by flyctl from its drain to its boot's end): no new
+    /// request goes to it, and the proxy cannot start it.
+    pub const UPDATING: u8 = 8;
+    /// What takes a Machine out of the candidates.
+    pub const OUT: u8 = CHECKS_PENDING | CHECKS_FAILING | CORDONED | UPDATING;
+    /// What keeps the proxy from waking a Machine.
+    pub const NO_WAKE: u8 = CORDONED | UPDATING;
+}
+
 /// Why a suspended Machine's snapshot is dropped before its next start (which then boots
 /// cold). Fly discards snapshots on updates and deploys and when it moves a Machine (Fly docs,
 /// suspend-resume). A snapshot found lost at a resume ("capacity pressure";
 /// `platform.snapshot_loss_probability`) is drawn by the start itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SnapshotLoss {
-    /// An update (`fly scale vm`; deploys will use it too).
+    /// An update (`fly scale vm`).
     Update,
+    /// A deploy of new code.
+    Deploy,
 }
 
 /// Where a Machine's drain leads.
@@ -369,6 +391,14 @@ pub struct Machine {
     pub book: Box<Book>,
     /// The `fly scale vm` action updating it, by index, while it restarts.
     pub updating: Option<u32>,
+    /// The deploy updating it, by index, from its update until flyctl stops waiting for it.
+    pub deploying: Option<u32>,
+    /// The version of the app it runs: 0 before any deploy, `k + 1` after deploy `k`.
+    pub version: u16,
+    /// What keeps it from the proxy besides its state (`gate::*`).
+    pub gate: u8,
+    /// Its health-check result (passing or failing) after a boot.
+    pub health: Timer,
     /// Its CPU quota account, when its app models CPU (boxed: most Machines have none).
     pub quota: Option<Box<super::cpu::Quota>>,
     /// Its own stream for boot, resume and suspend times (`machine/<app>:<n>`), so that a
@@ -396,6 +426,9 @@ pub struct Book {
     pub migrations: u32,
     /// Suspend snapshots lost (updates, or at a resume).
     pub snapshots_lost: u32,
+    /// When its VM last finished booting (its app then boots; health checks count from
+    /// here).
+    pub vm_up_at: SimTime,
     /// Its crash stream (`crash/<app>/<n>`), made at its first draw.
     pub crash_rng: Option<StreamRng>,
 }
@@ -471,9 +504,14 @@ impl Machine {
                 rate_mark: [0; STATES],
                 migrations: 0,
                 snapshots_lost: 0,
+                vm_up_at: SimTime::ZERO,
                 crash_rng: None,
             }),
             updating: None,
+            deploying: None,
+            version: 0,
+            gate: 0,
+            health: Timer::default(),
             quota: None,
             rng: None,
         }

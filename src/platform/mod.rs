@@ -19,6 +19,7 @@ pub mod autostop;
 pub mod billing;
 pub mod census;
 pub mod cpu;
+pub mod deploys;
 pub mod faults;
 pub mod fleet;
 pub mod hosts;
@@ -176,6 +177,22 @@ pub enum Event {
         /// Index into the scenario's actions.
         action: u32,
     },
+    /// A step of a `[[deploy]]` (`deploys::step`).
+    Deploy {
+        /// Index into the scenario's deploys.
+        index: u32,
+        /// Which step.
+        step: u8,
+        /// The step's argument (a Machine, a create, a phase's sequence number).
+        arg: u32,
+    },
+    /// A Machine's health checks ran (its `health` timer).
+    Health {
+        /// The Machine.
+        machine: MachineId,
+        /// The timer's token.
+        token: Token,
+    },
 }
 
 /// The proxy's view of the world, borrowed field by field so that the proxy itself can be
@@ -207,6 +224,9 @@ pub struct Sim<'s> {
     faults: faults::Faults,
     passes: autostop::Passes,
     actions: Vec<actions::ActionRun>,
+    deploys: deploys::Deploys,
+    /// Each deploy's stream (`deploy/<k>`), made at its first draw.
+    deploy_rngs: Vec<Option<crate::engine::StreamRng>>,
     /// What the run measured.
     pub rec: Recorder,
     bucket_start: SimTime,
@@ -265,6 +285,8 @@ impl<'s> Sim<'s> {
                 .iter()
                 .map(|_| actions::ActionRun::default())
                 .collect(),
+            deploys: deploys::Deploys::new(sc, &faults::crash_mtbf_of(sc)),
+            deploy_rngs: vec![None; sc.deploys.len()],
             rec: Recorder::new(
                 sc.apps.len(),
                 sc.route_count(),
@@ -331,6 +353,16 @@ impl<'s> Sim<'s> {
             self.engine
                 .schedule_at(SimTime(a.at.0), Event::Action { index: i as u32 });
         }
+        for (i, d) in self.sc.deploys.iter().enumerate() {
+            self.engine.schedule_at(
+                SimTime(d.at.0),
+                Event::Deploy {
+                    index: i as u32,
+                    step: deploys::step::BEGIN,
+                    arg: 0,
+                },
+            );
+        }
         self.engine
             .schedule_at(SimTime(self.sc.bucket.0.min(self.end.0)), Event::BucketEnd);
     }
@@ -371,6 +403,7 @@ impl<'s> Sim<'s> {
         let now = self.end;
         self.census.finish(now);
         self.close_incidents();
+        self.close_deploys();
         if self.bucket_start < now {
             self.close_bucket(now);
         }
@@ -446,6 +479,12 @@ impl<'s> Sim<'s> {
             Event::Action { index } => self.on_action(index as usize),
             Event::Created { action, step } => self.on_created(action as usize, step as usize),
             Event::UpdateNext { action } => self.update_next(action as usize),
+            Event::Deploy { index, step, arg } => self.on_deploy(index as usize, step, arg),
+            Event::Health { machine, token } => {
+                if self.fleet[machine].health.fires(token) {
+                    self.on_health(machine);
+                }
+            }
             Event::BucketEnd => {
                 let now = self.now();
                 self.close_bucket(now);

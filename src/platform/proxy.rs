@@ -14,7 +14,9 @@
 //!    suspending one is started at once, interrupting its suspend;
 //! 6. a Machine on a failed host that the platform has not noticed yet still looks as it was:
 //!    a request sent there fails over after `dead_retry_delay` (see `faults`);
-//! 7. else the request waits in the proxy queue (`max_queue_wait` > 0) or fails: 503 when
+//! 7. a started Machine whose health checks have not passed (yet), or one that a deploy has
+//!    cordoned or is updating, takes no new request (`machine::gate`);
+//! 8. else the request waits in the proxy queue (`max_queue_wait` > 0) or fails: 503 when
 //!    Machines are at their hard limit, "no machine" when none can run.
 //!
 //! Among equally good Machines the choice is the `tiebreak` parameter.
@@ -35,7 +37,7 @@ use rand::RngExt;
 use super::fleet::Fleet;
 use super::hosts::{Host, Hosts};
 use super::ids::{HostId, MachineId};
-use super::machine::{MState, Machine};
+use super::machine::{MState, Machine, gate};
 use super::route_index::{self, Band, RegionIndex, Standing};
 use crate::engine::timer::Timer;
 use crate::engine::{SimTime, StreamRng};
@@ -438,11 +440,12 @@ impl Proxy {
         };
         let mut st = Standing {
             key,
-            stopping: matches!(m.state, MState::Stopping | MState::Suspending),
+            stopping: matches!(m.state, MState::Stopping | MState::Suspending)
+                && m.gate & gate::NO_WAKE == 0,
             ..Standing::NONE
         };
         match seen {
-            MState::Started | MState::Starting => {
+            MState::Started | MState::Starting if m.gate & gate::OUT == 0 => {
                 st.running = true;
                 let load = svc.load_of(m, lane);
                 let starting = seen == MState::Starting;
@@ -456,7 +459,10 @@ impl Proxy {
             }
             // Standbys wait for a host failure; Machines on a failed host cannot start.
             MState::Stopped | MState::Suspended
-                if svc.autostart && !m.is_standby && m.state != MState::Down =>
+                if svc.autostart
+                    && !m.is_standby
+                    && m.state != MState::Down
+                    && m.gate & gate::NO_WAKE == 0 =>
             {
                 st.wake = Some(m.state != MState::Suspended);
             }
@@ -626,7 +632,7 @@ impl Proxy {
                 s => s,
             };
             match seen {
-                MState::Started | MState::Starting => {
+                MState::Started | MState::Starting if m.gate & gate::OUT == 0 => {
                     running = true;
                     let starting = (seen == MState::Starting) as usize;
                     if load < svc.soft_limit {
@@ -640,6 +646,7 @@ impl Proxy {
                     if svc.autostart
                         && !m.is_standby
                         && m.state != MState::Down
+                        && m.gate & gate::NO_WAKE == 0
                         && w.can_start(m) =>
                 {
                     self.scratch[WAKEABLE].push(id);
@@ -927,6 +934,7 @@ impl Proxy {
                     let m = w.machine(*id);
                     Some(*id) != avoid
                         && matches!(m.state, MState::Stopping | MState::Suspending)
+                        && m.gate & gate::NO_WAKE == 0
                         && (m.pending.len() as u32) < hard
                 };
                 let stopping = if ix.indexed {
@@ -1021,6 +1029,7 @@ impl Proxy {
                         let m = &w.machine(id);
                         Some(id) != avoid
                             && matches!(m.state, MState::Stopping | MState::Suspending)
+                            && m.gate & gate::NO_WAKE == 0
                             && (m.pending.len() as u32) < hard
                     });
                 if let Some(id) = stopping {

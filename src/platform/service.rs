@@ -119,6 +119,18 @@ impl Sim<'_> {
         self.arm_connect_check(id);
     }
 
+    /// A request's work on a Machine of version `v`: its service time (CPU time and waiting)
+    /// scaled by the version's factor.
+    #[cold]
+    fn version_work(&self, v: u16, service_ns: u64, wait_ns: u64) -> (u64, u64) {
+        let f = self.deploys.version(v).service_factor;
+        if f == 1.0 {
+            return (service_ns, wait_ns);
+        }
+        let scale = |x: u64| (x as f64 * f).round() as u64;
+        (scale(service_ns), scale(wait_ns))
+    }
+
     /// Starts serving a request of service `svc` on a started Machine: `service_ns` of
     /// service (of CPU time under processor sharing), then `wait_ns` of waiting.
     #[allow(clippy::too_many_arguments)]
@@ -134,6 +146,11 @@ impl Sim<'_> {
     ) {
         let now = self.now();
         let model = self.sc.apps[self.fleet[id].app.index()].service_model;
+        // A deployed version may serve faster or slower.
+        let (service_ns, wait_ns) = match self.fleet[id].version {
+            0 => (service_ns, wait_ns),
+            v => self.version_work(v, service_ns, wait_ns),
+        };
         let m = &mut self.fleet[id];
         m.last_used = now;
         m.count_in(svc);

@@ -23,7 +23,7 @@ use super::doc::{Node, Origin, Value};
 use super::fly::preset;
 use super::reader::TableReader;
 use super::validate::Builder;
-use super::{Action, ActionKind, App, NewMachine, RegionIdx, VmSize};
+use super::{Action, ActionKind, App, Deploy, NewMachine, RegionIdx, Strategy, VmSize};
 use crate::engine::SimDuration;
 
 const KINDS: &str = "\"scale_count\", \"scale_vm\", \"machine_destroy\", \"machine_clone\", \"machine_stop\" or \"machine_start\"";
@@ -92,6 +92,47 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// The Machines deploy `d` creates, as flyctl creates them: for `canary`, one per process
+    /// group that has Machines, in the primary region at the size of the group's Machines
+    /// (`inferCanaryGuest`), destroyed once healthy; for `bluegreen`, a green Machine beside
+    /// each blue one (same group, region and size), the blue ones destroyed. The ledger
+    /// assumes the deploy succeeds; a Machine an action names that a failed deploy left out
+    /// is reported by the run.
+    fn deploy(&mut self, d: &mut Deploy, apps: &[App]) {
+        let app = d.app;
+        match d.config.strategy {
+            Strategy::Canary => {
+                let mut groups: Vec<(usize, VmSize)> = Vec::new();
+                for m in self.live(app) {
+                    if !groups.iter().any(|&(g, _)| g == m.group) {
+                        groups.push((m.group, m.vm));
+                    }
+                }
+                for (group, vm) in groups {
+                    let new = self.add(app, group, apps[app].primary_region, vm);
+                    self.apps[app][new.ordinal as usize].destroyed_by =
+                        Some(("a canary".to_string(), d.at));
+                    d.creates.push((None, new));
+                }
+            }
+            Strategy::Bluegreen => {
+                let blue: Vec<(u32, usize, RegionIdx, VmSize)> = self
+                    .live(app)
+                    .map(|m| (m.ordinal, m.group, m.region, m.vm))
+                    .collect();
+                for (ordinal, group, region, vm) in blue {
+                    let new = self.add(app, group, region, vm);
+                    self.apps[app][ordinal as usize].destroyed_by =
+                        Some(("a bluegreen deploy".to_string(), d.at));
+                    d.creates.push((Some(ordinal), new));
+                }
+            }
+            Strategy::Rolling | Strategy::Immediate => {}
+        }
+    }
+}
+
 /// One action as read, before it is resolved.
 struct Read<'n> {
     at: SimDuration,
@@ -109,6 +150,7 @@ impl Builder<'_> {
         nodes: Vec<(String, &Node)>,
         apps: &[App],
         duration: SimDuration,
+        deploys: &mut [Deploy],
     ) -> Vec<Action> {
         let mut read = Vec::new();
         for (path, n) in nodes {
@@ -152,10 +194,22 @@ impl Builder<'_> {
         read.sort_by_key(|r| r.at);
         let mut ledger = Ledger::new(apps);
         let mut out = Vec::new();
+        let mut next_deploy = 0;
         for r in read {
+            // Deploys before the action change the Machines it finds (at equal times the
+            // action goes first).
+            while let Some(d) = deploys.get_mut(next_deploy)
+                && d.at < r.at
+            {
+                ledger.deploy(d, apps);
+                next_deploy += 1;
+            }
             if let Some(a) = self.resolve(r, apps, &mut ledger) {
                 out.push(a);
             }
+        }
+        for d in &mut deploys[next_deploy..] {
+            ledger.deploy(d, apps);
         }
         out
     }

@@ -15,7 +15,7 @@
 
 use super::doc::{Node, Origin, Value};
 use super::reader::{Problems, TableReader, join};
-use super::{Autostop, ConcurrencyKind, CpuKind, Service, VmSize};
+use super::{Autostop, Checks, ConcurrencyKind, CpuKind, DeployConfig, Service, Strategy, VmSize};
 use crate::engine::SimDuration;
 
 /// What the simulator takes from one fly.toml.
@@ -33,6 +33,8 @@ pub struct FlyApp {
     pub swap_mb: u64,
     /// `kill_timeout`.
     pub kill_timeout: SimDuration,
+    /// `[deploy]`.
+    pub deploy: DeployConfig,
 }
 
 /// One process group as the fly.toml defines it.
@@ -166,6 +168,10 @@ pub fn read(node: &Node, path: &str, p: &mut Problems) -> FlyApp {
         Some(n) => kill_timeout(n, &t.key_path("kill_timeout"), p),
     };
     let swap_mb = t.opt_int(p, "swap_size_mb", 0, i64::MAX).unwrap_or(0) as u64;
+    let deploy = match t.take("deploy") {
+        None => DeployConfig::default(),
+        Some(n) => read_deploy(n, &t.key_path("deploy"), p),
+    };
 
     // Process groups.
     let mut names: Vec<String> = Vec::new();
@@ -328,7 +334,106 @@ pub fn read(node: &Node, path: &str, p: &mut Problems) -> FlyApp {
         services,
         swap_mb,
         kill_timeout,
+        deploy,
     }
+}
+
+/// `[deploy]`: the strategy and its limits (flyctl `internal/command/deploy`); `release_command`
+/// counts only as set or not, its run being a scenario input.
+fn read_deploy(n: &Node, path: &str, p: &mut Problems) -> DeployConfig {
+    let mut d = DeployConfig::default();
+    let mut t = TableReader::new(n, path, p);
+    if let Some(s) = t.opt_str(p, "strategy") {
+        match Strategy::parse(&s) {
+            Some(x) => d.strategy = x,
+            None => p.error(
+                t.origin(),
+                &t.key_path("strategy"),
+                format!(
+                    "expected \"rolling\", \"immediate\", \"canary\" or \"bluegreen\", got {s:?}"
+                ),
+            ),
+        }
+    }
+    if let Some(x) = t.take("max_unavailable") {
+        match x.value {
+            Value::Int(i) if i >= 1 => d.max_unavailable = i as f64,
+            Value::Float(f) if f > 0.0 && (f < 1.0 || f.fract() == 0.0) => d.max_unavailable = f,
+            _ => p.error(
+                &x.origin,
+                &t.key_path("max_unavailable"),
+                format!(
+                    "expected a count of Machines (1 or more) or a fraction of them (above 0, below 1), got {}",
+                    x.value
+                ),
+            ),
+        }
+    }
+    if let Some(w) = t.opt_duration(p, "wait_timeout") {
+        d.wait_timeout = w;
+    }
+    if let Some(c) = t.opt_str(p, "release_command") {
+        d.release_command = !c.trim().is_empty();
+    }
+    if let Some(w) = t.opt_duration(p, "release_command_timeout") {
+        d.release_command_timeout = w;
+    }
+    t.finish_lenient(p);
+    d
+}
+
+/// Fly's check defaults where the fly.toml leaves a key out. Neither flyctl nor the docs give
+/// them (flyctl sends only what the file has); these are flysim's assumptions, named in
+/// `docs/model.md`.
+const CHECK_GRACE: SimDuration = SimDuration::from_secs(1);
+const CHECK_INTERVAL: SimDuration = SimDuration::from_secs(15);
+const CHECK_TIMEOUT: SimDuration = SimDuration::from_secs(2);
+
+/// A check's duration: a string such as `"10s"`, or an integer of milliseconds (Fly's docs).
+fn check_duration(t: &mut TableReader, p: &mut Problems, key: &str) -> Option<SimDuration> {
+    let n = t.take(key)?;
+    let d = match &n.value {
+        Value::Int(ms) if *ms >= 0 => Some(SimDuration::from_millis(*ms as u64)),
+        Value::Str(s) => super::units::parse_duration(s),
+        _ => None,
+    };
+    if d.is_none() {
+        p.error(
+            &n.origin,
+            &t.key_path(key),
+            format!(
+                "expected a duration such as \"10s\" or whole milliseconds, got {}",
+                n.value
+            ),
+        );
+    }
+    d
+}
+
+/// A service's checks: `[[http_service.checks]]`, or `[[services.tcp_checks]]` and
+/// `[[services.http_checks]]`; `None` when it has none.
+fn read_checks(t: &mut TableReader, p: &mut Problems) -> Option<Checks> {
+    let mut all: Option<Checks> = None;
+    for key in ["checks", "tcp_checks", "http_checks"] {
+        for (cpath, n) in t.opt_tables(p, key) {
+            let mut c = TableReader::new(n, &cpath, p);
+            let one = Checks {
+                grace_period: check_duration(&mut c, p, "grace_period").unwrap_or(CHECK_GRACE),
+                interval: check_duration(&mut c, p, "interval").unwrap_or(CHECK_INTERVAL),
+                timeout: check_duration(&mut c, p, "timeout").unwrap_or(CHECK_TIMEOUT),
+            };
+            if one.interval == SimDuration::ZERO {
+                p.error(
+                    c.origin(),
+                    &c.key_path("interval"),
+                    "must be longer than 0s",
+                );
+            }
+            c.finish_lenient(p);
+            all = Some(all.map_or(one, |a| a.with(one)));
+        }
+    }
+    all
 }
 
 /// `kill_timeout`: a duration string, or an integer of seconds (older files); at most 300 s.
@@ -419,6 +524,7 @@ fn read_service(node: &Node, path: &str, p: &mut Problems) -> (Service, Option<V
         }
     }
     let processes = t.opt_str_list(p, "processes");
+    let checks = read_checks(&mut t, p);
     t.finish_lenient(p);
     (
         Service {
@@ -431,6 +537,7 @@ fn read_service(node: &Node, path: &str, p: &mut Problems) -> (Service, Option<V
             autostop,
             autostart,
             min_machines_running,
+            checks,
         },
         processes,
     )

@@ -57,6 +57,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// What the operator does during the run, in time order (`[[action]]`).
     pub actions: Vec<Action>,
+    /// Deploys, in time order (`[[deploy]]`).
+    pub deploys: Vec<Deploy>,
     /// Price table.
     pub prices: Prices,
     /// FNV-1a hash of the scenario text and overrides, for the record.
@@ -167,6 +169,10 @@ pub struct Platform {
     /// Time a Machine create takes before the Machine boots (reserve a host, prepare the
     /// rootfs; a cached image) [default 4 s, `spec/fly-calibration.md`].
     pub create_time: SimDuration,
+    /// How often flyd runs a Machine's health checks just after it starts, until they pass or
+    /// two intervals have gone by (community.fly.io: "much shorter interval"; the value is
+    /// not published) [default 1 s].
+    pub checks_startup_interval: SimDuration,
     /// CPU quotas, for apps whose requests model CPU time.
     pub cpu: CpuQuotas,
 }
@@ -268,7 +274,7 @@ impl ActionKind {
 }
 
 /// A Machine an action creates.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NewMachine {
     /// Its number within its app (`web:7`); never reused.
     pub ordinal: u32,
@@ -536,6 +542,135 @@ pub struct Service {
     pub autostart: bool,
     /// Machines kept running in the primary region by autostop.
     pub min_machines_running: u32,
+    /// Its health checks, if it has any: only these gate traffic (top-level `[checks]` do
+    /// not).
+    pub checks: Option<Checks>,
+}
+
+/// A service's health checks, or a process group's (over every service that reaches it), as
+/// flyd runs them: the shortest grace period and interval of its checks, the ones flyctl waits
+/// on (`GetMinIntervalAndMinGracePeriod`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checks {
+    /// Time after the VM starts before the first check.
+    pub grace_period: SimDuration,
+    /// Time between checks.
+    pub interval: SimDuration,
+    /// How long a check may take.
+    pub timeout: SimDuration,
+}
+
+impl Checks {
+    /// Both sets of checks at once: the shorter grace period and interval.
+    pub fn with(self, o: Checks) -> Checks {
+        Checks {
+            grace_period: self.grace_period.min(o.grace_period),
+            interval: self.interval.min(o.interval),
+            timeout: self.timeout.min(o.timeout),
+        }
+    }
+}
+
+/// `fly deploy`'s strategy (`[deploy] strategy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// Machines updated in place, a pool of `max_unavailable` at a time (the default).
+    Rolling,
+    /// Every Machine updated at once, without waiting for any.
+    Immediate,
+    /// One new Machine per group first, destroyed once healthy, then rolling.
+    Canary,
+    /// A new Machine beside each old one; traffic switches when all pass their checks.
+    Bluegreen,
+}
+
+impl Strategy {
+    /// The name in fly.toml and in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Rolling => "rolling",
+            Strategy::Immediate => "immediate",
+            Strategy::Canary => "canary",
+            Strategy::Bluegreen => "bluegreen",
+        }
+    }
+
+    /// The strategy named `s`.
+    pub fn parse(s: &str) -> Option<Strategy> {
+        Some(match s {
+            "rolling" => Strategy::Rolling,
+            "immediate" => Strategy::Immediate,
+            "canary" => Strategy::Canary,
+            "bluegreen" => Strategy::Bluegreen,
+            _ => return None,
+        })
+    }
+}
+
+/// fly.toml's `[deploy]`: how `fly deploy` rolls a release out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeployConfig {
+    /// `strategy` (default `rolling`).
+    pub strategy: Strategy,
+    /// `max_unavailable`: a count when at least 1, else a fraction of a group's Machines,
+    /// rounded up (default 0.33).
+    pub max_unavailable: f64,
+    /// `wait_timeout`: how long flyctl waits for a Machine to start, and then for its checks
+    /// to pass (default 5 minutes).
+    pub wait_timeout: SimDuration,
+    /// Whether `release_command` is set.
+    pub release_command: bool,
+    /// `release_command_timeout` (default 5 minutes).
+    pub release_command_timeout: SimDuration,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            strategy: Strategy::Rolling,
+            max_unavailable: 0.33,
+            wait_timeout: SimDuration::from_secs(300),
+            release_command: false,
+            release_command_timeout: SimDuration::from_secs(300),
+        }
+    }
+}
+
+/// What a deploy ships: the new version of the app's code.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Version {
+    /// Its app start-up after the VM boots (`None`: as before).
+    pub app_boot: Option<Dist>,
+    /// Its requests take this many times as long as before.
+    pub service_time_factor: f64,
+    /// Time after its app has booted before its health checks can pass.
+    pub healthy_after: SimDuration,
+    /// The probability that this release never passes its health checks.
+    pub fail_probability: f64,
+    /// Mean running time between crashes of one of its Machines (`None`: as before).
+    pub crash_mtbf: Option<SimDuration>,
+}
+
+/// A scenario `[[deploy]]`: `fly deploy` of a new version at a time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deploy {
+    /// When it begins.
+    pub at: SimDuration,
+    /// The app (index).
+    pub app: usize,
+    /// The fly.toml's `[deploy]`, with the scenario's overrides.
+    pub config: DeployConfig,
+    /// What it ships.
+    pub version: Version,
+    /// The release command's run time (from its temporary Machine's start to its exit), when
+    /// the fly.toml sets `release_command`.
+    pub release_time: Option<Dist>,
+    /// The probability that the release command fails (which aborts the deploy).
+    pub release_fail_probability: f64,
+    /// The Machines it creates, resolved against the Machines that exist at its time (see
+    /// [`actions`]): a canary per process group (`None`), or for bluegreen a green Machine
+    /// beside each blue one (the blue one's ordinal).
+    pub creates: Vec<(Option<u32>, NewMachine)>,
 }
 
 /// CPU class.
@@ -585,6 +720,8 @@ pub struct Group {
     /// Its autostop setting: the most restrictive of its services' (off before stop before
     /// suspend), as Fly's proxy applies it (flyctl `machines_deploymachinesapp.go`).
     pub autostop: Autostop,
+    /// The health checks of the services that reach it, if any has checks.
+    pub checks: Option<Checks>,
 }
 
 /// A set of Machines created together, like `fly scale count N --region a,b`.
@@ -620,6 +757,8 @@ pub struct App {
     pub groups: Vec<Group>,
     /// Swap [MB]; any swap makes Machines ineligible for suspend.
     pub swap_mb: u64,
+    /// fly.toml's `[deploy]`.
+    pub deploy: DeployConfig,
     /// Longest drain before a stop is forced.
     pub kill_timeout: SimDuration,
     /// Machines to create.

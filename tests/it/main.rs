@@ -5,6 +5,7 @@ mod bad_input;
 mod charts;
 mod closed_form;
 mod common;
+mod deploys;
 mod determinism;
 mod fuzz_corpus;
 mod micro;

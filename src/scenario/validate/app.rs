@@ -68,6 +68,7 @@ impl Builder<'_> {
             services: Vec::new(),
             swap_mb: 0,
             kill_timeout: SimDuration::from_secs(5),
+            deploy: DeployConfig::default(),
         });
         // Each service takes its own traffic; a group reached by several takes the most
         // restrictive autostop among them, a service without the key counting as off
@@ -96,6 +97,10 @@ impl Builder<'_> {
                     .map(|&si| services[si as usize].autostop)
                     .min()
                     .unwrap_or(Autostop::Off);
+                let checks = reaching
+                    .iter()
+                    .filter_map(|&si| services[si as usize].checks)
+                    .reduce(Checks::with);
                 Group {
                     name: g.name.clone(),
                     vm: g.vm,
@@ -104,6 +109,7 @@ impl Builder<'_> {
                     restart: g.restart,
                     services: reaching,
                     autostop,
+                    checks,
                 }
             })
             .collect();
@@ -289,6 +295,7 @@ impl Builder<'_> {
             served_groups,
             groups,
             swap_mb: fly.swap_mb,
+            deploy: fly.deploy.clone(),
             kill_timeout: fly.kill_timeout,
             machines,
             service_time,

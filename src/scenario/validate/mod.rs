@@ -7,7 +7,7 @@
 //!
 //! One file per section: this one reads the top level and holds the shared helpers;
 //! `platform.rs`, `region.rs`, `app.rs` (with its Machines and requests), `traffic.rs`,
-//! `fault.rs`, `slo.rs` (with `[prices]`), and `super::actions` for `[[action]]`.
+//! `fault.rs`, `slo.rs` (with `[prices]`), `deploy.rs`, and `super::actions` for `[[action]]`.
 
 use std::path::Path;
 
@@ -20,6 +20,7 @@ use super::*;
 use crate::engine::time::NS_PER_H;
 
 mod app;
+mod deploy;
 use fault::gamma;
 use region::HOST_KEYS;
 mod fault;
@@ -41,6 +42,7 @@ const TOP_KEYS: &[&str] = &[
     "prices",
     "fault",
     "action",
+    "deploy",
 ];
 
 /// Quantiles of the standard normal used to fit lognormals from a median and a tail point.
@@ -322,8 +324,10 @@ impl<'p> Builder<'p> {
             .into_iter()
             .filter_map(|(fp, fnode)| self.fault(fnode, &fp, &apps))
             .collect();
+        let deploy_nodes = t.opt_tables(self.p, "deploy");
+        let mut deploys = self.deploys(deploy_nodes, &apps, duration);
         let action_nodes = t.opt_tables(self.p, "action");
-        let actions = self.actions(action_nodes, &apps, duration);
+        let actions = self.actions(action_nodes, &apps, duration, &mut deploys);
         t.finish_strict(self.p, TOP_KEYS);
 
         let rtt = self.rtt_matrix(root, stretch, base_ms, platform.same_region_rtt);
@@ -345,6 +349,7 @@ impl<'p> Builder<'p> {
             prices,
             faults,
             actions,
+            deploys,
             hash,
         }
     }

@@ -34,6 +34,7 @@ const PLATFORM_KEYS: &[&str] = &[
     "default_hosts",
     "default_host",
     "create_time",
+    "checks_startup_interval",
     "cpu_shared_baseline",
     "cpu_performance_baseline",
     "cpu_shared_max_balance",
@@ -63,6 +64,8 @@ impl Builder<'_> {
         let dead_retry_delay = d(&mut t, "dead_retry_delay", SimDuration::from_secs(1));
         let latency_base = d(&mut t, "latency_base", SimDuration(3_900_000));
         let create_time = d(&mut t, "create_time", SimDuration::from_secs(4));
+        let checks_startup_interval =
+            d(&mut t, "checks_startup_interval", SimDuration::from_secs(1));
         let shared_max_balance = d(
             &mut t,
             "cpu_shared_max_balance",
@@ -199,6 +202,7 @@ impl Builder<'_> {
             standby_on_host_return,
             volume_loss_probability,
             create_time,
+            checks_startup_interval,
             cpu,
         };
         (platform, stretch, latency_base.as_millis_f64())
