@@ -26,6 +26,8 @@ pub struct RunData {
     pub incidents: Table,
     /// `actions.csv` (absent in folders written before actions existed: no marks).
     pub actions: Option<Table>,
+    /// `deploys.csv` (absent in folders written before deploys existed: no windows).
+    pub deploys: Option<Table>,
     /// `summary.json`.
     pub summary: RunSummary<f64>,
 }
@@ -87,6 +89,14 @@ impl RunData {
             }
             None => None,
         };
+        let deploys = match get("deploys.csv") {
+            Some(bytes) => {
+                let t = Table::parse("deploys.csv", &bytes)?;
+                t.require_numbers(&["start_s", "end_s"], true)?;
+                Some(t)
+            }
+            None => None,
+        };
         Ok(RunData {
             timeseries,
             states,
@@ -94,6 +104,7 @@ impl RunData {
             cost,
             incidents,
             actions,
+            deploys,
             summary,
         })
     }
@@ -123,6 +134,24 @@ fn name_of(d: &RunData) -> String {
     } else {
         d.summary.scenario.clone()
     }
+}
+
+/// Each deploy's window [h]: from its start until flyctl returned (the run's end if it had
+/// not).
+fn deploy_windows(d: &RunData) -> Vec<(f64, f64)> {
+    let end_h = run_hours(d);
+    let Some(t) = &d.deploys else {
+        return Vec::new();
+    };
+    t.strs("start_s")
+        .iter()
+        .zip(t.strs("end_s"))
+        .filter_map(|(s, e)| {
+            let s = s.parse::<f64>().ok()? / 3600.0;
+            let e = e.parse::<f64>().map_or(end_h, |e| e / 3600.0);
+            Some((s, e.max(s + end_h * 0.005)))
+        })
+        .collect()
 }
 
 /// The run's simulated span [h].
@@ -240,6 +269,22 @@ fn draw_load<DB: DrawingBackend>(
                 Rectangle::new(
                     [(x, y - 6), (x + 18, y + 6)],
                     colour::GREY.mix(0.45).filled(),
+                )
+            });
+    }
+    // Deploys, shaded from their start until flyctl returned.
+    let windows = deploy_windows(d);
+    if !windows.is_empty() {
+        chart
+            .draw_series(windows.iter().map(|&(a, b)| {
+                Rectangle::new([(a, 0.0), (b, y_max)], colour::PURPLE.mix(0.3).filled())
+            }))
+            .map_err(err)?
+            .label("deploy")
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 6), (x + 18, y + 6)],
+                    colour::PURPLE.mix(0.3).filled(),
                 )
             });
     }
@@ -363,6 +408,26 @@ fn draw_machines<DB: DrawingBackend>(
     let end_h = run_hours(d);
     let title = format!("{}: Machine states", name_of(d));
     let mut chart = lane_chart(root, &title, 0.0..end_h.max(1e-6), "time [h]", &lanes, 110)?;
+    // Deploys, shaded across every lane.
+    let windows = deploy_windows(d);
+    if !windows.is_empty() {
+        let top = lanes.len() as u32;
+        chart
+            .draw_series(windows.iter().map(|&(a, b)| {
+                Rectangle::new(
+                    [(a, SegmentValue::Exact(0)), (b, SegmentValue::Exact(top))],
+                    colour::PURPLE.mix(0.3).filled(),
+                )
+            }))
+            .map_err(err)?
+            .label("deploy")
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 6), (x + 18, y + 6)],
+                    colour::PURPLE.mix(0.3).filled(),
+                )
+            });
+    }
     for (label, c) in STATE_STYLE {
         let rects: Vec<Rectangle<(f64, SegmentValue<u32>)>> = (0..names.len())
             .filter(|&i| states[i] == label)

@@ -479,6 +479,7 @@ fn chart_cmd(args: ChartArgs) -> Result<()> {
             "cost.csv",
             "incidents.csv",
             "actions.csv",
+            "deploys.csv",
             "summary.json",
         ]
         .iter()

@@ -130,6 +130,24 @@ pub(crate) fn render(s: &Summary, wall_s: f64, out: Option<&Path>) -> String {
             ),
         );
     }
+    if let Some(d) = &s.deploys {
+        row(
+            &mut o,
+            "deploys",
+            format!(
+                "{} ({} complete, {} failed), {} s in all   during them: availability {}, {} failed, {} cold starts, worst p99 {} ms   extra cost ${}",
+                count(d.count),
+                count(d.complete),
+                count(d.failed),
+                short(d.time_s),
+                pct(d.availability),
+                count(d.requests_failed),
+                count(d.cold_starts),
+                short(d.latency_p99_ms_worst),
+                short(d.extra_cost_usd),
+            ),
+        );
+    }
     let c = &s.cost_usd;
     row(
         &mut o,

@@ -52,6 +52,9 @@ pub struct RunSummary<C = u64> {
     /// CPU quotas, when the scenario models them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu: Option<CpuTotals<C>>,
+    /// Deploys, when the scenario has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploys: Option<DeployTotals<C>>,
     /// Replications averaged (a mean over replications only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replications: Option<u64>,
@@ -270,6 +273,35 @@ pub struct Incidents<C = u64> {
     pub takeover_s_mean: f64,
     /// Requests that failed on the failed hosts.
     pub requests_failed_on_host: C,
+}
+
+/// Deploys over the run (`deploys.csv` has each one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+pub struct DeployTotals<C = u64> {
+    /// Deploys that began.
+    pub count: C,
+    /// Of them, those flyctl reported as complete.
+    pub complete: C,
+    /// Those that failed, rolled back, or never changed a Machine (release command, busy,
+    /// no checks for bluegreen).
+    pub failed: C,
+    /// Time from a deploy's start until flyctl returned, summed [s].
+    pub time_s: f64,
+    /// Requests that failed while a deploy of their app ran.
+    pub requests_failed: C,
+    /// Requests that waited for a boot while a deploy of their app ran.
+    pub cold_starts: C,
+    /// Served over served and failed while deploys ran [0..1] (1 when nothing arrived).
+    pub availability: f64,
+    /// The worst p99 latency of the requests served during one deploy [ms].
+    pub latency_p99_ms_worst: f64,
+    /// Time that the Machines deploys created (canaries, green Machines) were billed as
+    /// started, until the end of the run [s].
+    pub created_machine_s: f64,
+    /// What deploys added to the bill: release command Machines, and created Machines until
+    /// their blue ones were destroyed (or, if they were not, to the end of the run) [USD].
+    pub extra_cost_usd: f64,
 }
 
 /// Volumes lost with their hosts.

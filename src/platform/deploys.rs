@@ -182,6 +182,9 @@ pub struct DeployRun {
     pub during: [u64; 3],
     /// p99 latency of the requests served while it ran [ms].
     pub p99_ms: f64,
+    /// Bluegreen that completed: its green Machines' started time [s] and cost [USD] until
+    /// the blue ones were destroyed (after that they are the app's Machines, not extra).
+    pub overlap: Option<(f64, f64)>,
     phase: Phase,
     /// Bumped at each phase change: a phase's deadline event carries it.
     phase_seq: u32,
@@ -211,6 +214,7 @@ impl DeployRun {
             at_start: [0; 3],
             during: [0; 3],
             p99_ms: 0.0,
+            overlap: None,
             phase: Phase::Release,
             phase_seq: 0,
             phase_at: SimTime::ZERO,
@@ -1101,8 +1105,15 @@ impl Sim<'_> {
                 self.destroy(id);
             }
         }
+        let (mut secs, mut cost) = (0.0, 0.0);
+        for &id in &self.deploys.runs[k].created {
+            let m = &self.fleet[id];
+            secs += self.started_s(m, now);
+            cost += self.billing.machine_cost(m, now).total();
+        }
         let run = &mut self.deploys.runs[k];
         run.replaced = run.created.len() as u32;
+        run.overlap = Some((secs, cost));
         for id in run.created.clone() {
             self.fleet[id].deploying = None;
         }
@@ -1172,6 +1183,43 @@ impl Sim<'_> {
     /// Deploys that a run made.
     pub fn deploys(&self) -> &[DeployRun] {
         &self.deploys.runs
+    }
+
+    /// Time Machine `m` was started up to `now` [s].
+    fn started_s(&self, m: &super::Machine, now: SimTime) -> f64 {
+        let mut ns = m.time_in[MState::Started as usize];
+        if m.state == MState::Started {
+            ns += now.since(m.since).0;
+        }
+        ns as f64 / 1e9
+    }
+
+    /// What deploy `k` added to the run: its created Machines' started time [s] and its extra
+    /// cost [USD] (the release command's Machine, and the created Machines: until the switch
+    /// for a bluegreen that completed, else to the end of the run).
+    pub fn deploy_extra(&self, k: usize) -> (f64, f64) {
+        let run = &self.deploys.runs[k];
+        let (secs, cost) = run.overlap.unwrap_or_else(|| {
+            run.created.iter().fold((0.0, 0.0), |(s, c), &id| {
+                let m = &self.fleet[id];
+                (
+                    s + self.started_s(m, self.end),
+                    c + self.billing.machine_cost(m, self.end).total(),
+                )
+            })
+        });
+        (secs, cost + run.release_cost)
+    }
+
+    /// The release command Machines' cost, by app and the region they ran in (the app's
+    /// primary region) [USD].
+    pub fn release_costs(&self) -> impl Iterator<Item = (usize, usize, f64)> + '_ {
+        self.sc
+            .deploys
+            .iter()
+            .zip(&self.deploys.runs)
+            .filter(|(_, r)| r.release_cost > 0.0)
+            .map(|(d, r)| (d.app, self.sc.apps[d.app].primary_region, r.release_cost))
     }
 
     /// The app that Machine id `id` belongs to (for tests).

@@ -558,6 +558,14 @@ impl<'s> Sim<'s> {
         for m in self.fleet.as_slice() {
             c.add(&self.billing.machine_cost(m, now));
         }
+        // Release command Machines, billed when their deploy began.
+        c.compute += self
+            .deploys
+            .runs
+            .iter()
+            .filter(|r| r.started.is_some_and(|t| t <= now))
+            .map(|r| r.release_cost)
+            .sum::<f64>();
         c
     }
 

@@ -29,6 +29,8 @@ pub struct RunRecord {
     pub cost: (Vec<String>, Vec<Vec<String>>),
     /// `actions.csv`: what each `[[action]]` did.
     pub actions: (Vec<String>, Vec<Vec<String>>),
+    /// `deploys.csv`: what each `[[deploy]]` did.
+    pub deploys: (Vec<String>, Vec<Vec<String>>),
 }
 
 /// Runs replication `replication` of `sc` to its end.
@@ -60,6 +62,7 @@ pub fn run_replication_with_progress(
         latency: summary::latency_csv(&sim),
         cost: summary::cost_csv(&sim),
         actions: summary::actions_csv(&sim),
+        deploys: summary::deploys_csv(&sim),
     }
 }
 
@@ -197,6 +200,10 @@ pub fn run_files(rec: &RunRecord, prefix: &str) -> Vec<(String, Vec<u8>)> {
         (
             format!("{prefix}actions.csv"),
             crate::output::csv_bytes(&rec.actions.0, &rec.actions.1),
+        ),
+        (
+            format!("{prefix}deploys.csv"),
+            crate::output::csv_bytes(&rec.deploys.0, &rec.deploys.1),
         ),
     ]
 }

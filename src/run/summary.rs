@@ -5,10 +5,11 @@
 
 use crate::engine::SimTime;
 use crate::metrics::results::{
-    AppSummary, Cost, CpuTotals, Incidents, Latency, MachineTotals, QueueWait, Requests,
-    RunSummary, ServiceRequests, SloVerdict, Volumes, Worker,
+    AppSummary, Cost, CpuTotals, DeployTotals, Incidents, Latency, MachineTotals, QueueWait,
+    Requests, RunSummary, ServiceRequests, SloVerdict, Volumes, Worker,
 };
 use crate::metrics::{FailReason, RequestCounters};
+use crate::platform::deploys::Outcome;
 use crate::platform::ids::HostId;
 use crate::platform::machine::{MState, STATES};
 use crate::platform::{CostSplit, STATE_COLUMNS, Sim};
@@ -230,6 +231,10 @@ pub fn summary(sim: &Sim, replication: u64) -> RunSummary {
         region_costs[m.region as usize].add(&c);
         app_costs[m.app.index()].add(&c);
     }
+    for (app, region, usd) in sim.release_costs() {
+        region_costs[region].compute += usd;
+        app_costs[app].compute += usd;
+    }
     let mut total_cost = CostSplit::default();
     for c in &app_costs {
         total_cost.add(c);
@@ -327,9 +332,115 @@ pub fn summary(sim: &Sim, replication: u64) -> RunSummary {
                 .sum::<f64>()),
         },
         cpu: cpu_block(sim),
+        deploys: deploys_block(sim),
         replications: None,
         ci95: None,
     }
+}
+
+/// The deploys block of `summary.json`, when the scenario has deploys.
+fn deploys_block(sim: &Sim) -> Option<DeployTotals> {
+    let sc = sim.scenario();
+    if sc.deploys.is_empty() {
+        return None;
+    }
+    let mut t = DeployTotals::default();
+    let (mut served, mut failed) = (0u64, 0u64);
+    let (mut secs, mut cost) = (0.0, 0.0);
+    for (k, r) in sim.deploys().iter().enumerate() {
+        let Some(start) = r.started else { continue };
+        t.count += 1;
+        if r.outcome == Outcome::Complete {
+            t.complete += 1;
+        } else if r.outcome != Outcome::Running {
+            t.failed += 1;
+        }
+        let end = r.ended.unwrap_or(sim.end());
+        t.time_s += end.since(start).as_secs_f64();
+        t.requests_failed += r.during[0];
+        t.cold_starts += r.during[1];
+        failed += r.during[0];
+        served += r.during[2];
+        t.latency_p99_ms_worst = t.latency_p99_ms_worst.max(r.p99_ms);
+        let (s, c) = sim.deploy_extra(k);
+        secs += s;
+        cost += c;
+    }
+    t.time_s = r6(t.time_s);
+    t.availability = share(if served + failed == 0 {
+        1.0
+    } else {
+        served as f64 / (served + failed) as f64
+    });
+    t.created_machine_s = r6(secs);
+    t.extra_cost_usd = r6(cost);
+    Some(t)
+}
+
+/// `deploys.csv`: one row per `[[deploy]]`, with what it did and what it cost.
+pub fn deploys_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
+    let sc = sim.scenario();
+    let header = [
+        "deploy",
+        "app",
+        "strategy",
+        "max_unavailable",
+        "start_s",
+        "end_s",
+        "duration_s",
+        "outcome",
+        "why",
+        "machines_replaced",
+        "machines_created",
+        "requests_failed",
+        "cold_starts",
+        "served",
+        "latency_p99_ms",
+        "created_machine_s",
+        "release_s",
+        "extra_cost_usd",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows = sc
+        .deploys
+        .iter()
+        .zip(sim.deploys())
+        .enumerate()
+        .map(|(k, (d, r))| {
+            let (secs, cost) = sim.deploy_extra(k);
+            let end = r.ended.or(r.started.map(|_| sim.end()));
+            vec![
+                k.to_string(),
+                sc.apps[d.app].name.clone(),
+                d.config.strategy.name().to_string(),
+                dec(d.config.max_unavailable),
+                r.started.map_or(String::new(), |t| dec(t.as_secs_f64())),
+                r.ended.map_or(String::new(), |t| dec(t.as_secs_f64())),
+                match (r.started, end) {
+                    (Some(s), Some(e)) => dec(e.since(s).as_secs_f64()),
+                    _ => String::new(),
+                },
+                if r.started.is_some() {
+                    r.outcome.name().to_string()
+                } else {
+                    "not_reached".to_string()
+                },
+                r.why.clone(),
+                r.replaced.to_string(),
+                r.created.len().to_string(),
+                r.during[0].to_string(),
+                r.during[1].to_string(),
+                r.during[2].to_string(),
+                dec(r.p99_ms),
+                dec(secs),
+                dec(r.release_s),
+                dec(cost),
+            ]
+        })
+        .collect();
+    (header, rows)
 }
 
 /// The CPU block of `summary.json`, when the scenario models CPU quotas.
@@ -579,6 +690,9 @@ pub fn cost_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
     let mut split = vec![vec![CostSplit::default(); sc.regions.len()]; sc.apps.len()];
     for m in sim.machines() {
         split[m.app.index()][m.region as usize].add(&sim.machine_cost(m, sim.end()));
+    }
+    for (app, region, usd) in sim.release_costs() {
+        split[app][region].compute += usd;
     }
     let mut rows = Vec::new();
     for (ai, app) in sc.apps.iter().enumerate() {

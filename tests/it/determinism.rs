@@ -20,7 +20,7 @@ fn files(seed_override: Option<u64>) -> Vec<(String, Vec<u8>)> {
 fn same_seed_same_bytes_other_seed_other_bytes() {
     let a = files(None);
     let b = files(None);
-    assert_eq!(a.len(), 8);
+    assert_eq!(a.len(), 9);
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{name} differs between two runs with the same seed");
     }
@@ -197,4 +197,55 @@ fn sweep_with_one_and_three_threads(
     }
     assert_eq!(outs[0], outs[1], "--jobs 1 and --jobs 3 differ");
     outs
+}
+
+/// Deploys of every strategy, with a release command and a version that fails its checks half
+/// the time: the same bytes with one thread or three, and run after run.
+#[test]
+fn deploys_are_deterministic_across_thread_counts() {
+    let t = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize("scenarios/deploys.toml").unwrap();
+    let text = std::fs::read_to_string(&base)
+        .unwrap()
+        .replace(
+            "[[deploy]]\nat = \"15h\"\napp = \"web\"\n",
+            "[[deploy]]\nat = \"15h\"\napp = \"web\"\nfail = \"health\"\nfail_probability = 0.5\nrelease_time = { dist = \"exponential\", mean = \"20s\" }\n",
+        )
+        .replace(
+            "max_unavailable = 1\n",
+            "max_unavailable = 1\nrelease_command = \"bin/migrate\"\n",
+        );
+    let scenario = t.path().join("deploys.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let sweep = t.path().join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "name = \"deploys\"\nscenario = {:?}\nreplications = 2\nset = [\"duration=\\\"16h\\\"\", \"app.web.traffic[0].mean_rps=6\", \"app.web.traffic[0].peak_rps=10\"]\n[[axis]]\npath = \"app.web.fly.deploy.strategy\"\nvalues = [\"rolling\", \"canary\", \"bluegreen\", \"immediate\"]\n",
+            scenario.display().to_string()
+        ),
+    )
+    .unwrap();
+    sweep_with_one_and_three_threads(t.path(), &sweep);
+    let mut runs = Vec::new();
+    for i in 0..2 {
+        let out = t.path().join(format!("run-{i}"));
+        let r = std::process::Command::new(env!("CARGO_BIN_EXE_flysim"))
+            .args([
+                "run",
+                "-q",
+                "--no-charts",
+                "--set",
+                "duration=\"16h\"",
+                "--out",
+            ])
+            .arg(&out)
+            .arg(&scenario)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        runs.push(result_files(&out));
+    }
+    assert!(runs[0].iter().any(|(n, _)| n.ends_with("deploys.csv")));
+    assert_eq!(runs[0], runs[1], "two runs differ");
 }

@@ -3,7 +3,8 @@
 //! Requests are conserved, lifecycle transitions stay within Fly's state graph, host capacity
 //! is never exceeded, state times add up to the run, cost never decreases over time, and a
 //! standby never shares its watched Machine's host; with random host failures, crashes and
-//! operator actions (Machines created, destroyed, stopped, started and resized).
+//! operator actions (Machines created, destroyed, stopped, started and resized), and deploys of
+//! every strategy (some whose new version fails its health checks) with or without checks.
 
 use flysim::platform::Sim;
 use flysim::platform::ids::{AppId, HostId, MachineId};
@@ -35,6 +36,10 @@ struct Params {
     second_service: Option<&'static str>,
     /// The CPU share of each request's service time, with CPU quotas (and processor sharing).
     cpu_share: Option<f64>,
+    /// Deploys: (at [s], strategy 0..4, fails its checks, max_unavailable 1..3).
+    deploys: Vec<(u64, u8, bool, u8)>,
+    /// Health checks on the http_service (grace, interval [s]).
+    checks: Option<(u64, u64)>,
 }
 
 fn params() -> impl Strategy<Value = Params> {
@@ -68,8 +73,12 @@ fn params() -> impl Strategy<Value = Params> {
             prop::option::of(prop::sample::select(vec!["off", "stop", "suspend"])),
             prop::option::of(0.05f64..1.0),
         ),
+        (
+            prop::collection::vec((1u64..890, 0u8..4, any::<bool>(), 1u8..3), 0..3),
+            prop::option::of((0u64..10, 1u64..20)),
+        ),
     )
-        .prop_map(|(a, b, c, d, e, f, (g, h, i))| Params {
+        .prop_map(|(a, b, c, d, e, f, (g, h, i), (j, k))| Params {
             machines: a.0,
             regions: a.1,
             soft: a.2,
@@ -89,6 +98,8 @@ fn params() -> impl Strategy<Value = Params> {
             actions: g,
             second_service: h,
             cpu_share: i,
+            deploys: j,
+            checks: k,
         })
 }
 
@@ -124,6 +135,13 @@ fn actions(p: &Params, kinds: u8) -> String {
         };
         out += &format!("[[action]]\nat = \"{at}s\"\napp = \"web\"\n{body}\n");
     }
+    for &(at, strategy, fails, mu) in &p.deploys {
+        let strategy = ["rolling", "immediate", "canary", "bluegreen"][strategy as usize];
+        let fail = if fails { "fail = \"health\"\n" } else { "" };
+        out += &format!(
+            "[[deploy]]\nat = \"{at}s\"\napp = \"web\"\nstrategy = \"{strategy}\"\nmax_unavailable = {mu}\nwait_timeout = \"60s\"\n{fail}"
+        );
+    }
     out
 }
 
@@ -155,6 +173,12 @@ fn text(p: &Params, actions: &str) -> String {
     if let Some(m) = p.crash_mtbf_min {
         faults += &format!("[[fault]]\nkind = \"machine_crashes\"\nmtbf = \"{m}m\"\n");
     }
+    let checks = match p.checks {
+        Some((grace, interval)) => format!(
+            "[[app.fly.http_service.checks]]\ngrace_period = \"{grace}s\"\ninterval = \"{interval}s\"\n"
+        ),
+        None => String::new(),
+    };
     let second = match p.second_service {
         Some(autostop) => format!(
             "[[app.fly.services]]\ninternal_port = 9000\nauto_stop_machines = \"{autostop}\"\n[app.fly.services.concurrency]\nsoft_limit = {}\nhard_limit = {}\n",
@@ -201,7 +225,7 @@ auto_stop_machines = "{autostop}"
 type = "requests"
 soft_limit = {soft}
 hard_limit = {hard}
-{second}[[app.fly.vm]]
+{checks}{second}[[app.fly.vm]]
 size = "shared-cpu-1x"
 memory = "1gb"
 {second_traffic}[[app.traffic]]

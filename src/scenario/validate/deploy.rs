@@ -56,11 +56,15 @@ impl Builder<'_> {
         if let Some(a) = at
             && a >= duration
         {
-            p.error(
-                t.origin(),
+            p.warning(
+                &t.origin_of("at"),
                 &t.key_path("at"),
-                format!("{a} is not before the end of the run ({duration})"),
+                format!(
+                    "{a} is not before the end of the run ({duration}); the deploy never happens"
+                ),
             );
+            t.finish_lenient(p);
+            return None;
         }
         let app = match t.req_str(p, "app") {
             None => None,
