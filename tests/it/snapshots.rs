@@ -161,3 +161,21 @@ fn two_services_for_a_day() {
         &["summary.json", "machines.csv"],
     );
 }
+
+#[test]
+fn deploys_through_the_afternoon() {
+    // 16 hours: both rolling deploys, the second one near the peak.
+    snapshot(
+        "deploys",
+        &[
+            "run",
+            "scenarios/deploys.toml",
+            "--no-charts",
+            "--set",
+            "duration=\"16h\"",
+            "--set",
+            "bucket=\"1h\"",
+        ],
+        &["summary.json", "deploys.csv", "machines.csv"],
+    );
+}
