@@ -40,7 +40,7 @@
 //! # Where to start
 //! [`scenario`] reads and validates scenario, fly.toml and trace files (and resolves the
 //! operator's `[[action]]`s); [`platform::Sim`] runs one replication, owning the platform's
-//! components (hosts, fleet, proxy, billing, census, faults, actions) and dispatching events to
+//! components (hosts, fleet, proxy, billing, census, faults, actions, deploys) and dispatching events to
 //! their handlers, with traffic from [`workload`] and
 //! measures it in [`metrics`]; [`run`] runs replications and ([`run::summary`]) turns a run into
 //! `summary.json` and the CSV files; [`sweep`] expands and runs grids; [`chart`] draws charts

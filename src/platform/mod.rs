@@ -1,10 +1,10 @@
-//! The world during a run: hosts, Machines, the proxy, autostart/autostop, faults, actions.
+//! The world during a run: hosts, Machines, the proxy, autostart/autostop, faults, actions, deploys.
 //!
 //! The world is split into components, each owning its state: [`hosts::Hosts`] (capacity and
 //! the Machines on each host), [`fleet::Fleet`] (every Machine, by typed [`ids`]), the
 //! [`proxy::Proxy`] (routing state and the proxy queues), [`billing::Billing`] (prices),
 //! [`census::Census`] (Machines per state over time), [`faults`] (failure processes and
-//! incidents), [`autostop`] (the passes) and [`actions`] (what each `[[action]]` did). [`Sim`]
+//! incidents), [`autostop`] (the passes), [`actions`] (what each `[[action]]` did) and [`deploys`] (each `[[deploy]]` and the health checks). [`Sim`]
 //! owns the components, the clock and the queue, and dispatches the closed [`Event`] enum.
 //! An event usually touches several components, so its handler is an `impl Sim` block in the
 //! file of the component it is about (`service.rs` for a request's path, `lifecycle.rs` for a
