@@ -377,13 +377,23 @@ impl Sim<'_> {
         }
     }
 
-    /// Machine `id` leaves `started` (or is about to boot): its checks start over.
-    #[inline]
-    pub(super) fn checks_reset(&mut self, id: MachineId) {
+    /// Machine `id` moves to `to`, not `started`: its checks start over, and an update that
+    /// will not boot it again (its host failed, it was destroyed, or it stops for good) no
+    /// longer holds it.
+    #[cold]
+    pub(super) fn gate_reset(&mut self, id: MachineId, to: MState) {
         let m = &mut self.fleet[id];
         if m.gate & (gate::CHECKS_PENDING | gate::CHECKS_FAILING) != 0 {
             m.gate &= !(gate::CHECKS_PENDING | gate::CHECKS_FAILING);
             m.health.cancel();
+        }
+        let over = match to {
+            MState::Down | MState::Destroyed => true,
+            MState::Stopped => !m.restart_after_stop,
+            _ => false,
+        };
+        if over {
+            m.gate &= !gate::UPDATING;
         }
     }
 

@@ -23,8 +23,8 @@ impl Sim<'_> {
         if self.fleet[id].quota.is_some() {
             self.quota_transition(id, to);
         }
-        if to != MState::Started {
-            self.checks_reset(id);
+        if self.fleet[id].gate != 0 && to != MState::Started {
+            self.gate_reset(id, to);
         }
         let m = &mut self.fleet[id];
         let from = m.go(to, now);

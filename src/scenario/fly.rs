@@ -347,7 +347,7 @@ fn read_deploy(n: &Node, path: &str, p: &mut Problems) -> DeployConfig {
         match Strategy::parse(&s) {
             Some(x) => d.strategy = x,
             None => p.error(
-                t.origin(),
+                &t.origin_of("strategy"),
                 &t.key_path("strategy"),
                 format!(
                     "expected \"rolling\", \"immediate\", \"canary\" or \"bluegreen\", got {s:?}"

@@ -48,7 +48,7 @@ impl Builder<'_> {
         let at = t.opt_duration(p, "at");
         if at.is_none() && !t.has("at") {
             p.error(
-                t.origin(),
+                &t.origin_of("at"),
                 &t.key_path("at"),
                 "missing; expected when `fly deploy` runs, e.g. at = \"10h\"",
             );
@@ -73,7 +73,7 @@ impl Builder<'_> {
                 None => {
                     let names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
                     p.error(
-                        t.origin(),
+                        &t.origin_of("app"),
                         &t.key_path("app"),
                         format!("no app named {name:?} (apps: {})", names.join(", ")),
                     );
@@ -86,8 +86,8 @@ impl Builder<'_> {
             match Strategy::parse(&s) {
                 Some(x) => config.strategy = x,
                 None => p.error(
-                    t.origin(),
-                    &t.key_path("strategy"),
+                &t.origin_of("strategy"),
+                &t.key_path("strategy"),
                     format!(
                         "expected \"rolling\", \"immediate\", \"canary\" or \"bluegreen\", got {s:?}"
                     ),
@@ -97,7 +97,7 @@ impl Builder<'_> {
         if let Some(m) = t.opt_num(p, "max_unavailable", f64::MIN_POSITIVE, 1e6) {
             if m >= 1.0 && m.fract() != 0.0 {
                 p.error(
-                    t.origin(),
+                    &t.origin_of("max_unavailable"),
                     &t.key_path("max_unavailable"),
                     format!("expected a whole count of Machines or a fraction below 1, got {m}"),
                 );
@@ -120,8 +120,8 @@ impl Builder<'_> {
             Some("health") => true,
             Some(other) => {
                 p.error(
-                    t.origin(),
-                    &t.key_path("fail"),
+                &t.origin_of("fail"),
+                &t.key_path("fail"),
                     format!("expected \"health\" (the new version never passes its checks), got {other:?}"),
                 );
                 false
@@ -130,7 +130,7 @@ impl Builder<'_> {
         let probability = t.opt_num(p, "fail_probability", 0.0, 1.0);
         if probability.is_some() && !fails {
             p.error(
-                t.origin(),
+                &t.origin_of("fail_probability"),
                 &t.key_path("fail_probability"),
                 "set fail = \"health\" to say what fails with this probability",
             );
@@ -143,7 +143,7 @@ impl Builder<'_> {
         let crash_mtbf = t.opt_duration(p, "crash_mtbf");
         if crash_mtbf == Some(SimDuration::ZERO) {
             p.error(
-                t.origin(),
+                &t.origin_of("crash_mtbf"),
                 &t.key_path("crash_mtbf"),
                 "must be longer than 0s",
             );
@@ -156,13 +156,14 @@ impl Builder<'_> {
             .unwrap_or(0.0);
         let has_release = app.is_some_and(|a| apps[a].deploy.release_command);
         if !has_release && (t.has("release_time") || t.has("release_fail_probability")) {
+            let key = if t.has("release_time") {
+                "release_time"
+            } else {
+                "release_fail_probability"
+            };
             p.error(
-                t.origin(),
-                &t.key_path(if t.has("release_time") {
-                    "release_time"
-                } else {
-                    "release_fail_probability"
-                }),
+                &t.origin_of(key),
+                &t.key_path(key),
                 "the app's fly.toml sets no [deploy] release_command",
             );
         }
@@ -171,7 +172,7 @@ impl Builder<'_> {
             && apps[a].groups.iter().any(|g| g.volume_gb.is_some())
         {
             p.error(
-                t.origin(),
+                &t.origin_of("strategy"),
                 &t.key_path("strategy"),
                 "Fly does not allow bluegreen for an app whose Machines mount volumes",
             );
