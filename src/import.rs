@@ -228,5 +228,11 @@ fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String
                 .map_or("\"iad\"".to_string(), |r| toml_str(r))
         );
     }
+    let _ = writeln!(
+        o,
+        "# A release during the run, rolled out as the fly.toml's [deploy] says ({}):\n# [[deploy]]\n# at = \"12h\"\n# app = {}\n# app_boot = \"5s\"          # the new version's start-up\n# fail = \"health\"         # try a version that never passes its checks",
+        fly.deploy.strategy.name(),
+        toml_str(&name)
+    );
     o
 }

@@ -242,6 +242,26 @@ pub fn run_report(d: &RunData, top: Option<&[u8]>, charts: &[(String, Vec<u8>)])
             ("volumes lost", count(s.volumes.lost)),
         ],
     );
+    if let Some(d) = &s.deploys {
+        let _ = writeln!(o, "<h2>Deploys</h2>");
+        kv_table(
+            &mut o,
+            &[
+                ("deploys", count(d.count)),
+                ("complete", count(d.complete)),
+                ("failed, rolled back or refused", count(d.failed)),
+                ("time deploying", format!("{} s", short(d.time_s))),
+                ("availability during deploys", pct(d.availability)),
+                ("requests failed during deploys", count(d.requests_failed)),
+                ("cold starts during deploys", count(d.cold_starts)),
+                (
+                    "worst p99 during one deploy",
+                    format!("{} ms", short(d.latency_p99_ms_worst)),
+                ),
+                ("extra cost", usd(d.extra_cost_usd)),
+            ],
+        );
+    }
     let _ = writeln!(o, "<h2>Charts</h2>");
     figures(
         &mut o,
@@ -249,9 +269,12 @@ pub fn run_report(d: &RunData, top: Option<&[u8]>, charts: &[(String, Vec<u8>)])
         &[
             (
                 "load",
-                "Offered and served requests per second, started Machines per region (right axis); failures in red, host outages shaded, cold starts marked.",
+                "Offered and served requests per second, started Machines per region (right axis); failures in red, host outages and deploys shaded, cold starts marked.",
             ),
-            ("machines", "Each Machine's state over time."),
+            (
+                "machines",
+                "Each Machine's state over time; deploys shaded.",
+            ),
             (
                 "latency",
                 "Share of served requests within a latency, with the SLO.",
