@@ -34,11 +34,14 @@ pub enum FailReason {
     HostFailure = 6,
     /// In flight on a Machine that crashed.
     Crashed = 7,
+    /// Every Machine that runs was failing its health checks or had not passed them yet, and
+    /// the proxy queue was off or full.
+    Unhealthy = 8,
 }
 
 impl FailReason {
     /// Every reason, in report order.
-    pub const ALL: [FailReason; 8] = [
+    pub const ALL: [FailReason; 9] = [
         FailReason::AtHardLimit,
         FailReason::QueueTimeout,
         FailReason::NoMachine,
@@ -47,6 +50,7 @@ impl FailReason {
         FailReason::Killed,
         FailReason::HostFailure,
         FailReason::Crashed,
+        FailReason::Unhealthy,
     ];
 
     /// The name used in outputs.
@@ -60,6 +64,7 @@ impl FailReason {
             FailReason::Killed => "killed",
             FailReason::HostFailure => "host_failure",
             FailReason::Crashed => "crashed",
+            FailReason::Unhealthy => "unhealthy",
         }
     }
 }
@@ -82,7 +87,7 @@ pub struct RequestCounters {
     /// Requests answered by a Machine.
     pub served: u64,
     /// Failed requests by reason (index: `FailReason as usize`).
-    pub failed: [u64; 8],
+    pub failed: [u64; 9],
     /// Served within the SLO latency.
     pub within_slo: u64,
     /// Requests that waited for a Machine to boot or resume.

@@ -892,25 +892,34 @@ impl Sim<'_> {
     fn deploy_created(&mut self, k: usize, i: usize) {
         let sc = self.sc;
         let d = &sc.deploys[k];
-        let (blue, new) = &d.creates[i];
+        let (blue, planned) = &d.creates[i];
         let run = &self.deploys.runs[k];
         if run.aborted || !matches!(run.phase, Phase::Canary | Phase::GreenCreate) {
             return;
         }
+        let mut new = planned.clone();
         let launch = match blue {
             None => true,
-            Some(o) => match self.fleet.live(d.app, *o) {
-                Some(b) => matches!(
-                    self.fleet[b].state,
-                    MState::Started | MState::Starting | MState::Stopping | MState::Suspending
-                ),
-                None => {
+            Some(_) => match run.blue.get(i).copied() {
+                Some(b) if self.fleet[b].state != MState::Destroyed => {
+                    // Beside its blue Machine: its group, region and size.
+                    let m = &self.fleet[b];
+                    new.group = m.group as usize;
+                    new.region = m.region as usize;
+                    new.vm = m.vm;
+                    matches!(
+                        m.state,
+                        MState::Started | MState::Starting | MState::Stopping | MState::Suspending
+                    )
+                }
+                _ => {
                     // Its blue Machine is gone: nothing to stand beside.
                     self.create_settled(k);
                     return;
                 }
             },
         };
+        let new = &new;
         let Some(id) = self.place_new(d.app, new) else {
             let region = &sc.regions[new.region].code;
             let run = &mut self.deploys.runs[k];
@@ -974,11 +983,17 @@ impl Sim<'_> {
             self.deploy_over(k, Outcome::NoChecks);
             return;
         }
-        let blue: Vec<MachineId> = d
-            .creates
-            .iter()
-            .filter_map(|(b, _)| b.and_then(|o| self.fleet.live(app, o)))
-            .collect();
+        // The blue Machines are the app's Machines now. The scenario reserved an id for each
+        // green one against the Machines it expected (assuming earlier deploys succeeded); a
+        // blue Machine beyond those keeps the old version.
+        let mut blue = self.app_machines(app);
+        if blue.len() > d.creates.len() {
+            self.deploys.runs[k].why = format!(
+                "{} Machines more than the scenario expected at this time (an earlier deploy failed) keep the old version",
+                blue.len() - d.creates.len()
+            );
+            blue.truncate(d.creates.len());
+        }
         self.deploys.runs[k].blue = blue;
         if d.creates.is_empty() {
             self.deploy_over(k, Outcome::Complete);

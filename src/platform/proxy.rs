@@ -445,6 +445,13 @@ impl Proxy {
             ..Standing::NONE
         };
         match seen {
+            // Its checks have not passed: it runs (a request may wait for it), in no band.
+            MState::Started | MState::Starting
+                if m.gate & gate::OUT != 0 && m.gate & gate::NO_WAKE == 0 =>
+            {
+                st.running = true;
+                st.unhealthy = true;
+            }
             MState::Started | MState::Starting if m.gate & gate::OUT == 0 => {
                 st.running = true;
                 let load = svc.load_of(m, lane);
@@ -632,6 +639,11 @@ impl Proxy {
                 s => s,
             };
             match seen {
+                MState::Started | MState::Starting
+                    if m.gate & gate::OUT != 0 && m.gate & gate::NO_WAKE == 0 =>
+                {
+                    running = true;
+                }
                 MState::Started | MState::Starting if m.gate & gate::OUT == 0 => {
                     running = true;
                     let starting = (seen == MState::Starting) as usize;
@@ -831,6 +843,29 @@ impl Proxy {
         ix.running > u32::from(avoided)
     }
 
+    /// Whether every Machine running in the client's regions fails its health checks or has
+    /// not passed them yet (the reason a request that no Machine took fails; cold: only failed
+    /// requests ask, and bounded: bands keep the counts, small regions are scanned).
+    #[cold]
+    fn none_healthy(&self, w: &World<'_>, route: usize, client: u16) -> bool {
+        let r = &self.routes[route];
+        r.order[client as usize].iter().all(|&region| {
+            let ix = &r.regions[region as usize];
+            if ix.indexed {
+                ix.running == ix.unhealthy
+            } else {
+                ix.ids.iter().all(|&id| {
+                    let m = w.machine(id);
+                    let seen = match m.state {
+                        MState::Down if !w.host(m.host).detected => m.before_down,
+                        s => s,
+                    };
+                    !matches!(seen, MState::Started | MState::Starting) || m.gate & gate::OUT != 0
+                })
+            }
+        })
+    }
+
     /// Steps 1 and 2 in `region`: a Machine under soft (started, then booting), else one to
     /// wake. A scanned region must have been classified just before.
     fn pick_under_soft(
@@ -960,6 +995,8 @@ impl Proxy {
         }
         if w.sc.platform.max_queue_wait.0 > 0 {
             Route::Queue
+        } else if self.none_healthy(w, route, client) {
+            Route::Fail(FailReason::Unhealthy)
         } else {
             Route::Fail(FailReason::AtHardLimit)
         }
@@ -1042,6 +1079,8 @@ impl Proxy {
         }
         if w.sc.platform.max_queue_wait.0 > 0 {
             Route::Queue
+        } else if self.none_healthy(w, route, client) {
+            Route::Fail(FailReason::Unhealthy)
         } else {
             Route::Fail(FailReason::AtHardLimit)
         }

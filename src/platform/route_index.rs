@@ -55,6 +55,8 @@ pub(super) struct Standing {
     pub band: Band,
     /// Started or starting as the proxy sees it (counts as running, at its limit or not).
     pub running: bool,
+    /// Running, but failing its health checks or not passed yet (then in no band).
+    pub unhealthy: bool,
     /// Stopped or suspended and wakeable by autostart (host room is checked when picked).
     pub wake: Option<bool>,
     /// Stopping or suspending (may be woken again).
@@ -68,6 +70,7 @@ impl Standing {
     pub(super) const NONE: Standing = Standing {
         band: Band::None,
         running: false,
+        unhealthy: false,
         wake: None,
         stopping: false,
         key: SimTime::ZERO,
@@ -192,6 +195,8 @@ pub(super) struct RegionIndex {
     pub stopping: BTreeSet<MachineId>,
     /// Machines started or starting as the proxy sees them.
     pub running: u32,
+    /// Of them, those whose health checks fail or have not passed yet.
+    pub unhealthy: u32,
     /// Whether the bands are kept: in regions with few Machines a scan is cheaper than
     /// keeping them, and the proxy scans instead.
     pub indexed: bool,
@@ -215,6 +220,7 @@ impl RegionIndex {
             wake: BTreeSet::new(),
             stopping: BTreeSet::new(),
             running: 0,
+            unhealthy: 0,
             indexed: n > SCAN_UP_TO,
             ids,
         }
@@ -270,6 +276,13 @@ impl RegionIndex {
                 self.running += 1;
             } else {
                 self.running -= 1;
+            }
+        }
+        if old.unhealthy != new.unhealthy {
+            if new.unhealthy {
+                self.unhealthy += 1;
+            } else {
+                self.unhealthy -= 1;
             }
         }
         if old.wake != new.wake {

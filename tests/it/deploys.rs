@@ -2,6 +2,7 @@
 //! the state flyctl leaves an app in when the new version fails its checks.
 
 use flysim::engine::SimTime;
+use flysim::metrics::FailReason;
 use flysim::platform::deploys::Outcome;
 use flysim::platform::machine::MState;
 
@@ -102,6 +103,10 @@ fn immediate_with_checks_fails_until_the_checks_pass() {
     // The VM is up at 101 s; its first check runs at 101 + 2 s grace = 103 s, after the app
     // booted (102.5 s): 100.5, 101.5 and 102.5 s fail, 103.5 s is served.
     assert_eq!(failed(&sim), 3);
+    // While flyctl updates it the proxy has no Machine; once it runs, an unhealthy one.
+    let by = &sim.rec.apps[0].failed;
+    assert_eq!(by[FailReason::NoMachine as usize], 2);
+    assert_eq!(by[FailReason::Unhealthy as usize], 1);
     // flyctl does not wait: the deploy is over when the Machine is started again.
     assert_eq!(sim.deploys()[0].ended, Some(SimTime(102_500 * MS)));
 }
@@ -362,4 +367,53 @@ fn a_machine_whose_host_fails_during_its_update_is_not_held_by_it() {
     assert_eq!(m.state, MState::Started);
     // Served before the deploy and again after the host returned.
     assert!(sim.rec.apps[0].served > 350, "{}", sim.rec.apps[0].served);
+}
+
+#[test]
+fn a_bluegreen_after_a_rolled_back_one_replaces_the_machines_that_are_there() {
+    // The first release fails and its green Machines (web:2, web:3) go; the second one's green
+    // Machines (web:4, web:5) stand beside web:0 and web:1, which it destroys.
+    let text = world(
+        2,
+        CHECKS,
+        &format!(
+            "{}{}",
+            deploy("bluegreen", FAILS),
+            deploy("bluegreen", "").replace("at = \"100s\"", "at = \"450s\"")
+        ),
+    );
+    let sc = scenario(&text);
+    let sim = run(&sc, 0);
+    assert_eq!(sim.deploys()[0].outcome, Outcome::RolledBack);
+    assert_eq!(
+        sim.deploys()[1].outcome,
+        Outcome::Complete,
+        "{}",
+        sim.deploys()[1].why
+    );
+    let live: Vec<(u32, u16)> = sim
+        .machines()
+        .iter()
+        .filter(|m| m.state != MState::Destroyed)
+        .map(|m| (m.ordinal, m.version))
+        .collect();
+    assert_eq!(live, vec![(4, 2), (5, 2)]);
+    assert_eq!(failed(&sim), 0);
+}
+
+#[test]
+fn with_the_proxy_queue_requests_wait_for_a_machine_to_pass_its_checks() {
+    // Fly's proxy: when no Machine is healthy, "the connection will block, waiting for a
+    // Machine to become healthy". With a queue, the request of 102.5 s (the Machine started,
+    // its first check at 103 s) waits and is served at 103 s.
+    let text = world(1, CHECKS, &deploy("immediate", "")).replace(
+        "stop_overhead = \"0s\"\n",
+        "stop_overhead = \"0s\"\nmax_queue_wait = \"10s\"\n",
+    );
+    let sc = scenario(&text);
+    let sim = run(&sc, 0);
+    let by = &sim.rec.apps[0].failed;
+    assert_eq!(by[FailReason::NoMachine as usize], 2);
+    assert_eq!(by[FailReason::Unhealthy as usize], 0);
+    assert_eq!(sim.rec.apps[0].queued, 1);
 }
