@@ -777,7 +777,10 @@ impl Sim<'_> {
 
     /// Machine `id` could not start again (no room): a deploy waiting for it fails.
     pub(super) fn deploy_start_failed(&mut self, id: MachineId) {
-        self.fleet[id].gate &= !gate::UPDATING;
+        if self.fleet[id].gate & gate::UPDATING != 0 {
+            self.fleet[id].gate &= !gate::UPDATING;
+            self.reband(id);
+        }
         if self.fleet[id].deploying.is_some() {
             self.deploy_waited(id, Stage::Start, false);
         }
@@ -933,6 +936,7 @@ impl Sim<'_> {
         m.deploying = Some(k as u32);
         if blue.is_some() {
             m.gate |= gate::CORDONED;
+            self.reband(id);
         }
         self.deploys.runs[k].created.push(id);
         if launch {
