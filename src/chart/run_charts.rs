@@ -136,6 +136,33 @@ fn name_of(d: &RunData) -> String {
     }
 }
 
+/// The shade of a deploy's window.
+const DEPLOY_SHADE: RGBAColor =
+    RGBAColor(colour::PURPLE.0, colour::PURPLE.1, colour::PURPLE.2, 0.3);
+
+/// Shades each span `(from, to)` of the x axis over `y` (bottom, top), with a legend entry.
+fn shade<'a, DB: DrawingBackend + 'a, Y: Clone + 'static>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, impl Ranged<ValueType = Y>>>,
+    spans: &[(f64, f64)],
+    y: (Y, Y),
+    fill: RGBAColor,
+    label: &str,
+) -> Result<(), String> {
+    if spans.is_empty() {
+        return Ok(());
+    }
+    chart
+        .draw_series(
+            spans
+                .iter()
+                .map(|&(a, b)| Rectangle::new([(a, y.0.clone()), (b, y.1.clone())], fill.filled())),
+        )
+        .map_err(err)?
+        .label(label)
+        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], fill.filled()));
+    Ok(())
+}
+
 /// Each deploy's window [h]: from its start until flyctl returned (the run's end if it had
 /// not).
 fn deploy_windows(d: &RunData) -> Vec<(f64, f64)> {
@@ -258,36 +285,21 @@ fn draw_load<DB: DrawingBackend>(
         .zip(&backs)
         .map(|(s, b)| (s / 3600.0, b.parse::<f64>().map_or(end_h, |b| b / 3600.0)))
         .collect();
-    if !outages.is_empty() {
-        chart
-            .draw_series(outages.iter().map(|&(a, b)| {
-                Rectangle::new([(a, 0.0), (b, y_max)], colour::GREY.mix(0.45).filled())
-            }))
-            .map_err(err)?
-            .label("host down")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 6), (x + 18, y + 6)],
-                    colour::GREY.mix(0.45).filled(),
-                )
-            });
-    }
+    shade(
+        &mut chart,
+        &outages,
+        (0.0, y_max),
+        colour::GREY.mix(0.45),
+        "host down",
+    )?;
     // Deploys, shaded from their start until flyctl returned.
-    let windows = deploy_windows(d);
-    if !windows.is_empty() {
-        chart
-            .draw_series(windows.iter().map(|&(a, b)| {
-                Rectangle::new([(a, 0.0), (b, y_max)], colour::PURPLE.mix(0.3).filled())
-            }))
-            .map_err(err)?
-            .label("deploy")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 6), (x + 18, y + 6)],
-                    colour::PURPLE.mix(0.3).filled(),
-                )
-            });
-    }
+    shade(
+        &mut chart,
+        &deploy_windows(d),
+        (0.0, y_max),
+        DEPLOY_SHADE,
+        "deploy",
+    )?;
     // Operator actions, as vertical lines.
     let action_hours: Vec<f64> = d
         .actions
@@ -408,26 +420,6 @@ fn draw_machines<DB: DrawingBackend>(
     let end_h = run_hours(d);
     let title = format!("{}: Machine states", name_of(d));
     let mut chart = lane_chart(root, &title, 0.0..end_h.max(1e-6), "time [h]", &lanes, 110)?;
-    // Deploys, shaded across every lane.
-    let windows = deploy_windows(d);
-    if !windows.is_empty() {
-        let top = lanes.len() as u32;
-        chart
-            .draw_series(windows.iter().map(|&(a, b)| {
-                Rectangle::new(
-                    [(a, SegmentValue::Exact(0)), (b, SegmentValue::Exact(top))],
-                    colour::PURPLE.mix(0.3).filled(),
-                )
-            }))
-            .map_err(err)?
-            .label("deploy")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 6), (x + 18, y + 6)],
-                    colour::PURPLE.mix(0.3).filled(),
-                )
-            });
-    }
     for (label, c) in STATE_STYLE {
         let rects: Vec<Rectangle<(f64, SegmentValue<u32>)>> = (0..names.len())
             .filter(|&i| states[i] == label)
@@ -448,6 +440,15 @@ fn draw_machines<DB: DrawingBackend>(
             .label(label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], c.filled()));
     }
+    // Deploys, shaded over every lane.
+    let top = SegmentValue::Exact(lanes.len() as u32);
+    shade(
+        &mut chart,
+        &deploy_windows(d),
+        (SegmentValue::Exact(0), top),
+        DEPLOY_SHADE,
+        "deploy",
+    )?;
     legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 

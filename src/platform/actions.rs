@@ -159,14 +159,7 @@ impl Sim<'_> {
             ActionKind::Clone { new, .. } => new,
             _ => unreachable!("only scale_count and machine_clone create Machines"),
         };
-        let host = placement::choose_host(
-            self.hosts.as_slice(),
-            self.hosts.in_region(new.region),
-            self.fleet.app_on_host(app),
-            &[],
-            Some(&new.vm),
-        );
-        match host {
+        match self.host_for_new(app, new) {
             Some(h) => {
                 let id = self.spawn(app, new, h);
                 let started = self.begin_start(id, false);
@@ -192,6 +185,18 @@ impl Sim<'_> {
         if run.creating == 0 {
             run.done_at = Some(now);
         }
+    }
+
+    /// A host of its region that is up and has room for new Machine `new` of `app`, placed
+    /// like at time 0 ([`placement::choose_host`]).
+    pub(super) fn host_for_new(&self, app: usize, new: &NewMachine) -> Option<HostId> {
+        placement::choose_host(
+            self.hosts.as_slice(),
+            self.hosts.in_region(new.region),
+            self.fleet.app_on_host(app),
+            &[],
+            Some(&new.vm),
+        )
     }
 
     /// Creates Machine `new` of `app`, stopped, on `host`, and gives it to the proxy.

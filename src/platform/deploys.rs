@@ -43,7 +43,7 @@
 use rand::RngExt;
 
 use super::machine::{DrainTo, MState, SnapshotLoss, gate};
-use super::{AppId, Event, MachineId, Sim, placement};
+use super::{AppId, Event, MachineId, Sim};
 use crate::engine::{SimDuration, SimTime};
 use crate::scenario::{Checks, Dist, NewMachine, Strategy};
 use crate::workload::sample_ns;
@@ -967,13 +967,7 @@ impl Sim<'_> {
 
     /// A new Machine of `app` on a host of its region with room, or `None`.
     fn place_new(&mut self, app: usize, new: &NewMachine) -> Option<MachineId> {
-        let host = placement::choose_host(
-            self.hosts.as_slice(),
-            self.hosts.in_region(new.region),
-            self.fleet.app_on_host(app),
-            &[],
-            Some(&new.vm),
-        )?;
+        let host = self.host_for_new(app, new)?;
         Some(self.spawn(app, new, host))
     }
 
