@@ -421,8 +421,10 @@ fn with_the_proxy_queue_requests_wait_for_a_machine_to_pass_its_checks() {
 #[test]
 fn a_bluegreen_without_room_for_its_green_machines_rolls_back() {
     // One host with room for the two blue Machines only: the first green create fails.
-    let text = world(2, CHECKS, &deploy("bluegreen", ""))
-        .replace("hosts = 4\n", "hosts = 1\nhost = { cpus = 2, memory = \"1gb\" }\n");
+    let text = world(2, CHECKS, &deploy("bluegreen", "")).replace(
+        "hosts = 4\n",
+        "hosts = 1\nhost = { cpus = 2, memory = \"1gb\" }\n",
+    );
     let sc = scenario(&text);
     let sim = run(&sc, 0);
     let d = &sim.deploys()[0];
@@ -430,6 +432,10 @@ fn a_bluegreen_without_room_for_its_green_machines_rolls_back() {
     assert_eq!(d.ended, Some(SimTime(101 * S)));
     assert!(d.why.contains("no host in iad has room"), "{}", d.why);
     assert_eq!(sim.machines().len(), 2);
-    assert!(sim.machines().iter().all(|m| m.state == MState::Started && m.version == 0));
+    assert!(
+        sim.machines()
+            .iter()
+            .all(|m| m.state == MState::Started && m.version == 0)
+    );
     assert_eq!(failed(&sim), 0);
 }
