@@ -43,7 +43,7 @@
 use rand::RngExt;
 
 use super::machine::{DrainTo, MState, SnapshotLoss, gate};
-use super::{AppId, Event, MachineId, Sim};
+use super::{Event, MachineId, Sim};
 use crate::engine::{SimDuration, SimTime};
 use crate::scenario::{Checks, Dist, NewMachine, Strategy};
 use crate::workload::sample_ns;
@@ -172,7 +172,7 @@ pub struct DeployRun {
     pub replaced: u32,
     /// Machines it created (canaries, green Machines).
     pub created: Vec<MachineId>,
-    /// The release command's run [s] and its temporary Machine's cost [USD].
+    /// The release command's run, its temporary Machine's boot included [s].
     pub release_s: f64,
     /// The release command Machine's cost [USD].
     pub release_cost: f64,
@@ -1243,12 +1243,6 @@ impl Sim<'_> {
             .zip(&self.deploys.runs)
             .filter(|(_, r)| r.release_cost > 0.0)
             .map(|(d, r)| (d.app, self.sc.apps[d.app].primary_region, r.release_cost))
-    }
-
-    /// The app that Machine id `id` belongs to (for tests).
-    #[doc(hidden)]
-    pub fn app_of(&self, id: MachineId) -> AppId {
-        self.fleet[id].app
     }
 }
 
