@@ -340,12 +340,10 @@ impl Sim<'_> {
         };
         let vm_up = m.book.vm_up_at;
         let fast = self.sc.platform.checks_startup_interval;
-        let at = first_check_at_or_after(now + healthy_after, vm_up, &checks, fast);
-        let at = if fails {
-            first_check_at_or_after(now, vm_up, &checks, fast)
-        } else {
-            at
-        };
+        // A passing version passes at the first check once it is healthy; a failing one
+        // fails at the first check after its boot.
+        let ready = if fails { now } else { now + healthy_after };
+        let at = first_check_at_or_after(ready, vm_up, &checks, fast);
         let m = &mut self.fleet[id];
         m.gate |= gate::CHECKS_PENDING;
         let token = m.health.arm();

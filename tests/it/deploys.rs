@@ -344,32 +344,6 @@ fn a_deploy_discards_snapshots_and_updates_stopped_machines_without_starting_the
 }
 
 #[test]
-fn a_machine_whose_host_fails_during_its_update_is_not_held_by_it() {
-    // web:0 is draining for the update (a request in flight since 100.5 s) when its host fails
-    // at 100.52 s; the deploy gives up on it at wait_timeout. When the host is back, flysim
-    // leaves a Machine that was stopping stopped; the update's hold on it ended with the
-    // failure, so the proxy may start it again.
-    let text = world(
-        1,
-        "",
-        &format!(
-            "{}[[fault]]\nkind = \"host_down\"\nat = \"100520ms\"\nfor = \"200s\"\ntarget = \"web:0\"\n",
-            deploy("rolling", "wait_timeout = \"60s\"").replace("at = \"100s\"", "at = \"100510ms\"")
-        ),
-    )
-    .replace("auto_start_machines = false", "auto_start_machines = true");
-    let sc = scenario(&text);
-    let sim = run(&sc, 0);
-    let d = &sim.deploys()[0];
-    assert_eq!(d.outcome, Outcome::Failed);
-    let m = &sim.machines()[0];
-    assert_eq!(m.gate, 0, "the Machine is still held by the update");
-    assert_eq!(m.state, MState::Started);
-    // Served before the deploy and again after the host returned.
-    assert!(sim.rec.apps[0].served > 350, "{}", sim.rec.apps[0].served);
-}
-
-#[test]
 fn a_bluegreen_after_a_rolled_back_one_replaces_the_machines_that_are_there() {
     // The first release fails and its green Machines (web:2, web:3) go; the second one's green
     // Machines (web:4, web:5) stand beside web:0 and web:1, which it destroys.

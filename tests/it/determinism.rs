@@ -1,5 +1,7 @@
 //! Same scenario and seed: byte-identical outputs. Another seed: different ones.
 
+use std::path::Path;
+
 use flysim::run::run_files;
 use flysim::run::run_replication;
 use flysim::scenario;
@@ -136,31 +138,33 @@ fn cpu_quotas_and_services_are_deterministic_across_thread_counts() {
         .iter()
         .enumerate()
     {
-        let mut runs = Vec::new();
-        for i in 0..2 {
-            let out = t.path().join(format!("run{k}-{i}"));
-            let r = std::process::Command::new(env!("CARGO_BIN_EXE_flysim"))
-                .args([
-                    "run",
-                    "-q",
-                    "--no-charts",
-                    "--set",
-                    "duration=\"6h\"",
-                    "--out",
-                ])
-                .arg(&out)
-                .arg(scenario)
-                .output()
-                .unwrap();
-            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-            runs.push(result_files(&out));
-        }
-        assert!(runs[0].len() >= 3);
-        assert_eq!(runs[0], runs[1], "{scenario}: two runs differ");
+        let runs = run_twice(&t.path().join(format!("run{k}")), Path::new(scenario), "6h");
+        assert!(runs.len() >= 3);
     }
 }
 
 /// The CSV and JSON-lines files of an output folder, by name.
+/// Runs `scenario` for `duration` twice into folders beside `prefix`, asserts every result
+/// file is the same bytes, and returns the files.
+fn run_twice(prefix: &Path, scenario: &Path, duration: &str) -> Vec<(String, Vec<u8>)> {
+    let mut runs = Vec::new();
+    for i in 0..2 {
+        let out = prefix.with_extension(i.to_string());
+        let r = std::process::Command::new(env!("CARGO_BIN_EXE_flysim"))
+            .args(["run", "-q", "--no-charts", "--set"])
+            .arg(format!("duration=\"{duration}\""))
+            .arg("--out")
+            .arg(&out)
+            .arg(scenario)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        runs.push(result_files(&out));
+    }
+    assert_eq!(runs[0], runs[1], "{}: two runs differ", scenario.display());
+    runs.swap_remove(0)
+}
+
 fn result_files(out: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out)
         .unwrap()
@@ -227,25 +231,6 @@ fn deploys_are_deterministic_across_thread_counts() {
     )
     .unwrap();
     sweep_with_one_and_three_threads(t.path(), &sweep);
-    let mut runs = Vec::new();
-    for i in 0..2 {
-        let out = t.path().join(format!("run-{i}"));
-        let r = std::process::Command::new(env!("CARGO_BIN_EXE_flysim"))
-            .args([
-                "run",
-                "-q",
-                "--no-charts",
-                "--set",
-                "duration=\"16h\"",
-                "--out",
-            ])
-            .arg(&out)
-            .arg(&scenario)
-            .output()
-            .unwrap();
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        runs.push(result_files(&out));
-    }
-    assert!(runs[0].iter().any(|(n, _)| n.ends_with("deploys.csv")));
-    assert_eq!(runs[0], runs[1], "two runs differ");
+    let runs = run_twice(&t.path().join("run"), &scenario, "16h");
+    assert!(runs.iter().any(|(n, _)| n.ends_with("deploys.csv")));
 }

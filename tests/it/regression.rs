@@ -1433,3 +1433,54 @@ fail = "health"
     assert_eq!(green.ordinal, 3);
     assert_eq!(green.served, 0, "the cordoned green Machine took requests");
 }
+
+/// A deploy's update holds a Machine (no new requests, never woken) from its drain to the end
+/// of its boot. When the Machine's host failed during the drain, the boot never came and the
+/// hold stayed for good: once the host was back the proxy never started the Machine again.
+#[test]
+fn an_update_held_a_machine_whose_host_failed_for_good() {
+    let text = r#"
+name = "w"
+duration = "10m"
+[platform]
+boot_time = "1s"
+stop_overhead = "0s"
+[[region]]
+code = "iad"
+hosts = 4
+[[app]]
+name = "web"
+app_boot = "1.5s"
+request = { service_time = "40ms" }
+machines = [{ count = 1, regions = ["iad"] }]
+[[app.traffic]]
+from = "iad"
+shape = "constant"
+rps = 1
+start = "0.5s"
+[app.fly]
+primary_region = "iad"
+[app.fly.http_service]
+auto_start_machines = true
+# web:0 drains a request in flight since 100.5 s when its host fails at 100.52 s.
+[[deploy]]
+at = "100510ms"
+app = "web"
+strategy = "rolling"
+wait_timeout = "60s"
+[[fault]]
+kind = "host_down"
+at = "100520ms"
+for = "200s"
+target = "web:0"
+"#;
+    let sc = flysim::scenario::from_str(text, "w.toml", &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    let mut sim = flysim::platform::Sim::new(&sc, 0);
+    sim.run();
+    let m = &sim.machines()[0];
+    assert_eq!(m.gate, 0, "the Machine is still held by the update");
+    assert_eq!(m.state, flysim::platform::machine::MState::Started);
+    assert!(sim.rec.apps[0].served > 350, "{}", sim.rec.apps[0].served);
+}
