@@ -374,14 +374,31 @@ impl Sim<'_> {
         if !super::placement::may_migrate(self.sc, m) {
             return None;
         }
+        // A standby and the Machine it watches never share a host (Fly places standbys on
+        // other hosts), so a move avoids the hosts of the one and of the other.
+        let mut avoid = vec![m.host];
+        avoid.extend(
+            self.fleet
+                .standbys_of(id)
+                .iter()
+                .map(|&s| self.fleet[s].host),
+        );
+        if m.is_standby {
+            avoid.extend(
+                self.fleet
+                    .ids()
+                    .filter(|&w| self.fleet.standbys_of(w).contains(&id))
+                    .map(|w| self.fleet[w].host),
+            );
+        }
         super::placement::choose_host(
             self.hosts.as_slice(),
             self.hosts.in_region(m.region as usize),
             self.fleet.app_on_host(m.app.index()),
-            &[m.host],
+            &avoid,
             Some(&m.vm),
         )
-        .filter(|&h| h != m.host)
+        .filter(|h| !avoid.contains(h))
     }
 
     /// A suspended Machine's snapshot is dropped (`why`): it becomes stopped, gives back its

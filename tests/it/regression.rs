@@ -1484,3 +1484,90 @@ target = "web:0"
     assert_eq!(m.state, flysim::platform::machine::MState::Started);
     assert!(sim.rec.apps[0].served > 350, "{}", sim.rec.apps[0].served);
 }
+
+/// A Machine whose host was full at a start moved to a host of its region with room, which
+/// could be the host of its own standby: the two then shared a host, which Fly never allows
+/// (found by the property test; host failures and a `scale_vm` fill the hosts).
+#[test]
+fn a_machine_moved_at_a_start_onto_its_standbys_host() {
+    let text = r##"
+name = "prop"
+duration = "900s"
+bucket = "30s"
+[platform]
+max_queue_wait = "0ms"
+boot_time = "10ms"
+autostop_interval = "20s"
+autostop_min_runtime = "30s"
+autostop_idle_window = "10s"
+failure_detection = "20s"
+tiebreak = "random"
+cross_region_spill = "hard"
+[[region]]
+code = "ams"
+hosts = 2
+host = { cpus = 2, memory = "4gb" }
+[[app]]
+name = "web"
+machines = [{ count = 3, regions = ["ams", "fra"] }]
+request = { service_time = { dist = "lognormal", median = "80ms", p99 = "900ms" }, model = "independent" }
+app_boot = "500ms"
+[app.fly]
+primary_region = "ams"
+[app.fly.http_service]
+auto_stop_machines = "off"
+[app.fly.http_service.concurrency]
+type = "requests"
+soft_limit = 1
+hard_limit = 1
+[[app.fly.vm]]
+size = "shared-cpu-1x"
+memory = "1gb"
+[[app.traffic]]
+from = "ams"
+shape = "poisson"
+rps = 0.5
+[[app.traffic]]
+from = "fra"
+shape = "burst"
+at = "300s"
+for = "20s"
+rps = 0
+[[app]]
+name = "jobs"
+machines = [{ count = 1, regions = ["ams"] }, { count = 1, regions = ["ams"], standby_for = "jobs:0" }]
+[app.fly]
+primary_region = "ams"
+[app.fly.processes]
+worker = "run"
+[[app.fly.vm]]
+size = "shared-cpu-1x"
+[[fault]]
+kind = "host_failures"
+mtbf = "7m"
+repair = { dist = "exponential", mean = "3m" }
+
+[[action]]
+at = "343s"
+app = "web"
+kind = "scale_vm"
+size = "shared-cpu-2x"
+memory = "1gb"
+
+"##;
+    let sc = flysim::scenario::from_str(text, "w.toml", &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    let mut sim = flysim::platform::Sim::new(&sc, 0);
+    sim.run();
+    let jobs: Vec<_> = sim
+        .machines()
+        .iter()
+        .filter(|m| m.app.index() == 1)
+        .collect();
+    assert!(jobs[1].is_standby);
+    assert_ne!(
+        jobs[0].host, jobs[1].host,
+        "a standby shares its watched Machine's host"
+    );
+}
