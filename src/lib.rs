@@ -69,6 +69,7 @@ pub mod metrics;
 pub mod output;
 pub mod platform;
 pub mod progress;
+pub mod query;
 pub mod run;
 pub mod scenario;
 pub mod sweep;
