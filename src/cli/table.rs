@@ -148,6 +148,24 @@ pub(crate) fn render(s: &Summary, wall_s: f64, out: Option<&Path>) -> String {
             ),
         );
     }
+    if let Some(a) = &s.autoscaler {
+        row(
+            &mut o,
+            "autoscaler",
+            format!(
+                "{} reconciles ({} scaled, {} failed, {} skipped for deploys)   created {}, destroyed {}, started {}, stopped {}   no room {}",
+                count(a.reconciles),
+                count(a.scaled),
+                count(a.failed),
+                count(a.skipped),
+                count(a.created),
+                count(a.destroyed),
+                count(a.started),
+                count(a.stopped),
+                count(a.no_room),
+            ),
+        );
+    }
     let c = &s.cost_usd;
     row(
         &mut o,

@@ -55,6 +55,9 @@ pub struct RunSummary<C = u64> {
     /// Deploys, when the scenario has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploys: Option<DeployTotals<C>>,
+    /// fly-autoscaler, when an app has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscaler: Option<AutoscalerTotals<C>>,
     /// Replications averaged (a mean over replications only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replications: Option<u64>,
@@ -302,6 +305,32 @@ pub struct DeployTotals<C = u64> {
     /// What deploys added to the bill: release command Machines, and created Machines until
     /// their blue ones were destroyed (or, if they were not, to the end of the run) [USD].
     pub extra_cost_usd: f64,
+}
+
+/// fly-autoscaler's reconciles over the run, summed over the apps it scales
+/// (`autoscaler.csv` has each one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+pub struct AutoscalerTotals<C = u64> {
+    /// Reconciles that ran (ticks, less those dropped while one was running).
+    pub reconciles: C,
+    /// Of them, skipped because a deploy ran ("release in progress").
+    pub skipped: C,
+    /// Of them, failed: a collector's empty result, an expression's NaN or Inf, no Machine
+    /// to clone, Machines it cannot list.
+    pub failed: C,
+    /// Of them, those that created, destroyed, started or stopped Machines.
+    pub scaled: C,
+    /// Machines it created (clones).
+    pub created: C,
+    /// Machines it destroyed.
+    pub destroyed: C,
+    /// Machines it started.
+    pub started: C,
+    /// Machines it stopped.
+    pub stopped: C,
+    /// Creates and starts that found no room on a host.
+    pub no_room: C,
 }
 
 /// Volumes lost with their hosts.

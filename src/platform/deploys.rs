@@ -514,6 +514,15 @@ impl Sim<'_> {
     }
 
     /// The app's Machines that are not destroyed, in creation order.
+    /// Whether a deploy of `app` is under way (its release "running").
+    pub(super) fn deploy_running(&self, app: usize) -> bool {
+        self.sc
+            .deploys
+            .iter()
+            .zip(&self.deploys.runs)
+            .any(|(d, r)| d.app == app && r.started.is_some() && r.outcome == Outcome::Running)
+    }
+
     fn app_machines(&self, app: usize) -> Vec<MachineId> {
         self.fleet
             .iter()
@@ -1204,6 +1213,11 @@ impl Sim<'_> {
     /// Deploys that a run made.
     pub fn deploys(&self) -> &[DeployRun] {
         &self.deploys.runs
+    }
+
+    /// Each app's fly-autoscaler over the run (`None` for apps without one).
+    pub fn autoscalers(&self) -> &[Option<super::autoscaler::AppScaler>] {
+        &self.autoscale.apps
     }
 
     /// Time Machine `m` was started up to `now` [s].

@@ -171,6 +171,11 @@ impl Fleet {
             .flatten()
     }
 
+    /// The Machines of `app` ever created, in ordinal order (destroyed ones included).
+    pub fn of_app(&self, app: usize) -> impl Iterator<Item = MachineId> + '_ {
+        self.by_ordinal[app].iter().filter_map(|x| *x)
+    }
+
     /// Machine `<app>:<ordinal>`, if it exists now.
     pub fn live(&self, app: usize, ordinal: u32) -> Option<MachineId> {
         self.by_ordinal(app, ordinal)

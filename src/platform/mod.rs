@@ -15,6 +15,7 @@
 //! Depends on `engine`, `scenario` (validated inputs), `metrics` and `workload`.
 
 pub mod actions;
+pub mod autoscaler;
 pub mod autostop;
 pub mod billing;
 pub mod census;
@@ -193,6 +194,17 @@ pub enum Event {
         /// The timer's token.
         token: Token,
     },
+    /// Prometheus scrapes the apps' metrics.
+    Scrape,
+    /// A step of an app's fly-autoscaler (`autoscaler::step`).
+    Autoscale {
+        /// The app.
+        app: u16,
+        /// Which step.
+        step: u8,
+        /// The step's argument.
+        arg: u32,
+    },
 }
 
 /// The proxy's view of the world, borrowed field by field so that the proxy itself can be
@@ -225,6 +237,8 @@ pub struct Sim<'s> {
     passes: autostop::Passes,
     actions: Vec<actions::ActionRun>,
     deploys: deploys::Deploys,
+    /// Scrapes and fly-autoscaler's reconcilers.
+    autoscale: autoscaler::Store,
     /// Each deploy's stream (`deploy/<k>`), made at its first draw.
     deploy_rngs: Vec<Option<crate::engine::StreamRng>>,
     /// What the run measured.
@@ -287,6 +301,7 @@ impl<'s> Sim<'s> {
                 .collect(),
             deploys: deploys::Deploys::new(sc, &faults::crash_mtbf_of(sc)),
             deploy_rngs: vec![None; sc.deploys.len()],
+            autoscale: autoscaler::Store::new(sc),
             rec: Recorder::new(
                 sc.apps.len(),
                 sc.route_count(),
@@ -363,6 +378,7 @@ impl<'s> Sim<'s> {
                 },
             );
         }
+        self.seed_autoscalers();
         self.engine
             .schedule_at(SimTime(self.sc.bucket.0.min(self.end.0)), Event::BucketEnd);
     }
@@ -485,6 +501,8 @@ impl<'s> Sim<'s> {
                     self.on_health(machine);
                 }
             }
+            Event::Scrape => self.on_scrape(),
+            Event::Autoscale { app, step, arg } => self.on_autoscale(app as usize, step, arg),
             Event::BucketEnd => {
                 let now = self.now();
                 self.close_bucket(now);

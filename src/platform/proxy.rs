@@ -990,10 +990,16 @@ impl Proxy {
                 self.scan_classify(w, route, region, avoid)
             }
         });
+        let queue_wait = w.sc.queue_wait(self.routes[route].app);
         if !any_running {
-            return Route::Fail(FailReason::NoMachine);
+            // A worker's jobs wait in their queue for a Machine to run again.
+            return if w.sc.apps[self.routes[route].app].jobs_wait.is_some() {
+                Route::Queue
+            } else {
+                Route::Fail(FailReason::NoMachine)
+            };
         }
-        if w.sc.platform.max_queue_wait.0 > 0 {
+        if queue_wait.0 > 0 {
             Route::Queue
         } else if self.none_healthy(w, route, client) {
             Route::Fail(FailReason::Unhealthy)
@@ -1074,10 +1080,16 @@ impl Proxy {
                 }
             }
         }
+        let queue_wait = w.sc.queue_wait(self.routes[route].app);
         if !any_running {
-            return Route::Fail(FailReason::NoMachine);
+            // A worker's jobs wait in their queue for a Machine to run again.
+            return if w.sc.apps[self.routes[route].app].jobs_wait.is_some() {
+                Route::Queue
+            } else {
+                Route::Fail(FailReason::NoMachine)
+            };
         }
-        if w.sc.platform.max_queue_wait.0 > 0 {
+        if queue_wait.0 > 0 {
             Route::Queue
         } else if self.none_healthy(w, route, client) {
             Route::Fail(FailReason::Unhealthy)

@@ -91,8 +91,8 @@ pub struct Selector {
 
 impl Selector {
     /// Whether a series with these labels (`label(name)`: its value, or "") matches.
-    pub fn matches<'a>(&self, label: impl Fn(&str) -> &'a str) -> bool {
-        self.matchers.iter().all(|m| m.matches(label(&m.label)))
+    pub fn matches<'a>(&self, label: impl Fn(&str) -> std::borrow::Cow<'a, str>) -> bool {
+        self.matchers.iter().all(|m| m.matches(&label(&m.label)))
     }
 }
 

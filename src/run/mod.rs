@@ -31,6 +31,8 @@ pub struct RunRecord {
     pub actions: (Vec<String>, Vec<Vec<String>>),
     /// `deploys.csv`: what each `[[deploy]]` did.
     pub deploys: (Vec<String>, Vec<Vec<String>>),
+    /// `autoscaler.csv`: each reconcile of fly-autoscaler.
+    pub autoscaler: (Vec<String>, Vec<Vec<String>>),
 }
 
 /// Runs replication `replication` of `sc` to its end.
@@ -63,6 +65,7 @@ pub fn run_replication_with_progress(
         cost: summary::cost_csv(&sim),
         actions: summary::actions_csv(&sim),
         deploys: summary::deploys_csv(&sim),
+        autoscaler: summary::autoscaler_csv(&sim),
     }
 }
 
@@ -204,6 +207,10 @@ pub fn run_files(rec: &RunRecord, prefix: &str) -> Vec<(String, Vec<u8>)> {
         (
             format!("{prefix}deploys.csv"),
             crate::output::csv_bytes(&rec.deploys.0, &rec.deploys.1),
+        ),
+        (
+            format!("{prefix}autoscaler.csv"),
+            crate::output::csv_bytes(&rec.autoscaler.0, &rec.autoscaler.1),
         ),
     ]
 }

@@ -5,8 +5,8 @@
 
 use crate::engine::SimTime;
 use crate::metrics::results::{
-    AppSummary, Cost, CpuTotals, DeployTotals, Incidents, Latency, MachineTotals, QueueWait,
-    Requests, RunSummary, ServiceRequests, SloVerdict, Volumes, Worker,
+    AppSummary, AutoscalerTotals, Cost, CpuTotals, DeployTotals, Incidents, Latency, MachineTotals,
+    QueueWait, Requests, RunSummary, ServiceRequests, SloVerdict, Volumes, Worker,
 };
 use crate::metrics::{FailReason, RequestCounters};
 use crate::platform::deploys::Outcome;
@@ -333,6 +333,7 @@ pub fn summary(sim: &Sim, replication: u64) -> RunSummary {
         },
         cpu: cpu_block(sim),
         deploys: deploys_block(sim),
+        autoscaler: autoscaler_block(sim),
         replications: None,
         ci95: None,
     }
@@ -375,6 +376,87 @@ fn deploys_block(sim: &Sim) -> Option<DeployTotals> {
     t.created_machine_s = r6(secs);
     t.extra_cost_usd = r6(cost);
     Some(t)
+}
+
+/// The autoscaler block of `summary.json`, when an app has fly-autoscaler.
+fn autoscaler_block(sim: &Sim) -> Option<AutoscalerTotals> {
+    let mut t: Option<AutoscalerTotals> = None;
+    for a in sim.autoscalers().iter().flatten() {
+        let t = t.get_or_insert_with(AutoscalerTotals::default);
+        t.reconciles += a.reconciles.len() as u64;
+        for r in &a.reconciles {
+            match r.action {
+                "skipped" => t.skipped += 1,
+                "failed" | "collect_failed" => t.failed += 1,
+                "none" => {}
+                _ => t.scaled += 1,
+            }
+        }
+        t.created += u64::from(a.created);
+        t.destroyed += u64::from(a.destroyed);
+        t.started += u64::from(a.started);
+        t.stopped += u64::from(a.stopped);
+        t.no_room += u64::from(a.failed);
+    }
+    t
+}
+
+/// `autoscaler.csv`: one row per reconcile of each autoscaled app.
+pub fn autoscaler_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
+    let sc = sim.scenario();
+    let header = [
+        "app",
+        "time_s",
+        "metrics",
+        "min_created",
+        "max_created",
+        "min_started",
+        "max_started",
+        "created",
+        "started",
+        "action",
+        "count",
+        "note",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut rows = Vec::new();
+    for (ai, a) in sim.autoscalers().iter().enumerate() {
+        let (Some(a), Some(fas)) = (a, &sc.apps[ai].autoscaler) else {
+            continue;
+        };
+        for r in &a.reconciles {
+            let metrics: Vec<String> = fas
+                .collectors
+                .iter()
+                .zip(&r.values)
+                .map(|(c, v)| {
+                    if v.is_nan() {
+                        format!("{}=", c.name)
+                    } else {
+                        format!("{}={}", c.name, dec(*v))
+                    }
+                })
+                .collect();
+            let bound = |b: Option<u32>| b.map_or(String::new(), |v| v.to_string());
+            rows.push(vec![
+                sc.apps[ai].name.clone(),
+                dec(r.at.as_secs_f64()),
+                metrics.join(";"),
+                bound(r.bounds[0]),
+                bound(r.bounds[1]),
+                bound(r.bounds[2]),
+                bound(r.bounds[3]),
+                r.created.to_string(),
+                r.started.to_string(),
+                r.action.to_string(),
+                r.count.to_string(),
+                r.note.clone(),
+            ]);
+        }
+    }
+    (header, rows)
 }
 
 /// `deploys.csv`: one row per `[[deploy]]`, with what it did and what it cost.

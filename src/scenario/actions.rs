@@ -144,14 +144,15 @@ struct Read<'n> {
 }
 
 impl Builder<'_> {
-    /// Reads every `[[action]]`, in time order (file order at equal times), and resolves it.
+    /// Reads every `[[action]]`, in time order (file order at equal times), and resolves it;
+    /// also gives, per app, how many ordinals the scenario's Machines take.
     pub(super) fn actions(
         &mut self,
         nodes: Vec<(String, &Node)>,
         apps: &[App],
         duration: SimDuration,
         deploys: &mut [Deploy],
-    ) -> Vec<Action> {
+    ) -> (Vec<Action>, Vec<u32>) {
         let mut read = Vec::new();
         for (path, n) in nodes {
             let mut t = TableReader::new(n, &path, self.p);
@@ -211,7 +212,8 @@ impl Builder<'_> {
         for d in &mut deploys[next_deploy..] {
             ledger.deploy(d, apps);
         }
-        out
+        let reserved = ledger.apps.iter().map(|m| m.len() as u32).collect();
+        (out, reserved)
     }
 
     /// The `app` key: required when the scenario has several apps.

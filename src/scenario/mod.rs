@@ -83,6 +83,14 @@ impl Scenario {
         self.apps[app].first_route + service
     }
 
+    /// How long a request of app `app` may wait in its proxy queue: the app's `jobs_wait`,
+    /// else `platform.max_queue_wait` (0: requests never queue).
+    pub fn queue_wait(&self, app: usize) -> SimDuration {
+        self.apps[app]
+            .jobs_wait
+            .unwrap_or(self.platform.max_queue_wait)
+    }
+
     /// Whether any app models CPU quotas (its requests give their CPU time).
     pub fn models_cpu(&self) -> bool {
         self.apps.iter().any(App::models_cpu)
@@ -173,6 +181,13 @@ pub struct Platform {
     /// two intervals have gone by (community.fly.io: "much shorter interval"; the value is
     /// not published) [default 1 s].
     pub checks_startup_interval: SimDuration,
+    /// How often Fly's Prometheus scrapes an app's metrics (Fly docs, metrics: "a few times
+    /// per minute") [default 15 s].
+    pub metrics_scrape_interval: SimDuration,
+    /// How far behind the present a query sees: Fly's Prometheus is VictoriaMetrics, whose
+    /// `-search.latencyOffset` (default 30 s) evaluates a query at "now" that long ago, so
+    /// that samples still in flight do not show as gaps [default 30 s].
+    pub metrics_query_lag: SimDuration,
     /// CPU quotas, for apps whose requests model CPU time.
     pub cpu: CpuQuotas,
 }
@@ -781,6 +796,87 @@ pub struct App {
     pub rootfs_gb: f64,
     /// Traffic sources.
     pub traffic: Vec<Traffic>,
+    /// Requests are jobs a worker pulls from a queue: they wait this long for a Machine even
+    /// when none runs, instead of failing as `no_machine` (`jobs_wait`).
+    pub jobs_wait: Option<SimDuration>,
+    /// Gauges the app exports to Prometheus (`[[app.gauge]]`).
+    pub gauges: Vec<Gauge>,
+    /// fly-autoscaler watching the app (`[app.autoscaler]`).
+    pub autoscaler: Option<Autoscaler>,
+    /// Ordinals the scenario's Machines, actions and deploys take (`web:0`..): Machines
+    /// created during the run by fly-autoscaler are numbered from here.
+    pub reserved: u32,
+}
+
+/// A gauge an app exports (a custom metric), one series per app.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gauge {
+    /// Metric name.
+    pub name: String,
+    /// What it measures.
+    pub value: GaugeValue,
+}
+
+/// What an app's gauge measures, at each scrape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GaugeValue {
+    /// Requests (jobs) waiting for a Machine: the queue depth.
+    Queued,
+    /// Requests being served or waiting on a Machine's boot.
+    InService,
+    /// Both: every request that arrived and is not done.
+    InFlight,
+}
+
+/// fly-autoscaler for one app, from its own configuration names (`FAS_*`,
+/// `cmd/fly-autoscaler/main.go`).
+#[derive(Clone, Debug)]
+pub struct Autoscaler {
+    /// `FAS_INTERVAL`: time between reconciles [default 15 s].
+    pub interval: SimDuration,
+    /// `FAS_TIMEOUT`: how long one reconcile may take [default 30 s].
+    pub timeout: SimDuration,
+    /// `FAS_PROCESS_GROUP` (default "app"): the group it counts and scales.
+    pub group: usize,
+    /// `FAS_REGIONS`: where clones go, round robin; empty: the cloned Machine's region.
+    pub regions: Vec<RegionIdx>,
+    /// `FAS_INITIAL_MACHINE_STATE = "stopped"`: clones are created without starting.
+    pub create_stopped: bool,
+    /// `FAS_MIN_CREATED_MACHINE_COUNT` (or `FAS_CREATED_MACHINE_COUNT`).
+    pub min_created: Option<crate::query::expr::Expr>,
+    /// `FAS_MAX_CREATED_MACHINE_COUNT` (or `FAS_CREATED_MACHINE_COUNT`).
+    pub max_created: Option<crate::query::expr::Expr>,
+    /// `FAS_MIN_STARTED_MACHINE_COUNT` (or `FAS_STARTED_MACHINE_COUNT`).
+    pub min_started: Option<crate::query::expr::Expr>,
+    /// `FAS_MAX_STARTED_MACHINE_COUNT` (or `FAS_STARTED_MACHINE_COUNT`).
+    pub max_started: Option<crate::query::expr::Expr>,
+    /// Its metric collectors, in order; the expressions' names.
+    pub collectors: Vec<Collector>,
+    /// The app's Machines autostop by suspending, which fly-autoscaler 0.3 cannot list
+    /// (fly-autoscaler issue #41): every reconcile fails.
+    pub cannot_list: bool,
+}
+
+/// The metrics Fly's Prometheus holds for every app (Fly docs, metrics: "Built-in metrics")
+/// that flysim simulates.
+pub const FLY_METRICS: &[&str] = &[
+    "fly_instance_up",
+    "fly_app_concurrency",
+    "fly_app_http_responses_count",
+    "fly_app_http_response_time_seconds_bucket",
+    "fly_app_http_response_time_seconds_sum",
+    "fly_app_http_response_time_seconds_count",
+    "fly_edge_http_responses_count",
+    "fly_instance_cpu",
+];
+
+/// One metric collector: a name for the expressions and the Prometheus query behind it.
+#[derive(Clone, Debug)]
+pub struct Collector {
+    /// `metric-name` / `FAS_PROMETHEUS_METRIC_NAME`.
+    pub name: String,
+    /// `query` / `FAS_PROMETHEUS_QUERY`, with `$APP_NAME` expanded.
+    pub query: crate::query::promql::Query,
 }
 
 /// A request's CPU time and waiting (I/O, a database), for apps that model CPU quotas.

@@ -14,6 +14,9 @@ const APP_KEYS: &[&str] = &[
     "idle_exit",
     "rootfs",
     "traffic",
+    "jobs_wait",
+    "gauge",
+    "autoscaler",
 ];
 const MACHINES_KEYS: &[&str] = &["count", "regions", "state", "group", "standby_for"];
 const REQUEST_KEYS: &[&str] = &["service_time", "model", "cpu", "wait", "cpu_share"];
@@ -272,6 +275,21 @@ impl Builder<'_> {
                 "the app has traffic but its fly.toml has no [http_service] or [[services]] to receive it",
             );
         }
+        let jobs_wait = t.opt_duration(self.p, "jobs_wait");
+        if jobs_wait == Some(SimDuration::ZERO) {
+            self.p.error(
+                &t.origin_of("jobs_wait"),
+                &t.key_path("jobs_wait"),
+                "must be longer than 0s (leave it out for requests that fail when no Machine runs)",
+            );
+        }
+        let gauges = t
+            .opt_tables(self.p, "gauge")
+            .into_iter()
+            .filter_map(|(gp, gn)| self.gauge(gn, &gp))
+            .collect();
+        // Read once every app is known (its queries may name any app's gauges).
+        t.take("autoscaler");
         let name_path = t.key_path("name");
         let app_origin = t.origin().clone();
         t.finish_strict(self.p, APP_KEYS);
@@ -306,6 +324,10 @@ impl Builder<'_> {
             idle_exit,
             rootfs_gb,
             traffic,
+            jobs_wait,
+            gauges,
+            autoscaler: None,
+            reserved: 0,
         })
     }
 

@@ -20,6 +20,7 @@ use super::*;
 use crate::engine::time::NS_PER_H;
 
 mod app;
+mod autoscaler;
 mod deploy;
 use fault::gamma;
 use region::HOST_KEYS;
@@ -285,11 +286,28 @@ impl<'p> Builder<'p> {
         for (path, n) in t.opt_tables(self.p, "region") {
             self.declared_region(n, &path);
         }
-        let mut apps: Vec<App> = t
+        let app_nodes: Vec<(String, &Node, Option<App>)> = t
             .opt_tables(self.p, "app")
             .into_iter()
-            .filter_map(|(path, n)| self.app(n, &path))
+            .map(|(path, n)| {
+                let app = self.app(n, &path);
+                (path, n, app)
+            })
             .collect();
+        let mut apps: Vec<App> = Vec::new();
+        let mut autoscaler_nodes = Vec::new();
+        for (path, n, app) in app_nodes {
+            if let Some(a) = app {
+                if let Some(an) = n.get("autoscaler") {
+                    autoscaler_nodes.push((apps.len(), format!("{path}.autoscaler"), an));
+                }
+                apps.push(a);
+            }
+        }
+        for (i, path, n) in autoscaler_nodes {
+            self.current_app = apps[i].name.clone();
+            apps[i].autoscaler = self.autoscaler(n, &path, &apps, i);
+        }
         let mut route = 0;
         for a in &mut apps {
             a.first_route = route;
@@ -327,7 +345,10 @@ impl<'p> Builder<'p> {
         let deploy_nodes = t.opt_tables(self.p, "deploy");
         let mut deploys = self.deploys(deploy_nodes, &apps, duration);
         let action_nodes = t.opt_tables(self.p, "action");
-        let actions = self.actions(action_nodes, &apps, duration, &mut deploys);
+        let (actions, reserved) = self.actions(action_nodes, &apps, duration, &mut deploys);
+        for (a, r) in apps.iter_mut().zip(reserved) {
+            a.reserved = r;
+        }
         t.finish_strict(self.p, TOP_KEYS);
 
         let rtt = self.rtt_matrix(root, stretch, base_ms, platform.same_region_rtt);

@@ -35,6 +35,8 @@ const PLATFORM_KEYS: &[&str] = &[
     "default_host",
     "create_time",
     "checks_startup_interval",
+    "metrics_scrape_interval",
+    "metrics_query_lag",
     "cpu_shared_baseline",
     "cpu_performance_baseline",
     "cpu_shared_max_balance",
@@ -66,6 +68,12 @@ impl Builder<'_> {
         let create_time = d(&mut t, "create_time", SimDuration::from_secs(4));
         let checks_startup_interval =
             d(&mut t, "checks_startup_interval", SimDuration::from_secs(1));
+        let metrics_scrape_interval = d(
+            &mut t,
+            "metrics_scrape_interval",
+            SimDuration::from_secs(15),
+        );
+        let metrics_query_lag = d(&mut t, "metrics_query_lag", SimDuration::from_secs(30));
         let shared_max_balance = d(
             &mut t,
             "cpu_shared_max_balance",
@@ -82,6 +90,13 @@ impl Builder<'_> {
                 &t.origin_of("autostop_interval"),
                 "platform.autostop_interval",
                 format!("{autostop_interval}: expected at least 1s (Fly's proxy checks every few minutes)"),
+            );
+        }
+        if metrics_scrape_interval < SimDuration::from_secs(1) {
+            self.p.error(
+                &t.origin_of("metrics_scrape_interval"),
+                "platform.metrics_scrape_interval",
+                format!("{metrics_scrape_interval}: expected at least 1s (Fly scrapes a few times per minute)"),
             );
         }
         let p = &mut *self.p;
@@ -203,6 +218,8 @@ impl Builder<'_> {
             volume_loss_probability,
             create_time,
             checks_startup_interval,
+            metrics_scrape_interval,
+            metrics_query_lag,
             cpu,
         };
         (platform, stretch, latency_base.as_millis_f64())
