@@ -355,6 +355,11 @@ impl Samples for View<'_> {
 }
 
 impl Sim<'_> {
+    /// Each app's fly-autoscaler over the run (`None` for apps without one).
+    pub fn autoscalers(&self) -> &[Option<AppScaler>] {
+        &self.autoscale.apps
+    }
+
     /// The first scrape and each autoscaled app's first tick.
     pub(super) fn seed_autoscalers(&mut self) {
         if !self.autoscale.active() && self.autoscale.apps.iter().all(Option::is_none) {

@@ -1215,11 +1215,6 @@ impl Sim<'_> {
         &self.deploys.runs
     }
 
-    /// Each app's fly-autoscaler over the run (`None` for apps without one).
-    pub fn autoscalers(&self) -> &[Option<super::autoscaler::AppScaler>] {
-        &self.autoscale.apps
-    }
-
     /// Time Machine `m` was started up to `now` [s].
     fn started_s(&self, m: &super::Machine, now: SimTime) -> f64 {
         let mut ns = m.time_in[MState::Started as usize];

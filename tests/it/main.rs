@@ -1,6 +1,7 @@
 //! flysim's integration tests: one binary, one module per concern.
 
 mod actions;
+mod autoscaler;
 mod bad_input;
 mod charts;
 mod closed_form;
