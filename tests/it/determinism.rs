@@ -22,7 +22,7 @@ fn files(seed_override: Option<u64>) -> Vec<(String, Vec<u8>)> {
 fn same_seed_same_bytes_other_seed_other_bytes() {
     let a = files(None);
     let b = files(None);
-    assert_eq!(a.len(), 9);
+    assert_eq!(a.len(), 10);
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{name} differs between two runs with the same seed");
     }
