@@ -40,15 +40,16 @@
 //! # Where to start
 //! [`scenario`] reads and validates scenario, fly.toml and trace files (and resolves the
 //! operator's `[[action]]`s); [`platform::Sim`] runs one replication, owning the platform's
-//! components (hosts, fleet, proxy, billing, census, faults, actions, deploys) and dispatching events to
-//! their handlers, with traffic from [`workload`] and
+//! components (hosts, fleet, proxy, billing, census, faults, actions, deploys, fly-autoscaler)
+//! and dispatching events to their handlers, with traffic from [`workload`] and
 //! measures it in [`metrics`]; [`run`] runs replications and ([`run::summary`]) turns a run into
 //! `summary.json` and the CSV files; [`sweep`] expands and runs grids; [`chart`] draws charts
 //! and the HTML report from the files; [`output`] holds the bytes of output files and
-//! ([`output::place`]) decides which folders flysim may write; [`progress`] draws progress bars;
+//! ([`output::place`]) decides which folders flysim may write; [`query`] parses and evaluates
+//! fly-autoscaler's Expr expressions and PromQL queries; [`progress`] draws progress bars;
 //! [`cli`] is the `flysim` command. Module dependencies point one way: `engine` ← `scenario` ←
 //! `metrics` ← `workload`, `platform` ← `run` ← `sweep`, `chart`, `import` ← `cli`; `output`
-//! depends on nothing; `fuzz_targets` (for `fuzz/`) sits beside `cli`. `docs/architecture.md`
+//! and `query` depend on nothing; `fuzz_targets` (for `fuzz/`) sits beside `cli`. `docs/architecture.md`
 //! has the tree.
 //!
 //! Failures: hosts fail at random or on schedule; their Machines go `down`, the proxy fails

@@ -267,7 +267,31 @@ fn draw_load<DB: DrawingBackend>(
         .iter()
         .map(|r| ts.nums(&format!("started_{r}")))
         .collect();
-    let m_max = max_of(machines.iter().flatten().copied()).max(1.0).ceil() + 1.0;
+    // Machines in any state (created, not destroyed), when the fleet changes during the run
+    // (fly-autoscaler, operator actions, deploys).
+    let states = ["started", "starting", "stopping", "stopped", "suspending", "suspended", "down"];
+    let mut created = vec![0.0; hours.len()];
+    for h in &ts.header {
+        if states
+            .iter()
+            .any(|s| h.strip_prefix(s).is_some_and(|r| r.starts_with('_')))
+        {
+            for (c, v) in created.iter_mut().zip(ts.nums(h)) {
+                *c += v;
+            }
+        }
+    }
+    let fleet_changes = created.windows(2).any(|w| w[0] != w[1]);
+    let m_max = max_of(
+        machines
+            .iter()
+            .flatten()
+            .copied()
+            .chain(created.iter().copied().filter(|_| fleet_changes)),
+    )
+    .max(1.0)
+    .ceil()
+        + 1.0;
 
     let mut chart = time_chart(
         root,
@@ -387,6 +411,20 @@ fn draw_load<DB: DrawingBackend>(
             .map_err(err)?
             .label(format!("started Machines, {r}"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+    }
+    if fleet_changes {
+        let style = colour::BLACK.mix(0.6).stroke_width(1);
+        let steps: Vec<(f64, f64)> = hours
+            .iter()
+            .zip(hours.iter().skip(1).chain([&end_h]))
+            .zip(&created)
+            .flat_map(|((a, b), v)| [(*a, *v), (*b, *v)])
+            .collect();
+        chart
+            .draw_secondary_series(DashedLineSeries::new(steps, 6, 4, style))
+            .map_err(err)?
+            .label("created Machines (any state), all regions")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
     }
     legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
