@@ -269,7 +269,15 @@ fn draw_load<DB: DrawingBackend>(
         .collect();
     // Machines in any state (created, not destroyed), when the fleet changes during the run
     // (fly-autoscaler, operator actions, deploys).
-    let states = ["started", "starting", "stopping", "stopped", "suspending", "suspended", "down"];
+    let states = [
+        "started",
+        "starting",
+        "stopping",
+        "stopped",
+        "suspending",
+        "suspended",
+        "down",
+    ];
     let mut created = vec![0.0; hours.len()];
     for h in &ts.header {
         if states

@@ -666,11 +666,11 @@ impl Sim<'_> {
             let src = (m.group as usize, m.vm, m.region as usize);
             let create = sc.platform.create_time;
             // One Launch after another, while the reconcile's timeout allows.
-            let fit = if create.0 == 0 {
-                n
-            } else {
-                (fas.timeout.0 / create.0).min(u64::from(n)) as u32
-            };
+            let fit = fas
+                .timeout
+                .0
+                .checked_div(create.0)
+                .map_or(n, |k| k.min(u64::from(n)) as u32);
             row.action = "create";
             row.count = fit;
             if fit < n {

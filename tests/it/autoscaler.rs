@@ -266,8 +266,7 @@ fn a_reconcile_during_a_deploy_is_skipped() {
 fn a_worker_scales_on_its_queue_depth_and_its_jobs_wait() {
     // Jobs arrive at 5 a second from 60 s, each 1 s; no worker runs; each takes 10 at once.
     // A worker per 20 queued jobs, at least one while any waits.
-    let text = format!(
-        r#"
+    let text = r#"
 name = "jobs"
 duration = "10m"
 [platform]
@@ -278,11 +277,11 @@ code = "ams"
 hosts = 2
 [[app]]
 name = "worker"
-machines = [{{ count = 4, regions = ["ams"], state = "stopped" }}]
-request = {{ service_time = "1s" }}
+machines = [{ count = 4, regions = ["ams"], state = "stopped" }]
+request = { service_time = "1s" }
 app_boot = "2s"
 jobs_wait = "10m"
-gauge = [{{ name = "queue_depth", value = "queued" }}]
+gauge = [{ name = "queue_depth", value = "queued" }]
 [app.fly]
 primary_region = "ams"
 [app.fly.http_service]
@@ -302,9 +301,8 @@ from = "ams"
 shape = "constant"
 rps = 5
 start = "60s"
-"#
-    );
-    let sc = scenario(&text);
+"#;
+    let sc = scenario(text);
     let sim = run(&sc, 0);
     // Jobs queue from 60 s; the 75 s scrape holds 75 of them, a query sees it at 105 s.
     // The job at 60 s is in the 60 s scrape, which a query reads at 90 s: one worker starts.

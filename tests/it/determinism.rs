@@ -234,3 +234,27 @@ fn deploys_are_deterministic_across_thread_counts() {
     let runs = run_twice(&t.path().join("run"), &scenario, "16h");
     assert!(runs.iter().any(|(n, _)| n.ends_with("deploys.csv")));
 }
+
+/// fly-autoscaler on both apps of its scenario (scrapes, reconciles, clones): the same bytes
+/// with one thread or three, and run after run.
+#[test]
+fn autoscalers_are_deterministic_across_thread_counts() {
+    let t = tempfile::tempdir().unwrap();
+    let scenario = std::fs::canonicalize("scenarios/autoscaler.toml").unwrap();
+    let sweep = t.path().join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "name = \"fas\"\nscenario = {:?}\nreplications = 2\nset = [\"duration=\\\"11h\\\"\"]\n[[axis]]\npath = \"app.jobs-fas.autoscaler.FAS_INTERVAL\"\nvalues = [\"5s\", \"20s\"]\n",
+            scenario.display().to_string()
+        ),
+    )
+    .unwrap();
+    sweep_with_one_and_three_threads(t.path(), &sweep);
+    let runs = run_twice(&t.path().join("run"), &scenario, "11h");
+    let csv = runs
+        .iter()
+        .find(|(n, _)| n.ends_with("autoscaler.csv"))
+        .expect("autoscaler.csv");
+    assert!(csv.1.len() > 10_000, "{} bytes", csv.1.len());
+}

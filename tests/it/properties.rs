@@ -40,6 +40,10 @@ struct Params {
     deploys: Vec<(u64, u8, bool, u8)>,
     /// Health checks on the http_service (grace, interval [s]).
     checks: Option<(u64, u64)>,
+    /// fly-autoscaler: (which configuration 0..4, divisor, FAS_INTERVAL [s], clones stopped).
+    autoscaler: Option<(u8, u32, u64, bool)>,
+    /// The requests are jobs that wait for a Machine even when none runs.
+    jobs_wait: bool,
 }
 
 fn params() -> impl Strategy<Value = Params> {
@@ -77,8 +81,12 @@ fn params() -> impl Strategy<Value = Params> {
             prop::collection::vec((1u64..890, 0u8..4, any::<bool>(), 1u8..3), 0..3),
             prop::option::of((0u64..10, 1u64..20)),
         ),
+        (
+            prop::option::of((0u8..4, 1u32..20, 1u64..40, any::<bool>())),
+            any::<bool>(),
+        ),
     )
-        .prop_map(|(a, b, c, d, e, f, (g, h, i), (j, k))| Params {
+        .prop_map(|(a, b, c, d, e, f, (g, h, i), (j, k), (l, m))| Params {
             machines: a.0,
             regions: a.1,
             soft: a.2,
@@ -100,6 +108,8 @@ fn params() -> impl Strategy<Value = Params> {
             cpu_share: i,
             deploys: j,
             checks: k,
+            autoscaler: l,
+            jobs_wait: m,
         })
 }
 
@@ -187,6 +197,42 @@ fn text(p: &Params, actions: &str) -> String {
         ),
         None => String::new(),
     };
+    let autoscaler = match p.autoscaler {
+        None => String::new(),
+        Some((kind, d, interval, stopped)) => {
+            let (name, query, counts) = match kind {
+                0 => (
+                    "c",
+                    "sum(fly_app_concurrency{app='$APP_NAME'})".to_string(),
+                    format!("FAS_STARTED_MACHINE_COUNT = \"ceil(c / {d})\""),
+                ),
+                1 => (
+                    "r",
+                    "count(fly_instance_up{app='$APP_NAME'}) or vector(0)".to_string(),
+                    "FAS_CREATED_MACHINE_COUNT = \"min(r + 1, 6)\"".to_string(),
+                ),
+                2 => (
+                    "rps",
+                    "sum(rate(fly_edge_http_responses_count{app=\\\"web\\\"}[1m]))".to_string(),
+                    format!("FAS_MIN_CREATED_MACHINE_COUNT = \"rps / {d}\"\nFAS_MAX_CREATED_MACHINE_COUNT = \"rps / {d} + 2\"\nFAS_STARTED_MACHINE_COUNT = \"rps > {d} ? 3 : 1\""),
+                ),
+                _ => (
+                    "p99",
+                    "histogram_quantile(0.99, sum(rate(fly_app_http_response_time_seconds_bucket[1m])) by (le))".to_string(),
+                    format!("FAS_MIN_STARTED_MACHINE_COUNT = \"p99 > 0.5 ? {d} : 1\"\nFAS_MAX_STARTED_MACHINE_COUNT = \"{d}\""),
+                ),
+            };
+            let state = if stopped { "stopped" } else { "started" };
+            format!(
+                "[app.autoscaler]\nFAS_PROMETHEUS_METRIC_NAME = \"{name}\"\nFAS_PROMETHEUS_QUERY = \"{query}\"\n{counts}\nFAS_INTERVAL = \"{interval}s\"\nFAS_INITIAL_MACHINE_STATE = \"{state}\"\nFAS_REGIONS = \"ams,fra\"\n"
+            )
+        }
+    };
+    let jobs = if p.jobs_wait {
+        "jobs_wait = \"60s\"\n"
+    } else {
+        ""
+    };
     let second_traffic = match p.second_service {
         Some(_) => format!(
             "[[app.traffic]]\nservice = 9000\nfrom = \"fra\"\nshape = \"poisson\"\nrps = {}\n",
@@ -217,7 +263,7 @@ name = "web"
 machines = [{{ count = {n}, regions = [{regions}] }}]
 request = {{ service_time = {{ dist = "lognormal", median = "80ms", p99 = "900ms" }}, model = "{model}"{cpu} }}
 app_boot = "500ms"
-{idle}[app.fly]
+{idle}{jobs}[app.fly]
 primary_region = "ams"
 [app.fly.http_service]
 auto_stop_machines = "{autostop}"
@@ -228,7 +274,7 @@ hard_limit = {hard}
 {checks}{second}[[app.fly.vm]]
 size = "shared-cpu-1x"
 memory = "1gb"
-{second_traffic}[[app.traffic]]
+{autoscaler}{second_traffic}[[app.traffic]]
 from = "ams"
 shape = "poisson"
 rps = {rps}
@@ -312,6 +358,16 @@ proptest! {
         // Machines, the proxy queue and failovers hold.
         let r = &sim.rec.apps[0];
         prop_assert_eq!(r.offered, r.served + r.failed_total() + r.in_flight);
+        // fly-autoscaler never asks for fewer than one created Machine, and never destroys
+        // the last one of its group.
+        if let Some(fas) = &sim.autoscalers()[0] {
+            for rec in &fas.reconciles {
+                prop_assert!(rec.bounds[0].is_none_or(|b| b >= 1) && rec.bounds[1].is_none_or(|b| b >= 1));
+                if rec.action == "destroy" {
+                    prop_assert!(rec.count < rec.created, "{rec:?}");
+                }
+            }
+        }
         // Each request is counted on its service too (apps of several services).
         let first = sc.route(0, 0);
         if sc.apps[0].services.len() > 1 {

@@ -257,9 +257,9 @@ impl Builder<'_> {
         pair(self, &t, "started", has_started, has_min_s, has_max_s);
         // A misspelt key is reported as unknown (below); a missing count would only repeat it.
         let misspelt = n.entries().iter().any(|(k, _)| !KEYS.contains(&k.as_str()));
-        if !(has_created || has_min_c || has_max_c || has_started || has_min_s || has_max_s)
-            && !misspelt
-        {
+        let any_count =
+            has_created || has_min_c || has_max_c || has_started || has_min_s || has_max_s;
+        if !any_count && !misspelt {
             self.p.error(
                 t.origin(),
                 &t.key_path("FAS_STARTED_MACHINE_COUNT"),
