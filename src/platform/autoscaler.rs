@@ -34,7 +34,7 @@ use std::collections::VecDeque;
 use super::machine::{DrainTo, MState, Machine};
 use super::{Event, MachineId, Sim};
 use crate::engine::{SimDuration, SimTime};
-use crate::query::promql::{Labels, RangeSeries, Samples, Selector, Value};
+use crate::query::promql::{Labels, MatchOp, RangeSeries, Samples, Selector, Value};
 use crate::scenario::{GaugeValue, NewMachine, Scenario};
 
 /// The steps of a reconciler, carried by `Event::Autoscale`.
@@ -225,10 +225,11 @@ impl Store {
         !self.scrapes.is_empty()
     }
 
-    /// A response of Machine `id` took `secs` (only when a query reads the histogram).
+    /// A response of Machine `id` took `took` (kept only when a query reads the histogram).
     #[inline]
-    pub fn response(&mut self, id: MachineId, secs: f64) {
+    pub fn response(&mut self, id: MachineId, took: SimDuration) {
         if let Some(h) = &mut self.hist {
+            let secs = took.as_secs_f64();
             let i = id.index();
             if h.buckets.len() <= i {
                 h.buckets.resize(i + 1, [0; 12]);
@@ -459,7 +460,20 @@ impl Sim<'_> {
                 }
             }
             family => {
-                for (id, m) in self.fleet.iter() {
+                // A selector naming its app reads only that app's Machines.
+                let app = s
+                    .selector
+                    .matchers
+                    .iter()
+                    .find(|m| m.label == "app" && m.op == MatchOp::Eq)
+                    .map(|m| sc.apps.iter().position(|a| a.name == m.value));
+                let ids: Vec<MachineId> = match app {
+                    Some(Some(a)) => self.fleet.of_app(a).collect(),
+                    Some(None) => Vec::new(),
+                    None => self.fleet.ids().collect(),
+                };
+                for id in ids {
+                    let m = &self.fleet[id];
                     if m.state == MState::Destroyed {
                         continue;
                     }

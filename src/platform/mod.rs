@@ -239,6 +239,8 @@ pub struct Sim<'s> {
     deploys: deploys::Deploys,
     /// Scrapes and fly-autoscaler's reconcilers.
     autoscale: autoscaler::Store,
+    /// Whether any request may wait in a proxy queue (else a request done skips the queues).
+    queues: bool,
     /// Each deploy's stream (`deploy/<k>`), made at its first draw.
     deploy_rngs: Vec<Option<crate::engine::StreamRng>>,
     /// What the run measured.
@@ -302,6 +304,7 @@ impl<'s> Sim<'s> {
             deploys: deploys::Deploys::new(sc, &faults::crash_mtbf_of(sc)),
             deploy_rngs: vec![None; sc.deploys.len()],
             autoscale: autoscaler::Store::new(sc),
+            queues: false,
             rec: Recorder::new(
                 sc.apps.len(),
                 sc.route_count(),
@@ -316,6 +319,7 @@ impl<'s> Sim<'s> {
             fleet,
             sources,
         };
+        sim.queues = sim.proxy.any_queue();
         sim.proxy.place_in_indexes(world!(sim));
         sim.seed_events();
         sim

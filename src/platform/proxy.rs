@@ -40,7 +40,7 @@ use super::ids::{HostId, MachineId};
 use super::machine::{MState, Machine, gate};
 use super::route_index::{self, Band, RegionIndex, Standing};
 use crate::engine::timer::Timer;
-use crate::engine::{SimTime, StreamRng};
+use crate::engine::{SimDuration, SimTime, StreamRng};
 use crate::metrics::FailReason;
 use crate::scenario::{Scenario, Spill, TieBreak};
 
@@ -126,6 +126,10 @@ struct Routing {
     expiry: Timer,
     /// Round-robin cursor per region (the id after the last one picked).
     rr: Vec<u32>,
+    /// How long a request may wait in the queue (`Scenario::queue_wait`; 0: never).
+    queue_wait: SimDuration,
+    /// Whether the app's requests are jobs that wait even when no Machine runs.
+    jobs: bool,
 }
 
 /// What the request path reads of a service's settings.
@@ -285,6 +289,8 @@ impl Proxy {
                 Routing {
                     app,
                     svc,
+                    queue_wait: sc.queue_wait(app),
+                    jobs: sc.apps[app].jobs_wait.is_some(),
                     limits: Limits {
                         soft_limit: s.soft_limit,
                         hard_limit: s.hard_limit,
@@ -400,6 +406,17 @@ impl Proxy {
     /// The app route `route` belongs to.
     pub fn app_of(&self, route: usize) -> usize {
         self.routes[route].app
+    }
+
+    /// How long a request of route `route` may wait in its queue (0: requests never queue).
+    #[inline]
+    pub fn queue_wait(&self, route: usize) -> SimDuration {
+        self.routes[route].queue_wait
+    }
+
+    /// Whether any route's requests may wait in a queue.
+    pub fn any_queue(&self) -> bool {
+        self.routes.iter().any(|r| r.queue_wait.0 > 0)
     }
 
     /// Route `route`'s proxy queue.
@@ -990,16 +1007,15 @@ impl Proxy {
                 self.scan_classify(w, route, region, avoid)
             }
         });
-        let queue_wait = w.sc.queue_wait(self.routes[route].app);
         if !any_running {
             // A worker's jobs wait in their queue for a Machine to run again.
-            return if w.sc.apps[self.routes[route].app].jobs_wait.is_some() {
+            return if self.routes[route].jobs {
                 Route::Queue
             } else {
                 Route::Fail(FailReason::NoMachine)
             };
         }
-        if queue_wait.0 > 0 {
+        if self.routes[route].queue_wait.0 > 0 {
             Route::Queue
         } else if self.none_healthy(w, route, client) {
             Route::Fail(FailReason::Unhealthy)
@@ -1080,16 +1096,15 @@ impl Proxy {
                 }
             }
         }
-        let queue_wait = w.sc.queue_wait(self.routes[route].app);
         if !any_running {
             // A worker's jobs wait in their queue for a Machine to run again.
-            return if w.sc.apps[self.routes[route].app].jobs_wait.is_some() {
+            return if self.routes[route].jobs {
                 Route::Queue
             } else {
                 Route::Fail(FailReason::NoMachine)
             };
         }
-        if queue_wait.0 > 0 {
+        if self.routes[route].queue_wait.0 > 0 {
             Route::Queue
         } else if self.none_healthy(w, route, client) {
             Route::Fail(FailReason::Unhealthy)

@@ -233,8 +233,7 @@ impl Sim<'_> {
             self.rec.apps[app].served_throttled += 1;
         }
         self.reband(id);
-        self.autoscale
-            .response(id, (now.0 - arrived.0) as f64 / 1e9);
+        self.autoscale.response(id, now - arrived);
         let rtt = self.sc.rtt[client as usize][region];
         self.rec.served(
             app,
@@ -266,11 +265,11 @@ impl Sim<'_> {
     /// Gives queued requests of each of its services to Machine `id` while it is under
     /// that service's hard limit.
     pub(super) fn feed_from_queue(&mut self, id: MachineId) {
+        if !self.queues {
+            return; // no request ever waits in a queue
+        }
         let sc = self.sc;
         let m = &self.fleet[id];
-        if sc.queue_wait(m.app.index()).0 == 0 {
-            return; // no request of this app ever waits in a queue
-        }
         if !m.serves {
             return; // a worker takes no requests
         }
@@ -316,7 +315,7 @@ impl Sim<'_> {
     /// queue order, as every request may wait the same `max_queue_wait`). A timer whose head
     /// was served meanwhile expires nothing and moves on to the new head when it fires.
     fn arm_queue_expiry(&mut self, route: usize) {
-        let wait = self.sc.queue_wait(self.proxy.app_of(route));
+        let wait = self.proxy.queue_wait(route);
         let (queue, expiry) = self.proxy.queue_and_expiry(route);
         let Some(head) = queue.front() else { return };
         if expiry.is_armed() {
@@ -335,7 +334,7 @@ impl Sim<'_> {
         }
         let now = self.now();
         let app = self.proxy.app_of(route);
-        let wait = self.sc.queue_wait(app);
+        let wait = self.proxy.queue_wait(route);
         while let Some(q) = self.proxy.queue(route).front().copied() {
             if q.enqueued + wait > now {
                 break;
