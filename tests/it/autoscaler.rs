@@ -373,3 +373,93 @@ fn fly_autoscaler_configuration_rules_are_enforced() {
     ));
     assert!(e.contains("\"started\" or \"stopped\""), "{e}");
 }
+
+/// Runs `world` with one collector `m` on `query` (a started count that never acts) and gives
+/// the value each reconcile read.
+fn readings(machines: &str, query: &str, traffic: &str, extra: &str) -> Vec<(u64, f64)> {
+    let fas = format!(
+        "FAS_PROMETHEUS_METRIC_NAME = \"m\"\nFAS_PROMETHEUS_QUERY = \"{query}\"\nFAS_MIN_STARTED_MACHINE_COUNT = \"0 * m\"\nFAS_MAX_STARTED_MACHINE_COUNT = \"100\"\n"
+    );
+    let text = world(machines, &fas, &format!("{traffic}{extra}"));
+    let sc = scenario(&text);
+    let sim = run(&sc, 0);
+    reconciles(&sim)
+        .iter()
+        .map(|r| (r.at.0 / S, r.values[0]))
+        .collect()
+}
+
+#[test]
+fn the_simulated_prometheus_holds_what_fly_exposes() {
+    let one = r#"[{ count = 1, regions = ["ams"] }]"#;
+    let steady = "[[app.traffic]]\nfrom = \"ams\"\nshape = \"constant\"\nrps = 4\n";
+    let at = |r: &[(u64, f64)], t: u64| r.iter().find(|x| x.0 == t).unwrap().1;
+    // 4 requests a second of 1 s each: 4 in flight; 4 served a second at the edge.
+    let r = readings(one, "sum(fly_app_concurrency{app='web'})", steady, "");
+    assert_eq!(at(&r, 300), 4.0);
+    let r = readings(
+        one,
+        "sum(rate(fly_edge_http_responses_count{status='200'}[1m]))",
+        steady,
+        "",
+    );
+    assert_eq!(at(&r, 300), 4.0);
+    let r = readings(
+        one,
+        "sum(increase(fly_app_http_responses_count[2m]))",
+        steady,
+        "",
+    );
+    assert_eq!(at(&r, 300), 480.0);
+    // Every response takes exactly 1 s: the median interpolates inside (0.5, 1].
+    let q =
+        "histogram_quantile(0.5, sum(rate(fly_app_http_response_time_seconds_bucket[1m])) by (le))";
+    let r = readings(one, q, steady, "");
+    assert_eq!(at(&r, 300), 0.75);
+    let r = readings(
+        one,
+        "sum(fly_app_http_response_time_seconds_sum) / sum(fly_app_http_response_time_seconds_count)",
+        steady,
+        "",
+    );
+    assert_eq!(at(&r, 300), 1.0);
+    // Instance series exist only for started Machines: one of two stopped.
+    let two = r#"[{ count = 1, regions = ["ams"] }, { count = 1, regions = ["ams"], state = "stopped" }]"#;
+    let r = readings(two, "count(fly_instance_up)", "", "");
+    assert_eq!(at(&r, 60), 1.0);
+    let r = readings(two, "count(fly_app_concurrency)", "", "");
+    assert_eq!(at(&r, 60), 2.0);
+    // No series at all: an empty result skips the reconcile; `or vector(0)` reads 0.
+    let r = readings(one, "sum(fly_app_concurrency{region='fra'})", "", "");
+    assert!(r.iter().all(|x| x.1.is_nan()));
+    let r = readings(
+        one,
+        "sum(fly_app_concurrency{region='fra'}) or vector(0)",
+        "",
+        "",
+    );
+    assert_eq!(at(&r, 60), 0.0);
+}
+
+#[test]
+fn fly_instance_cpu_counts_centiseconds_of_cpu_time() {
+    // Half a second of CPU per request on a performance vCPU, two a second: one vCPU busy.
+    let one = r#"[{ count = 1, regions = ["ams"] }]"#;
+    let text = world(
+        one,
+        "FAS_PROMETHEUS_METRIC_NAME = \"busy\"\nFAS_PROMETHEUS_QUERY = \"sum(rate(fly_instance_cpu{mode='user'}[1m])) / 100\"\nFAS_MIN_STARTED_MACHINE_COUNT = \"0 * busy\"\nFAS_MAX_STARTED_MACHINE_COUNT = \"100\"\n",
+        "[[app.traffic]]\nfrom = \"ams\"\nshape = \"constant\"\nrps = 2\n",
+    )
+    .replace(
+        "request = { service_time = \"1s\" }",
+        "request = { service_time = \"500ms\", cpu_share = 1.0 }",
+    )
+    .replace(
+        "[app.autoscaler]",
+        "[[app.fly.vm]]\nsize = \"performance-2x\"\n[app.autoscaler]",
+    );
+    let sc = scenario(&text);
+    let sim = run(&sc, 0);
+    let r = at(&sim, 300);
+    assert!((r.values[0] - 1.0).abs() < 1e-9, "{r:?}");
+}
