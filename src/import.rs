@@ -228,6 +228,21 @@ fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String
                 .map_or("\"iad\"".to_string(), |r| toml_str(r))
         );
     }
+    if let Some(svc) = fly.services.first() {
+        // fly-autoscaler's default process group is "app".
+        let group = svc
+            .groups
+            .first()
+            .map(|&g| fly.groups[g].name.as_str())
+            .filter(|&g| g != "app")
+            .map(|g| format!("# FAS_PROCESS_GROUP = {}\n", toml_str(g)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "# fly-autoscaler against this app, with its own FAS_* settings (docs/scenario-format.md):\n# [app.autoscaler]\n# FAS_PROMETHEUS_METRIC_NAME = \"concurrency\"\n# FAS_PROMETHEUS_QUERY = \"sum(fly_app_concurrency{{app='$APP_NAME'}}) or vector(0)\"\n# FAS_CREATED_MACHINE_COUNT = \"ceil(concurrency / {})\"\n{group}",
+            svc.soft_limit.max(1)
+        );
+    }
     let _ = writeln!(
         o,
         "# A release during the run, rolled out as the fly.toml's [deploy] says ({}):\n# [[deploy]]\n# at = \"12h\"\n# app = {}\n# app_boot = \"5s\"          # the new version's start-up\n# fail = \"health\"         # try a version that never passes its checks",

@@ -262,6 +262,26 @@ pub fn run_report(d: &RunData, top: Option<&[u8]>, charts: &[(String, Vec<u8>)])
             ],
         );
     }
+    if let Some(a) = &s.autoscaler {
+        let _ = writeln!(o, "<h2>fly-autoscaler</h2>");
+        kv_table(
+            &mut o,
+            &[
+                ("reconciles", count(a.reconciles)),
+                ("that scaled", count(a.scaled)),
+                (
+                    "failed (empty query, NaN, nothing to clone)",
+                    count(a.failed),
+                ),
+                ("skipped during deploys", count(a.skipped)),
+                ("Machines created", count(a.created)),
+                ("Machines destroyed", count(a.destroyed)),
+                ("Machines started", count(a.started)),
+                ("Machines stopped", count(a.stopped)),
+                ("creates or starts without room", count(a.no_room)),
+            ],
+        );
+    }
     let _ = writeln!(o, "<h2>Charts</h2>");
     figures(
         &mut o,
@@ -269,7 +289,7 @@ pub fn run_report(d: &RunData, top: Option<&[u8]>, charts: &[(String, Vec<u8>)])
         &[
             (
                 "load",
-                "Offered and served requests per second, started Machines per region (right axis); failures in red, host outages and deploys shaded, cold starts marked.",
+                "Offered and served requests per second, started Machines per region (right axis) and, when the fleet changes, the Machines created in any state (dashed); failures in red, host outages and deploys shaded, cold starts marked.",
             ),
             (
                 "machines",

@@ -179,3 +179,30 @@ fn deploys_through_the_afternoon() {
         &["summary.json", "deploys.csv", "machines.csv"],
     );
 }
+
+#[test]
+fn autoscaler_on_a_traffic_step() {
+    snapshot(
+        "autoscaler-step",
+        &["run", "tests/fixtures/autoscaler-step.toml", "--no-charts"],
+        &["summary.json", "autoscaler.csv", "machines.csv"],
+    );
+}
+
+#[test]
+fn autoscaler_through_the_launch_morning() {
+    // Ten hours: the launch peak of the web apps and the first batch import of the workers.
+    snapshot(
+        "autoscaler",
+        &[
+            "run",
+            "scenarios/autoscaler.toml",
+            "--no-charts",
+            "--set",
+            "duration=\"10h15m\"",
+            "--set",
+            "bucket=\"1h\"",
+        ],
+        &["summary.json"],
+    );
+}
