@@ -125,6 +125,46 @@ pub fn sweep_charts(data: &[u8]) {
 /// A fuzz target: bytes in, nothing out.
 pub type Target = fn(&[u8]);
 
+/// fly-autoscaler's two languages: the first line as an Expr machine count over the metrics
+/// `a` and `b`, the rest as a PromQL query, each evaluated when it parses (the query over a
+/// few series of every kind a scrape gives).
+pub fn query(data: &[u8]) {
+    use crate::query::expr::Expr;
+    use crate::query::promql::{Labels, Query, RangeSeries, Samples};
+    struct Few;
+    impl Samples for Few {
+        fn instant(&self, _sel: usize, at: i64) -> Vec<(Labels, f64)> {
+            let l = |v: &str| {
+                vec![
+                    ("le".to_string(), v.to_string()),
+                    ("region".into(), "ams".into()),
+                ]
+            };
+            vec![(l("0.1"), at as f64), (l("+Inf"), 2.0), (l("x"), f64::NAN)]
+        }
+        fn range(&self, _sel: usize, at: i64) -> Vec<RangeSeries> {
+            vec![RangeSeries {
+                labels: vec![("instance".into(), "web:0".into())],
+                window: vec![(at - 1, 5.0), (at, 3.0)],
+                before: Some((at - 20, 1.0)),
+            }]
+        }
+    }
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let names = ["a".to_string(), "b".to_string()];
+    if let Ok(e) = Expr::parse(first, &names) {
+        let _ = e.eval(&[data.len() as f64, f64::NAN]);
+    }
+    let metrics = crate::scenario::FLY_METRICS;
+    if let Ok(q) = Query::parse(&crate::query::promql::expand(rest, "web"), metrics) {
+        let _ = q.eval(&Few, 60_000_000_000);
+        let _ = q.eval(&Few, -1);
+    }
+}
+
 /// Every target by name, for the corpus replay.
 pub const TARGETS: &[(&str, Target)] = &[
     ("scenario", scenario),
@@ -134,4 +174,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("prometheus", prometheus),
     ("run_charts", run_charts),
     ("sweep_charts", sweep_charts),
+    ("query", query),
 ];
