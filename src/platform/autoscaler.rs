@@ -244,57 +244,72 @@ impl Store {
     }
 }
 
-/// The labels of a series.
-fn label<'a>(sc: &'a Scenario, machines: &'a [Machine], key: Key, name: &str) -> Cow<'a, str> {
-    let extra_label = |extra: u8| -> Cow<'a, str> {
-        Cow::Borrowed(match name {
-            "le" => BUCKET_LABELS[extra as usize],
-            "status" => STATUS[extra as usize],
-            "mode" => MODES[extra as usize],
-            _ => "",
-        })
-    };
-    match key {
+/// The label a family adds to `app`, `region`, `host` and `instance`, and its values by a
+/// series' `extra`.
+fn extra_label(family: Family) -> Option<(&'static str, &'static [&'static str])> {
+    match family {
+        Family::Bucket => Some(("le", &BUCKET_LABELS)),
+        Family::Responses | Family::Edge => Some(("status", &STATUS)),
+        Family::Cpu => Some(("mode", &MODES)),
+        _ => None,
+    }
+}
+
+/// Label `name` of a series of `family` ("" when it has none).
+fn label<'a>(
+    sc: &'a Scenario,
+    machines: &'a [Machine],
+    family: Family,
+    key: Key,
+    name: &str,
+) -> Cow<'a, str> {
+    let (app, extra) = match key {
         Key::Machine { id, extra } => {
             let m = &machines[id as usize];
             match name {
-                "app" => Cow::Borrowed(&sc.apps[m.app.index()].name),
-                "region" => Cow::Borrowed(&sc.regions[m.region as usize].code),
-                "instance" => Cow::Owned(format!("{}:{}", sc.apps[m.app.index()].name, m.ordinal)),
-                "host" => Cow::Owned(format!("{:04x}", m.host.index())),
-                _ => extra_label(extra),
+                "region" => return Cow::Borrowed(&sc.regions[m.region as usize].code),
+                "instance" => {
+                    return Cow::Owned(format!("{}:{}", sc.apps[m.app.index()].name, m.ordinal));
+                }
+                "host" => return Cow::Owned(format!("{:04x}", m.host.index())),
+                _ => (m.app.index(), extra),
             }
         }
-        Key::App { app, extra } => match name {
-            "app" => Cow::Borrowed(&sc.apps[app as usize].name),
-            "status" => Cow::Borrowed(STATUS[extra as usize]),
-            _ => Cow::Borrowed(""),
-        },
+        Key::App { app, extra } => (app as usize, extra),
+    };
+    if name == "app" {
+        return Cow::Borrowed(&sc.apps[app].name);
+    }
+    match extra_label(family) {
+        Some((label, values)) if label == name => Cow::Borrowed(values[extra as usize]),
+        _ => Cow::Borrowed(""),
     }
 }
 
 fn labels_of(
     sc: &Scenario,
     machines: &[Machine],
-    family: &Selector,
-    f: Family,
+    selector: &Selector,
+    family: Family,
     key: Key,
 ) -> Labels {
     let mut names: Vec<&str> = match key {
         Key::Machine { .. } => vec!["app", "host", "instance", "region"],
         Key::App { .. } => vec!["app"],
     };
-    match f {
-        Family::Bucket => names.push("le"),
-        Family::Responses | Family::Edge => names.push("status"),
-        Family::Cpu => names.push("mode"),
-        _ => {}
+    if let Some((l, _)) = extra_label(family) {
+        names.push(l);
     }
     let mut out: Labels = names
         .into_iter()
-        .map(|n| (n.to_string(), label(sc, machines, key, n).into_owned()))
+        .map(|n| {
+            (
+                n.to_string(),
+                label(sc, machines, family, key, n).into_owned(),
+            )
+        })
         .collect();
-    out.push(("__name__".into(), family.metric.clone()));
+    out.push(("__name__".into(), selector.metric.clone()));
     out.sort();
     out
 }
@@ -409,7 +424,9 @@ impl Sim<'_> {
         let now = self.now();
         let mut out = Vec::new();
         let mut push = |key: Key, v: f64| {
-            if s.selector.matches(|n| label(sc, machines, key, n)) {
+            if s.selector
+                .matches(|n| label(sc, machines, s.family, key, n))
+            {
                 out.push((key, v));
             }
         };

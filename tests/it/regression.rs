@@ -1571,3 +1571,52 @@ memory = "1gb"
         "a standby shares its watched Machine's host"
     );
 }
+
+/// A query that matched on a label its series do not carry (`mode` of a histogram bucket,
+/// `status` of an app's fourth gauge) looked the label up in another family's table of
+/// values and panicked at the first scrape.
+#[test]
+fn a_query_on_a_label_its_series_do_not_carry_panicked_a_scrape() {
+    let text = r#"
+name = "labels"
+duration = "2m"
+[[region]]
+code = "ams"
+hosts = 1
+[[app]]
+name = "web"
+machines = [{ count = 1, regions = ["ams"] }]
+gauge = [
+  { name = "g0", value = "queued" },
+  { name = "g1", value = "queued" },
+  { name = "g2", value = "queued" },
+  { name = "g3", value = "queued" },
+]
+[app.fly]
+primary_region = "ams"
+[app.fly.http_service]
+auto_stop_machines = "off"
+[app.autoscaler]
+FAS_STARTED_MACHINE_COUNT = "1 + 0 * (a + b)"
+[[app.autoscaler.metric-collectors]]
+type = "prometheus"
+metric-name = "a"
+query = "sum(fly_app_http_response_time_seconds_bucket{mode='user'}) or vector(0)"
+[[app.autoscaler.metric-collectors]]
+type = "prometheus"
+metric-name = "b"
+query = "sum(g3{status='200'}) or vector(0)"
+[[app.traffic]]
+from = "ams"
+shape = "constant"
+rps = 1
+"#;
+    let sc = flysim::scenario::from_str(text, "labels.toml", &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    let mut sim = flysim::platform::Sim::new(&sc, 0);
+    sim.run();
+    let fas = sim.autoscalers()[0].as_ref().unwrap();
+    let last = fas.reconciles.last().unwrap();
+    assert_eq!(last.values, vec![0.0, 0.0], "{last:?}");
+}
