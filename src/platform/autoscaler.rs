@@ -52,6 +52,11 @@ const BUCKETS: [f64; 11] = [
 const BUCKET_LABELS: [&str; 12] = [
     "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
 ];
+/// Creates one reconcile launches at most (fly-autoscaler would go on while its timeout
+/// allows; a simulation bounds its work).
+const MAX_CREATES_PER_RECONCILE: u32 = 1000;
+/// Clones of one app over a run, at most.
+const MAX_CLONES: u32 = 100_000;
 const STATUS: [&str; 3] = ["200", "502", "503"];
 const MODES: [&str; 2] = ["user", "idle"];
 
@@ -697,11 +702,14 @@ impl Sim<'_> {
             let src = (m.group as usize, m.vm, m.region as usize);
             let create = sc.platform.create_time;
             // One Launch after another, while the reconcile's timeout allows.
+            let room = MAX_CLONES.saturating_sub(self.scaler(app).created);
             let fit = fas
                 .timeout
                 .0
                 .checked_div(create.0)
-                .map_or(n, |k| k.min(u64::from(n)) as u32);
+                .map_or(n, |k| k.min(u64::from(n)) as u32)
+                .min(MAX_CREATES_PER_RECONCILE)
+                .min(room);
             row.action = "create";
             row.count = fit;
             if fit < n {
@@ -710,6 +718,12 @@ impl Sim<'_> {
                     n - fit,
                     fas.timeout
                 );
+                if room < n || fit == MAX_CREATES_PER_RECONCILE {
+                    row.note = format!(
+                        "{} creates not launched: flysim launches at most {MAX_CREATES_PER_RECONCILE} per reconcile and {MAX_CLONES} per run",
+                        n - fit
+                    );
+                }
             }
             let rows = self.scaler(app).reconciles.len();
             let run = self.scaler(app);

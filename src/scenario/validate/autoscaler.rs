@@ -34,6 +34,8 @@ const KEYS: &[&str] = &[
     "FAS_CONCURRENCY",
     "metric-collectors",
 ];
+/// Reconciles one app's autoscaler may run (each lists the group's Machines).
+const MAX_RECONCILES: u64 = 2_000_000;
 const COLLECTOR_KEYS: &[&str] = &["type", "metric-name", "query", "address", "token"];
 const GAUGE_KEYS: &[&str] = &["name", "value"];
 
@@ -97,6 +99,7 @@ impl Builder<'_> {
         path: &str,
         apps: &[App],
         index: usize,
+        duration: SimDuration,
     ) -> Option<Autoscaler> {
         let app = &apps[index];
         let mut t = TableReader::new(n, path, self.p);
@@ -267,6 +270,7 @@ impl Builder<'_> {
             );
         }
 
+        let run = duration;
         let duration = |b: &mut Self, t: &mut TableReader, key: &str, default: u64| {
             let d = t
                 .opt_duration(b.p, key)
@@ -282,6 +286,14 @@ impl Builder<'_> {
         };
         let interval = duration(self, &mut t, "FAS_INTERVAL", 15);
         let timeout = duration(self, &mut t, "FAS_TIMEOUT", 30);
+        let reconciles = run.0 / interval.0.max(1);
+        if reconciles > MAX_RECONCILES {
+            self.p.error(
+                &t.origin_of("FAS_INTERVAL"),
+                &t.key_path("FAS_INTERVAL"),
+                format!("{interval} over {run} makes {reconciles} reconciles; flysim takes at most {MAX_RECONCILES} (an interval of {} or more)", SimDuration(run.0.div_ceil(MAX_RECONCILES))),
+            );
+        }
         let create_stopped = match t.opt_str(self.p, "FAS_INITIAL_MACHINE_STATE").as_deref() {
             None | Some("started") => false,
             Some("stopped") => true,

@@ -306,7 +306,7 @@ impl<'p> Builder<'p> {
         }
         for (i, path, n) in autoscaler_nodes {
             self.current_app = apps[i].name.clone();
-            apps[i].autoscaler = self.autoscaler(n, &path, &apps, i);
+            apps[i].autoscaler = self.autoscaler(n, &path, &apps, i, duration);
         }
         let mut route = 0;
         for a in &mut apps {
