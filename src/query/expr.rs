@@ -14,22 +14,8 @@
 //! `%` here also takes fractions). A name must be a collected metric, as Expr's compile-time
 //! environment demands; a comparison or a condition must not be used as the result.
 
-use std::fmt;
-
 /// A problem in an expression, at a character position (0-based).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExprError {
-    /// Character offset into the expression text.
-    pub at: usize,
-    /// What is wrong, and what was expected.
-    pub message: String,
-}
-
-impl fmt::Display for ExprError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at character {}: {}", self.at + 1, self.message)
-    }
-}
+pub type ExprError = super::SyntaxError;
 
 /// A parsed expression; names refer to slots of the environment it was compiled against.
 #[derive(Clone, Debug, PartialEq)]
@@ -113,33 +99,10 @@ fn lex(text: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
         let c = chars[i];
         if c.is_whitespace() {
             i += 1;
-        } else if c.is_ascii_digit()
-            || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
-        {
-            let start = i;
-            while i < chars.len()
-                && (chars[i].is_ascii_digit() || chars[i] == '.' || chars[i] == '_')
-            {
-                i += 1;
-            }
-            if i < chars.len() && (chars[i] == 'e' || chars[i] == 'E') {
-                let mut j = i + 1;
-                if j < chars.len() && (chars[j] == '+' || chars[j] == '-') {
-                    j += 1;
-                }
-                if j < chars.len() && chars[j].is_ascii_digit() {
-                    i = j;
-                    while i < chars.len() && chars[i].is_ascii_digit() {
-                        i += 1;
-                    }
-                }
-            }
-            let s: String = chars[start..i].iter().filter(|&&c| c != '_').collect();
-            let n = s.parse::<f64>().map_err(|_| ExprError {
-                at: start,
-                message: format!("{s:?} is not a number"),
-            })?;
-            out.push((Tok::Num(n), start));
+        } else if super::starts_number(&chars, i) {
+            let (n, end) = super::scan_number(&chars, i, true)?;
+            out.push((Tok::Num(n), i));
+            i = end;
         } else if c.is_alphabetic() || c == '_' || c == '$' {
             let start = i;
             while i < chars.len()

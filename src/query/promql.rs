@@ -22,24 +22,10 @@
 //! `$APP_NAME` and `${APP_NAME}` are replaced by the app's name before parsing, as
 //! `ExpandMetricQuery` does (`metric_collector.go`).
 
-use std::fmt;
-
 use regex::Regex;
 
 /// A problem in a query, at a character position (0-based) of the expanded text.
-#[derive(Clone, Debug, PartialEq)]
-pub struct QueryError {
-    /// Character offset.
-    pub at: usize,
-    /// What is wrong, and what was expected.
-    pub message: String,
-}
-
-impl fmt::Display for QueryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at character {}: {}", self.at + 1, self.message)
-    }
-}
+pub type QueryError = super::SyntaxError;
 
 /// How a label is matched.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -259,30 +245,10 @@ fn lex(text: &str) -> Result<Vec<(Tok, usize)>, QueryError> {
             while i < c.len() && c[i] != '\n' {
                 i += 1;
             }
-        } else if ch.is_ascii_digit()
-            || (ch == '.' && c.get(i + 1).is_some_and(char::is_ascii_digit))
-        {
-            let start = i;
-            while i < c.len() && (c[i].is_ascii_digit() || c[i] == '.') {
-                i += 1;
-            }
-            if i < c.len() && (c[i] == 'e' || c[i] == 'E') {
-                let mut j = i + 1;
-                if j < c.len() && (c[j] == '+' || c[j] == '-') {
-                    j += 1;
-                }
-                if j < c.len() && c[j].is_ascii_digit() {
-                    i = j;
-                    while i < c.len() && c[i].is_ascii_digit() {
-                        i += 1;
-                    }
-                }
-            }
-            let s: String = c[start..i].iter().collect();
-            let n = s
-                .parse::<f64>()
-                .map_err(|_| err(start, format!("{s:?} is not a number")))?;
-            out.push((Tok::Num(n), start));
+        } else if super::starts_number(&c, i) {
+            let (n, end) = super::scan_number(&c, i, false)?;
+            out.push((Tok::Num(n), i));
+            i = end;
         } else if ch.is_ascii_alphabetic() || ch == '_' || ch == ':' {
             let start = i;
             while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '_' || c[i] == ':') {
