@@ -133,7 +133,6 @@ pub struct AppScaler {
     /// Creates or starts that found no room.
     pub failed: u32,
     region_seq: u64,
-    next_ordinal: u32,
     busy_until: SimTime,
     deferred: bool,
     /// The clone's source: group, size and region.
@@ -208,12 +207,7 @@ impl Store {
         let apps = sc
             .apps
             .iter()
-            .map(|a| {
-                a.autoscaler.as_ref().map(|_| AppScaler {
-                    next_ordinal: a.reserved,
-                    ..AppScaler::default()
-                })
-            })
+            .map(|a| a.autoscaler.as_ref().map(|_| AppScaler::default()))
             .collect();
         Store {
             scrapes,
@@ -817,8 +811,8 @@ impl Sim<'_> {
             run.region_seq += 1;
             r
         };
-        let new = NewMachine {
-            ordinal: run.next_ordinal,
+        let mut new = NewMachine {
+            ordinal: 0,
             group,
             region,
             vm,
@@ -826,7 +820,7 @@ impl Sim<'_> {
         let row = run.creating_row;
         match self.host_for_new(app, &new) {
             Some(h) => {
-                self.scaler(app).next_ordinal += 1;
+                new.ordinal = self.fleet.unplanned_ordinal(app);
                 let id = self.spawn(app, &new, h);
                 if !fas.create_stopped {
                     let ok = self.begin_start(id, false);

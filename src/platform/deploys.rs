@@ -902,15 +902,29 @@ impl Sim<'_> {
     fn deploy_created(&mut self, k: usize, i: usize) {
         let sc = self.sc;
         let d = &sc.deploys[k];
-        let (blue, planned) = &d.creates[i];
         let run = &self.deploys.runs[k];
         if run.aborted || !matches!(run.phase, Phase::Canary | Phase::GreenCreate) {
             return;
         }
-        let mut new = planned.clone();
-        let launch = match blue {
-            None => true,
-            Some(_) => match run.blue.get(i).copied() {
+        // The scenario reserved an id for each Machine it expected; a green Machine beside a
+        // blue one it did not (a clone of fly-autoscaler) takes the next unplanned id, and its
+        // group, region and size from its blue Machine below.
+        let (green, mut new) = match d.creates.get(i) {
+            Some((blue, planned)) => (blue.is_some(), planned.clone()),
+            None => {
+                let new = NewMachine {
+                    ordinal: self.fleet.unplanned_ordinal(d.app),
+                    group: 0,
+                    region: 0,
+                    vm: sc.apps[d.app].groups[0].vm,
+                };
+                (true, new)
+            }
+        };
+        let run = &self.deploys.runs[k];
+        let launch = match green {
+            false => true,
+            true => match run.blue.get(i).copied() {
                 Some(b) if self.fleet[b].state != MState::Destroyed => {
                     // Beside its blue Machine: its group, region and size.
                     let m = &self.fleet[b];
@@ -941,7 +955,7 @@ impl Sim<'_> {
         let m = &mut self.fleet[id];
         m.version = (k + 1) as u16;
         m.deploying = Some(k as u32);
-        if blue.is_some() {
+        if green {
             m.gate |= gate::CORDONED;
             self.reband(id);
         }
@@ -950,7 +964,7 @@ impl Sim<'_> {
             let started = self.begin_start(id, false);
             debug_assert!(started, "the host was chosen for its room");
             // Canaries are awaited one by one; green Machines together, by phase.
-            if blue.is_none() {
+            if !green {
                 let deadline = self.now() + d.config.wait_timeout;
                 self.add_wait(k, id, Stage::Start, deadline, u32::MAX);
             }
@@ -958,7 +972,7 @@ impl Sim<'_> {
             // Its blue Machine was stopped: it is created, not started (`SkipLaunch`).
             self.fleet[id].deploying = None;
         }
-        if blue.is_some() {
+        if green {
             self.create_settled(k);
         }
     }
@@ -982,30 +996,23 @@ impl Sim<'_> {
         let sc = self.sc;
         let d = &sc.deploys[k];
         let app = d.app;
-        if !sc.apps[app].groups.iter().any(|g| g.checks.is_some()) && !d.creates.is_empty() {
+        let blue = self.app_machines(app);
+        if !sc.apps[app].groups.iter().any(|g| g.checks.is_some()) && !blue.is_empty() {
             self.deploys.runs[k].why =
                 "bluegreen needs at least one health check; flyctl refuses the deploy".into();
             self.deploy_over(k, Outcome::NoChecks);
             return;
         }
-        // The blue Machines are the app's Machines now. The scenario reserved an id for each
-        // green one against the Machines it expected (assuming earlier deploys succeeded); a
-        // blue Machine beyond those keeps the old version.
-        let mut blue = self.app_machines(app);
-        if blue.len() > d.creates.len() {
-            self.deploys.runs[k].why = format!(
-                "{} Machines more than the scenario expected at this time (an earlier deploy failed) keep the old version",
-                blue.len() - d.creates.len()
-            );
-            blue.truncate(d.creates.len());
-        }
+        // The blue Machines are the app's Machines now: a green one beside each (the scenario
+        // reserved ids for those it expected; others take unplanned ones).
+        let n = blue.len();
         self.deploys.runs[k].blue = blue;
-        if d.creates.is_empty() {
+        if n == 0 {
             self.deploy_over(k, Outcome::Complete);
             return;
         }
         self.set_phase(k, Phase::GreenCreate);
-        self.schedule_deploy_creates(k, d.creates.len());
+        self.schedule_deploy_creates(k, n);
     }
 
     /// The current phase is over (its work done, its deadline reached, or its pause over).

@@ -24,6 +24,9 @@ pub struct Fleet {
     app_on_host: Vec<Vec<u32>>,
     /// Standbys watching each Machine.
     standbys_of: Vec<Vec<MachineId>>,
+    /// Per app: the next ordinal for a Machine the scenario did not plan (clones of
+    /// fly-autoscaler, green Machines beside them), after every planned one.
+    next_unplanned: Vec<u32>,
     streams: RngStreams,
 }
 
@@ -37,6 +40,7 @@ impl Fleet {
             by_ordinal: vec![Vec::new(); sc.apps.len()],
             app_on_host: vec![vec![0; hosts.len()]; sc.apps.len()],
             standbys_of: Vec::new(),
+            next_unplanned: sc.apps.iter().map(|a| a.reserved).collect(),
             streams,
         };
         for (ai, app) in sc.apps.iter().enumerate() {
@@ -146,6 +150,13 @@ impl Fleet {
     pub(super) fn add(&mut self, m: Machine) -> MachineId {
         self.app_on_host[m.app.index()][m.host.index()] += 1;
         self.insert(m)
+    }
+
+    /// An ordinal for a Machine of `app` that the scenario did not plan; never reused.
+    pub(super) fn unplanned_ordinal(&mut self, app: usize) -> u32 {
+        let o = self.next_unplanned[app];
+        self.next_unplanned[app] += 1;
+        o
     }
 
     /// Machine `id` moves to host `to` (its hosts' lists are the caller's).

@@ -1620,3 +1620,67 @@ rps = 1
     let last = fas.reconciles.last().unwrap();
     assert_eq!(last.values, vec![0.0, 0.0], "{last:?}");
 }
+
+/// A bluegreen deploy gave green Machines only to the Machines the scenario planned: the clones
+/// fly-autoscaler had created kept the old version beside the new one.
+#[test]
+fn a_bluegreen_deploy_left_fly_autoscalers_clones_on_the_old_version() {
+    let text = r#"
+name = "bluegreen-clones"
+duration = "10m"
+[platform]
+boot_time = "1s"
+create_time = "2s"
+[[region]]
+code = "ams"
+hosts = 2
+[[app]]
+name = "web"
+machines = [{ count = 1, regions = ["ams"] }]
+app_boot = "1s"
+[app.fly]
+primary_region = "ams"
+[app.fly.deploy]
+strategy = "bluegreen"
+[app.fly.http_service]
+auto_stop_machines = "off"
+[[app.fly.http_service.checks]]
+grace_period = "1s"
+interval = "5s"
+[app.autoscaler]
+FAS_MIN_CREATED_MACHINE_COUNT = "3"
+FAS_MAX_CREATED_MACHINE_COUNT = "10"
+[[app.traffic]]
+from = "ams"
+shape = "constant"
+rps = 2
+[[deploy]]
+at = "2m"
+app = "web"
+"#;
+    let sc = flysim::scenario::from_str(text, "bg.toml", &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    let mut sim = flysim::platform::Sim::new(&sc, 0);
+    sim.run();
+    let d = &sim.deploys()[0];
+    assert_eq!(
+        d.outcome,
+        flysim::platform::deploys::Outcome::Complete,
+        "{}",
+        d.why
+    );
+    let live: Vec<_> = sim
+        .machines()
+        .iter()
+        .filter(|m| m.state != flysim::platform::machine::MState::Destroyed)
+        .collect();
+    assert_eq!(live.len(), 3);
+    assert!(
+        live.iter().all(|m| m.version == 1),
+        "{:?}",
+        live.iter()
+            .map(|m| (m.ordinal, m.version))
+            .collect::<Vec<_>>()
+    );
+}
