@@ -105,7 +105,7 @@ pub struct Reconcile {
     pub values: Vec<f64>,
     /// The bounds it computed: created min and max, started min and max (`None`: unset).
     pub bounds: [Option<u32>; 4],
-    /// Machines of the group on reachable hosts, and those started.
+    /// Machines of the group on reachable hosts.
     pub created: u32,
     /// Started Machines among them.
     pub started: u32,
@@ -122,7 +122,7 @@ pub struct Reconcile {
 pub struct AppScaler {
     /// Every reconcile.
     pub reconciles: Vec<Reconcile>,
-    /// Machines created, destroyed, started and stopped by it; creates and starts that failed.
+    /// Machines it created.
     pub created: u32,
     /// Machines destroyed.
     pub destroyed: u32,
@@ -559,7 +559,8 @@ impl Sim<'_> {
                 }
             }
             _ => {
-                let _ = arg; // creates complete in order; the count is for traces
+                // Creates complete in launch order; `arg` numbers them for traces.
+                debug_assert!(arg >= 1);
                 self.clone_created(app);
                 let run = self.scaler(app);
                 if now >= run.busy_until && run.deferred {
