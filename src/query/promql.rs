@@ -22,6 +22,8 @@
 //! `$APP_NAME` and `${APP_NAME}` are replaced by the app's name before parsing, as
 //! `ExpandMetricQuery` does (`metric_collector.go`).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use regex::Regex;
 
 /// A problem in a query, at a character position (0-based) of the expanded text.
@@ -553,7 +555,7 @@ impl Parser<'_> {
             Tok::Ident(w) => {
                 self.pos += 1;
                 match w.as_str() {
-                    "sum" | "avg" | "min" | "max" | "count" => self.aggregate(&w, at),
+                    "sum" | "avg" | "min" | "max" | "count" => self.aggregate(&w),
                     "topk" | "bottomk" | "quantile" | "stddev" | "stdvar" | "count_values"
                     | "group" => self.fail(
                         at,
@@ -586,7 +588,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn aggregate(&mut self, w: &str, at: usize) -> Parsed {
+    fn aggregate(&mut self, w: &str) -> Parsed {
         let agg = match w {
             "sum" => Agg::Sum,
             "avg" => Agg::Avg,
@@ -608,7 +610,6 @@ impl Parser<'_> {
         if grouping.is_none() {
             grouping = self.grouping()?;
         }
-        let _ = at;
         self.no_range_after("an aggregation")?;
         Ok((
             Node::Aggregate(
@@ -672,11 +673,8 @@ impl Parser<'_> {
             "last_over_time" => Some(RangeFn::Last),
             _ => None,
         };
-        for (n, _, arg_at, ranged) in &args {
-            if *ranged && range_fn.is_none() {
-                return self.fail(*arg_at, format!("{name}() takes no range selector; a range [..] goes inside rate(), increase() or an _over_time() function"));
-            }
-            let _ = n;
+        if let Some((_, _, arg_at, _)) = args.iter().find(|a| a.3 && range_fn.is_none()) {
+            return self.fail(*arg_at, format!("{name}() takes no range selector; a range [..] goes inside rate(), increase() or an _over_time() function"));
         }
         if let Some(f) = range_fn {
             want(1)?;
@@ -958,7 +956,7 @@ fn eval(n: &Node, s: &dyn Samples, at: i64) -> Value {
         }
         Node::Aggregate(agg, grouping, inner) => {
             let v = vector(eval(inner, s, at));
-            let mut groups: Vec<(Labels, Vec<f64>)> = Vec::new();
+            let mut groups: BTreeMap<Labels, Vec<f64>> = BTreeMap::new();
             for (labels, x) in v {
                 let key: Labels = match grouping {
                     Grouping::By(keep) => labels
@@ -970,11 +968,9 @@ fn eval(n: &Node, s: &dyn Samples, at: i64) -> Value {
                         .filter(|(k, _)| k != "__name__" && !drop.contains(k))
                         .collect(),
                 };
-                match groups.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, xs)) => xs.push(x),
-                    None => groups.push((key, vec![x])),
-                }
+                groups.entry(key).or_default().push(x);
             }
+            // A map in label order: the result comes out sorted.
             let out = groups
                 .into_iter()
                 .map(|(k, xs)| {
@@ -988,13 +984,13 @@ fn eval(n: &Node, s: &dyn Samples, at: i64) -> Value {
                     (k, v)
                 })
                 .collect();
-            Value::Vector(sorted(out))
+            Value::Vector(out)
         }
         Node::Quantile(q, inner) => {
             let q = scalar(eval(q, s, at));
             let v = vector(eval(inner, s, at));
             // Group the buckets by their labels without `le`.
-            let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
+            let mut groups: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
             for (labels, x) in v {
                 let Some(le) = labels
                     .iter()
@@ -1007,10 +1003,7 @@ fn eval(n: &Node, s: &dyn Samples, at: i64) -> Value {
                     .into_iter()
                     .filter(|(k, _)| k != "le" && k != "__name__")
                     .collect();
-                match groups.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, b)) => b.push((le, x)),
-                    None => groups.push((key, vec![(le, x)])),
-                }
+                groups.entry(key).or_default().push((le, x));
             }
             let out = groups
                 .into_iter()
@@ -1019,7 +1012,7 @@ fn eval(n: &Node, s: &dyn Samples, at: i64) -> Value {
                     (k, bucket_quantile(q, &b))
                 })
                 .collect();
-            Value::Vector(sorted(out))
+            Value::Vector(out)
         }
         Node::Math(f, inner) => Value::Vector(
             vector(eval(inner, s, at))
@@ -1225,32 +1218,35 @@ fn binary(op: Bin, keep_bool: bool, m: &Matching, l: Value, r: Value) -> Value {
                 .collect(),
         ),
         (Value::Vector(lv), Value::Vector(rv)) => {
-            let rkeys: Vec<Labels> = rv.iter().map(|(l, _)| match_key(l, m)).collect();
+            // Each right-hand series by its matching labels (the first, where several share them).
+            let mut right: BTreeMap<Labels, f64> = BTreeMap::new();
+            for (l, x) in &rv {
+                right.entry(match_key(l, m)).or_insert(*x);
+            }
             let out = match op {
                 Bin::And => lv
                     .into_iter()
-                    .filter(|(l, _)| rkeys.contains(&match_key(l, m)))
+                    .filter(|(l, _)| right.contains_key(&match_key(l, m)))
                     .collect(),
                 Bin::Unless => lv
                     .into_iter()
-                    .filter(|(l, _)| !rkeys.contains(&match_key(l, m)))
+                    .filter(|(l, _)| !right.contains_key(&match_key(l, m)))
                     .collect(),
                 Bin::Or => {
-                    let lkeys: Vec<Labels> = lv.iter().map(|(l, _)| match_key(l, m)).collect();
+                    let left: BTreeSet<Labels> = lv.iter().map(|(l, _)| match_key(l, m)).collect();
                     let mut out = lv;
-                    for ((l, x), k) in rv.into_iter().zip(rkeys) {
-                        if !lkeys.contains(&k) {
-                            out.push((l, x));
-                        }
-                    }
+                    out.extend(
+                        rv.into_iter()
+                            .filter(|(l, _)| !left.contains(&match_key(l, m))),
+                    );
                     out
                 }
                 _ => lv
                     .into_iter()
                     .filter_map(|(l, a)| {
                         let k = match_key(&l, m);
-                        let j = rkeys.iter().position(|rk| *rk == k)?;
-                        combine(a, rv[j].1, a).map(|x| (k, x))
+                        let b = *right.get(&k)?;
+                        combine(a, b, a).map(|x| (k, x))
                     })
                     .collect(),
             };
