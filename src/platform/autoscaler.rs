@@ -29,7 +29,7 @@
 //! the proxy's autostop and autostart go on working on the same fleet.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::machine::{DrainTo, MState, Machine};
 use super::{Event, MachineId, Sim};
@@ -342,30 +342,25 @@ impl Samples for View<'_> {
         let range = s.selector.range.unwrap_or(0) as i64;
         let from = at - range;
         let before = s.ring.iter().rev().find(|(t, _)| *t <= from);
-        let mut out: Vec<(Key, RangeSeries)> = Vec::new();
+        let mut out: BTreeMap<Key, RangeSeries> = BTreeMap::new();
         for (t, series) in s.ring.iter().filter(|(t, _)| *t > from && *t <= at) {
             for &(k, v) in series {
-                match out.iter_mut().find(|(key, _)| *key == k) {
-                    Some((_, r)) => r.window.push((*t, v)),
-                    None => {
-                        let prior = before.and_then(|(bt, b)| {
+                out.entry(k)
+                    .or_insert_with(|| RangeSeries {
+                        labels: labels_of(self.sc, self.machines, &s.selector, s.family, k),
+                        window: Vec::new(),
+                        // Each scrape holds its series in key order.
+                        before: before.and_then(|(bt, b)| {
                             b.binary_search_by(|x| x.0.cmp(&k))
                                 .ok()
                                 .map(|i| (*bt, b[i].1))
-                        });
-                        out.push((
-                            k,
-                            RangeSeries {
-                                labels: labels_of(self.sc, self.machines, &s.selector, s.family, k),
-                                window: vec![(*t, v)],
-                                before: prior,
-                            },
-                        ));
-                    }
-                }
+                        }),
+                    })
+                    .window
+                    .push((*t, v));
             }
         }
-        out.into_iter().map(|(_, r)| r).collect()
+        out.into_values().collect()
     }
 }
 
@@ -532,6 +527,9 @@ impl Sim<'_> {
                 }
             }
         }
+        // Ordinal order (an app's Machines) is not id order once planned and unplanned
+        // Machines interleave; a window's lookups need key order.
+        out.sort_unstable_by_key(|&(k, _)| k);
         out
     }
 

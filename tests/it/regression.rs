@@ -1684,3 +1684,65 @@ app = "web"
             .collect::<Vec<_>>()
     );
 }
+
+/// A scrape of a selector naming its app listed the app's Machines by ordinal, not in key
+/// order; a Machine of a planned ordinal created after a clone of fly-autoscaler was then not
+/// found in the scrape before a window, and `increase` counted it from 0.
+#[test]
+fn a_machine_created_after_a_clone_was_counted_from_zero_by_increase() {
+    let text = r#"
+name = "order"
+duration = "6m"
+[platform]
+create_time = "1s"
+boot_time = "1s"
+[[region]]
+code = "ams"
+hosts = 2
+[[app]]
+name = "web"
+machines = [{ count = 1, regions = ["ams"] }]
+request = { service_time = "100ms" }
+app_boot = "1s"
+[app.fly]
+primary_region = "ams"
+[app.fly.http_service]
+auto_stop_machines = "off"
+[app.fly.http_service.concurrency]
+type = "requests"
+soft_limit = 1
+hard_limit = 50
+[app.autoscaler]
+FAS_MIN_CREATED_MACHINE_COUNT = "2"
+FAS_MAX_CREATED_MACHINE_COUNT = "10"
+FAS_MIN_STARTED_MACHINE_COUNT = "0 * (named + all)"
+FAS_MAX_STARTED_MACHINE_COUNT = "10"
+[[app.autoscaler.metric-collectors]]
+type = "prometheus"
+metric-name = "named"
+query = "sum(increase(fly_app_http_responses_count{app='web'}[1m]))"
+[[app.autoscaler.metric-collectors]]
+type = "prometheus"
+metric-name = "all"
+query = "sum(increase(fly_app_http_responses_count[1m]))"
+[[app.traffic]]
+from = "ams"
+shape = "constant"
+rps = 10
+[[action]]
+at = "1m"
+app = "web"
+kind = "scale_count"
+count = "+1"
+"#;
+    let sc = flysim::scenario::from_str(text, "order.toml", &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    let mut sim = flysim::platform::Sim::new(&sc, 0);
+    sim.run();
+    let fas = sim.autoscalers()[0].as_ref().unwrap();
+    assert_eq!(fas.created, 1);
+    for r in &fas.reconciles {
+        assert_eq!(r.values[0].to_bits(), r.values[1].to_bits(), "{r:?}");
+    }
+}
