@@ -35,13 +35,13 @@ use super::machine::{DrainTo, MState, Machine};
 use super::{Event, MachineId, Sim};
 use crate::engine::{SimDuration, SimTime};
 use crate::query::promql::{Labels, MatchOp, RangeSeries, Samples, Selector, Value};
-use crate::scenario::{GaugeValue, NewMachine, Scenario};
+use crate::scenario::{FLY_METRICS, GaugeValue, NewMachine, Scenario};
 
 /// The steps of a reconciler, carried by `Event::Autoscale`.
 pub mod step {
     /// The ticker fired.
     pub const TICK: u8 = 0;
-    /// A create finished (arg: its number within the reconcile).
+    /// A create finished (they finish in launch order).
     pub const CREATED: u8 = 1;
 }
 
@@ -75,6 +75,18 @@ enum Family {
     Gauge(usize),
 }
 
+/// The family of each of `FLY_METRICS`, in its order.
+const BUILT_IN: [Family; FLY_METRICS.len()] = [
+    Family::InstanceUp,
+    Family::Concurrency,
+    Family::Responses,
+    Family::Bucket,
+    Family::Sum,
+    Family::Count,
+    Family::Edge,
+    Family::Cpu,
+];
+
 /// One series: of a Machine, or of an app; `extra` is its bucket, status, mode or gauge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Key {
@@ -96,6 +108,44 @@ struct Histograms {
     sum: Vec<f64>,
 }
 
+/// What a reconcile did (`autoscaler.csv`'s `action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing was needed.
+    None,
+    /// Launched clones.
+    Create,
+    /// Destroyed Machines.
+    Destroy,
+    /// Started stopped Machines.
+    Start,
+    /// Stopped started Machines.
+    Stop,
+    /// A deploy of the app ran ("release in progress").
+    Skipped,
+    /// A collector failed (an empty result, a scalar).
+    CollectFailed,
+    /// An expression gave NaN or Inf, nothing could be cloned, or the Machines could not be
+    /// listed.
+    Failed,
+}
+
+impl Action {
+    /// The name used in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Create => "create",
+            Action::Destroy => "destroy",
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Skipped => "skipped",
+            Action::CollectFailed => "collect_failed",
+            Action::Failed => "failed",
+        }
+    }
+}
+
 /// What one reconcile saw and did, for `autoscaler.csv`.
 #[derive(Clone, Debug)]
 pub struct Reconcile {
@@ -109,8 +159,8 @@ pub struct Reconcile {
     pub created: u32,
     /// Started Machines among them.
     pub started: u32,
-    /// What it did: create, destroy, start, stop, none, or why it did nothing.
-    pub action: &'static str,
+    /// What it did, or why it did nothing.
+    pub action: Action,
     /// How many Machines it acted on (for creates: how many it launched).
     pub count: u32,
     /// Details: errors, failures.
@@ -144,7 +194,8 @@ pub struct AppScaler {
 /// The scrapes of every query, and each autoscaled app's reconciler.
 pub struct Store {
     scrapes: Vec<Scrapes>,
-    /// For each app with an autoscaler, per collector: the range of `scrapes` its query uses.
+    /// For each app with an autoscaler, per collector: where its query's selectors begin in
+    /// `scrapes`.
     first: Vec<Vec<usize>>,
     gauge_names: Vec<String>,
     hist: Option<Histograms>,
@@ -175,17 +226,10 @@ impl Store {
                     per.push(scrapes.len());
                     longest = longest.max(c.query.longest_range());
                     for s in &c.query.selectors {
-                        let family = match s.metric.as_str() {
-                            "fly_instance_up" => Family::InstanceUp,
-                            "fly_app_concurrency" => Family::Concurrency,
-                            "fly_app_http_responses_count" => Family::Responses,
-                            "fly_app_http_response_time_seconds_bucket" => Family::Bucket,
-                            "fly_app_http_response_time_seconds_sum" => Family::Sum,
-                            "fly_app_http_response_time_seconds_count" => Family::Count,
-                            "fly_edge_http_responses_count" => Family::Edge,
-                            "fly_instance_cpu" => Family::Cpu,
-                            name => Family::Gauge(
-                                gauge_names.iter().position(|g| g == name).unwrap_or(0),
+                        let family = match FLY_METRICS.iter().position(|m| *m == s.metric) {
+                            Some(i) => BUILT_IN[i],
+                            None => Family::Gauge(
+                                gauge_names.iter().position(|g| *g == s.metric).unwrap_or(0),
                             ),
                         };
                         scrapes.push(Scrapes {
@@ -372,9 +416,6 @@ impl Sim<'_> {
 
     /// The first scrape and each autoscaled app's first tick.
     pub(super) fn seed_autoscalers(&mut self) {
-        if !self.autoscale.active() && self.autoscale.apps.iter().all(Option::is_none) {
-            return;
-        }
         if self.autoscale.active() {
             self.engine.schedule_at(SimTime::ZERO, Event::Scrape);
         }
@@ -385,7 +426,6 @@ impl Sim<'_> {
                     Event::Autoscale {
                         app: ai as u16,
                         step: step::TICK,
-                        arg: 0,
                     },
                 );
             }
@@ -534,7 +574,7 @@ impl Sim<'_> {
     }
 
     /// A reconciler's ticker fired, or one of its creates finished.
-    pub(super) fn on_autoscale(&mut self, app: usize, step: u8, arg: u32) {
+    pub(super) fn on_autoscale(&mut self, app: usize, step: u8) {
         let now = self.now();
         let Some(fas) = &self.sc.apps[app].autoscaler else {
             return;
@@ -546,7 +586,6 @@ impl Sim<'_> {
                     Event::Autoscale {
                         app: app as u16,
                         step: step::TICK,
-                        arg: 0,
                     },
                 );
                 let run = self.scaler(app);
@@ -557,8 +596,6 @@ impl Sim<'_> {
                 }
             }
             _ => {
-                // Creates complete in launch order; `arg` numbers them for traces.
-                debug_assert!(arg >= 1);
                 self.clone_created(app);
                 let run = self.scaler(app);
                 if now >= run.busy_until && run.deferred {
@@ -590,12 +627,12 @@ impl Sim<'_> {
             bounds: [None; 4],
             created: 0,
             started: 0,
-            action: "none",
+            action: Action::None,
             count: 0,
             note: String::new(),
         };
         if self.deploy_running(app) {
-            row.action = "skipped";
+            row.action = Action::Skipped;
             row.note = "release in progress, skipping reconciliation".into();
             return self.record(app, row);
         }
@@ -612,12 +649,12 @@ impl Sim<'_> {
             match c.query.eval(&view, at) {
                 Value::Vector(v) if !v.is_empty() => row.values[ci] = v[0].1,
                 Value::Vector(_) => {
-                    row.action = "collect_failed";
+                    row.action = Action::CollectFailed;
                     row.note = format!("collect metric ({:?}): empty prometheus result", c.name);
                     return self.record(app, row);
                 }
                 Value::Scalar(_) => {
-                    row.action = "collect_failed";
+                    row.action = Action::CollectFailed;
                     row.note = format!(
                         "collect metric ({:?}): unexpected prometheus result type: scalar",
                         c.name
@@ -636,7 +673,7 @@ impl Sim<'_> {
             let Some(e) = e else { continue };
             let f = e.eval(&row.values).round();
             if f.is_nan() || f.is_infinite() {
-                row.action = "failed";
+                row.action = Action::Failed;
                 row.note = format!(
                     "compute {} machine count: expression returned {}",
                     if i < 2 { "created" } else { "started" },
@@ -652,7 +689,7 @@ impl Sim<'_> {
             row.bounds[i] = Some(v);
         }
         if fas.cannot_list {
-            row.action = "failed";
+            row.action = Action::Failed;
             row.note =
                 "list machines: cannot unmarshal autostop \"suspend\" (fly-autoscaler issue #41)"
                     .into();
@@ -686,7 +723,7 @@ impl Sim<'_> {
             && created_n < min
         {
             let Some(&source) = listed.first() else {
-                row.action = "failed";
+                row.action = Action::Failed;
                 row.note = "no machine available to clone for scale up".into();
                 return self.record(app, row);
             };
@@ -703,7 +740,7 @@ impl Sim<'_> {
                 .map_or(n, |k| k.min(u64::from(n)) as u32)
                 .min(MAX_CREATES_PER_RECONCILE)
                 .min(room);
-            row.action = "create";
+            row.action = Action::Create;
             row.count = fit;
             if fit < n {
                 row.note = format!(
@@ -729,7 +766,6 @@ impl Sim<'_> {
                     Event::Autoscale {
                         app: app as u16,
                         step: step::CREATED,
-                        arg: k,
                     },
                 );
             }
@@ -740,7 +776,7 @@ impl Sim<'_> {
         {
             // Stopped Machines first, then started ones, each from the front of its list.
             let mut n = created_n - max;
-            row.action = "destroy";
+            row.action = Action::Destroy;
             for id in stopped.iter().chain(started.iter()).copied() {
                 if n == 0 {
                     break;
@@ -757,7 +793,7 @@ impl Sim<'_> {
             && started_n < min
         {
             let want = min - started_n;
-            row.action = "start";
+            row.action = Action::Start;
             if (stopped.len() as u32) < want {
                 row.note = "not enough stopped machines available to reach target".into();
             }
@@ -784,7 +820,7 @@ impl Sim<'_> {
             && started_n > max
         {
             let n = started_n - max;
-            row.action = "stop";
+            row.action = Action::Stop;
             for &id in started.iter().take(n as usize) {
                 self.begin_drain(id, DrainTo::Stop);
                 row.count += 1;
@@ -795,7 +831,7 @@ impl Sim<'_> {
         self.record(app, row);
     }
 
-    /// Create `k` of the current reconcile finished: the clone is placed and, unless
+    /// The current reconcile's next create finished: the clone is placed and, unless
     /// `FAS_INITIAL_MACHINE_STATE` is "stopped", started.
     fn clone_created(&mut self, app: usize) {
         let fas = self.sc.apps[app].autoscaler.as_ref().expect("autoscaled");

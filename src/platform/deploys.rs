@@ -922,9 +922,9 @@ impl Sim<'_> {
             }
         };
         let run = &self.deploys.runs[k];
-        let launch = match green {
-            false => true,
-            true => match run.blue.get(i).copied() {
+        // A canary always starts; a green Machine starts if its blue one runs.
+        let launch = !green
+            || match run.blue.get(i).copied() {
                 Some(b) if self.fleet[b].state != MState::Destroyed => {
                     // Beside its blue Machine: its group, region and size.
                     let m = &self.fleet[b];
@@ -941,8 +941,7 @@ impl Sim<'_> {
                     self.create_settled(k);
                     return;
                 }
-            },
-        };
+            };
         let new = &new;
         let Some(id) = self.place_new(d.app, new) else {
             let region = &sc.regions[new.region].code;

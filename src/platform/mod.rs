@@ -1,10 +1,13 @@
-//! The world during a run: hosts, Machines, the proxy, autostart/autostop, faults, actions, deploys.
+//! The world during a run: hosts, Machines, the proxy, autostart/autostop, faults, actions,
+//! deploys, fly-autoscaler.
 //!
 //! The world is split into components, each owning its state: [`hosts::Hosts`] (capacity and
 //! the Machines on each host), [`fleet::Fleet`] (every Machine, by typed [`ids`]), the
 //! [`proxy::Proxy`] (routing state and the proxy queues), [`billing::Billing`] (prices),
 //! [`census::Census`] (Machines per state over time), [`faults`] (failure processes and
-//! incidents), [`autostop`] (the passes), [`actions`] (what each `[[action]]` did) and [`deploys`] (each `[[deploy]]` and the health checks). [`Sim`]
+//! incidents), [`autostop`] (the passes), [`actions`] (what each `[[action]]` did),
+//! [`deploys`] (each `[[deploy]]` and the health checks) and [`autoscaler`] (the scrapes and
+//! each app's reconciler). [`Sim`]
 //! owns the components, the clock and the queue, and dispatches the closed [`Event`] enum.
 //! An event usually touches several components, so its handler is an `impl Sim` block in the
 //! file of the component it is about (`service.rs` for a request's path, `lifecycle.rs` for a
@@ -202,8 +205,6 @@ pub enum Event {
         app: u16,
         /// Which step.
         step: u8,
-        /// The step's argument.
-        arg: u32,
     },
 }
 
@@ -506,7 +507,7 @@ impl<'s> Sim<'s> {
                 }
             }
             Event::Scrape => self.on_scrape(),
-            Event::Autoscale { app, step, arg } => self.on_autoscale(app as usize, step, arg),
+            Event::Autoscale { app, step } => self.on_autoscale(app as usize, step),
             Event::BucketEnd => {
                 let now = self.now();
                 self.close_bucket(now);

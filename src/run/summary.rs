@@ -9,6 +9,7 @@ use crate::metrics::results::{
     QueueWait, Requests, RunSummary, ServiceRequests, SloVerdict, Volumes, Worker,
 };
 use crate::metrics::{FailReason, RequestCounters};
+use crate::platform::autoscaler::Action;
 use crate::platform::deploys::Outcome;
 use crate::platform::ids::HostId;
 use crate::platform::machine::{MState, STATES};
@@ -386,10 +387,10 @@ fn autoscaler_block(sim: &Sim) -> Option<AutoscalerTotals> {
         t.reconciles += a.reconciles.len() as u64;
         for r in &a.reconciles {
             match r.action {
-                "skipped" => t.skipped += 1,
-                "failed" | "collect_failed" => t.failed += 1,
-                "none" => {}
-                _ => t.scaled += 1,
+                Action::Skipped => t.skipped += 1,
+                Action::Failed | Action::CollectFailed => t.failed += 1,
+                Action::None => {}
+                Action::Create | Action::Destroy | Action::Start | Action::Stop => t.scaled += 1,
             }
         }
         t.created += u64::from(a.created);
@@ -450,7 +451,7 @@ pub fn autoscaler_csv(sim: &Sim) -> (Vec<String>, Vec<Vec<String>>) {
                 bound(r.bounds[3]),
                 r.created.to_string(),
                 r.started.to_string(),
-                r.action.to_string(),
+                r.action.name().to_string(),
                 r.count.to_string(),
                 r.note.clone(),
             ]);

@@ -858,7 +858,7 @@ pub struct Autoscaler {
 }
 
 /// The metrics Fly's Prometheus holds for every app (Fly docs, metrics: "Built-in metrics")
-/// that flysim simulates.
+/// that flysim simulates (`platform::autoscaler` says what each measures, in this order).
 pub const FLY_METRICS: &[&str] = &[
     "fly_instance_up",
     "fly_app_concurrency",

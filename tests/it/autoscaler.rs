@@ -105,13 +105,13 @@ fn a_traffic_step_creates_at_the_first_reconcile_after_the_scrape_lag() {
     let sc = scenario(&text);
     let sim = run_traced(&sc);
     // Before any scrape the query is empty: the first reconcile (15 s, reading at -15 s) fails.
-    assert_eq!(at(&sim, 15).action, "collect_failed");
+    assert_eq!(at(&sim, 15).action.name(), "collect_failed");
     // The step at 100 s shows at the 105 s scrape; a query sees it 30 s later: 135 s is the
     // first reconcile that reads it (concurrency 10, the one Machine at its hard limit).
     let r = at(&sim, 120);
-    assert_eq!((r.action, r.values[0]), ("none", 0.0));
+    assert_eq!((r.action.name(), r.values[0]), ("none", 0.0));
     let r = at(&sim, 135);
-    assert_eq!((r.action, r.count, r.values[0]), ("create", 1, 10.0));
+    assert_eq!((r.action.name(), r.count, r.values[0]), ("create", 1, 10.0));
     assert_eq!(r.bounds[..2], [Some(2), Some(2)]);
     // Created 4 s later, booted 1 s after that, serving after the 2 s app boot.
     assert_eq!(
@@ -120,11 +120,11 @@ fn a_traffic_step_creates_at_the_first_reconcile_after_the_scrape_lag() {
     );
     // Two Machines at their limit read as 20 at 180 s: a third.
     let r = at(&sim, 180);
-    assert_eq!((r.action, r.count, r.values[0]), ("create", 1, 20.0));
+    assert_eq!((r.action.name(), r.count, r.values[0]), ("create", 1, 20.0));
     assert_eq!(
         reconciles(&sim)
             .iter()
-            .filter(|r| r.action == "create")
+            .filter(|r| r.action.name() == "create")
             .count(),
         2
     );
@@ -145,7 +145,7 @@ fn min_and_max_clamp_and_nothing_goes_below_one_machine() {
     let sim = run_traced(&sc);
     let r = at(&sim, 30);
     assert_eq!(
-        (r.action, r.count, r.bounds[0], r.created),
+        (r.action.name(), r.count, r.bounds[0], r.created),
         ("destroy", 2, Some(1), 3)
     );
     let alive: Vec<u32> = sim
@@ -155,7 +155,7 @@ fn min_and_max_clamp_and_nothing_goes_below_one_machine() {
         .map(|m| m.ordinal)
         .collect();
     assert_eq!(alive, vec![1]);
-    assert_eq!(at(&sim, 45).action, "none");
+    assert_eq!(at(&sim, 45).action.name(), "none");
 
     // A range: below its minimum it creates up to it, above its maximum it destroys down to it.
     let range = format!(
@@ -165,14 +165,14 @@ fn min_and_max_clamp_and_nothing_goes_below_one_machine() {
     let sim = run(&sc, 0);
     let r = at(&sim, 30);
     assert_eq!(
-        (r.action, r.count, r.bounds[..2].to_vec()),
+        (r.action.name(), r.count, r.bounds[..2].to_vec()),
         ("create", 1, vec![Some(2), Some(4)])
     );
-    assert_eq!(at(&sim, 45).action, "none");
+    assert_eq!(at(&sim, 45).action.name(), "none");
     let sc = scenario(&world(r#"[{ count = 6, regions = ["ams"] }]"#, &range, ""));
     let sim = run(&sc, 0);
     let r = at(&sim, 30);
-    assert_eq!((r.action, r.count), ("destroy", 2));
+    assert_eq!((r.action.name(), r.count), ("destroy", 2));
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn started_counts_start_and_stop_in_id_order() {
     ));
     let sim = run_traced(&sc);
     let r = at(&sim, 30);
-    assert_eq!((r.action, r.count, r.started), ("start", 2, 0));
+    assert_eq!((r.action.name(), r.count, r.started), ("start", 2, 0));
     assert_eq!(history(&sim, 0)[0], (30.0, MState::Starting));
     assert_eq!(history(&sim, 1)[0], (30.0, MState::Starting));
     assert!(history(&sim, 2).is_empty());
@@ -201,7 +201,10 @@ fn started_counts_start_and_stop_in_id_order() {
     let sim = run_traced(&sc);
     let r = at(&sim, 30);
     // A negative count is 0.
-    assert_eq!((r.action, r.count, r.bounds[3]), ("stop", 3, Some(0)));
+    assert_eq!(
+        (r.action.name(), r.count, r.bounds[3]),
+        ("stop", 3, Some(0))
+    );
     assert_eq!(history(&sim, 0)[0], (30.0, MState::Stopping));
 }
 
@@ -214,14 +217,14 @@ fn clones_go_round_robin_over_fas_regions_until_the_timeout() {
     let sim = run(&sc, 0);
     // Five creates wanted, 4 s each: three fit in 13 s; the next reconcile launches the rest.
     let r = at(&sim, 30);
-    assert_eq!((r.action, r.count), ("create", 3));
+    assert_eq!((r.action.name(), r.count), ("create", 3));
     assert!(
         r.note.contains("2 creates beyond FAS_TIMEOUT"),
         "{}",
         r.note
     );
     let r = at(&sim, 45);
-    assert_eq!((r.action, r.count, r.created), ("create", 2, 4));
+    assert_eq!((r.action.name(), r.count, r.created), ("create", 2, 4));
     let regions: Vec<&str> = sim
         .machines()
         .iter()
@@ -247,11 +250,11 @@ fn a_reconcile_during_a_deploy_is_skipped() {
     let sc = scenario(&text);
     let sim = run(&sc, 0);
     let r = at(&sim, 30);
-    assert_eq!(r.action, "skipped");
+    assert_eq!(r.action.name(), "skipped");
     assert!(r.note.contains("release in progress"));
     let first_create = reconciles(&sim)
         .iter()
-        .find(|r| r.action == "create")
+        .find(|r| r.action.name() == "create")
         .unwrap();
     let d = &sim.deploys()[0];
     assert!(
@@ -308,13 +311,13 @@ start = "60s"
     // The job at 60 s is in the 60 s scrape, which a query reads at 90 s: one worker starts.
     let r = at(&sim, 90);
     assert_eq!(
-        (r.action, r.count, r.values[0], r.bounds[2]),
+        (r.action.name(), r.count, r.values[0], r.bounds[2]),
         ("start", 1, 1.0, Some(1))
     );
     // 75 jobs queued at the 75 s scrape (one worker serving since 93 s): three more start.
     let r = at(&sim, 105);
     assert_eq!(
-        (r.action, r.count, r.values[0], r.started),
+        (r.action.name(), r.count, r.values[0], r.started),
         ("start", 3, 75.0, 1)
     );
     let c = &sim.rec.apps[0];

@@ -363,7 +363,7 @@ proptest! {
         if let Some(fas) = &sim.autoscalers()[0] {
             for rec in &fas.reconciles {
                 prop_assert!(rec.bounds[0].is_none_or(|b| b >= 1) && rec.bounds[1].is_none_or(|b| b >= 1));
-                if rec.action == "destroy" {
+                if rec.action.name() == "destroy" {
                     prop_assert!(rec.count < rec.created, "{rec:?}");
                 }
             }
