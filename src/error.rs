@@ -18,6 +18,9 @@ pub enum Error {
     /// A sweep file (or a `--set` with several values) did not validate.
     #[error("{0}")]
     Sweep(#[from] SweepError),
+    /// A plan file did not validate.
+    #[error("{0}")]
+    Plan(#[from] crate::plan::PlanError),
     /// A sweep could not run, resume or merge (its journal, shards, lock).
     #[error("error: {0}")]
     SweepRun(#[from] SweepRunError),
@@ -43,6 +46,9 @@ pub enum Error {
         /// The fly.toml it was made from.
         fly_toml: String,
     },
+    /// A plan found no candidate that meets its constraints (its files say why).
+    #[error("error: {0}")]
+    Unmet(String),
     /// Problems already printed (by `validate`): only their count.
     #[error("error: {0} error{s} found", s = if *.0 == 1 { "" } else { "s" })]
     Counted(usize),

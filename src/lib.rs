@@ -68,6 +68,7 @@ pub mod fuzz_targets;
 pub mod import;
 pub mod metrics;
 pub mod output;
+pub mod plan;
 pub mod platform;
 pub mod progress;
 pub mod query;

@@ -10,6 +10,7 @@
 //! Depends on `output` (file names) only through the tables it is given.
 
 pub mod report;
+mod plan_charts;
 mod run_charts;
 mod sweep_charts;
 pub mod table;
@@ -190,6 +191,17 @@ pub fn charts_for_sweep_files(
     let data = SweepData::load(get)?;
     let mut out = sweep_charts(&data)?;
     let report = report::sweep_report(&data, &out);
+    out.push(("report.html".to_string(), report.into_bytes()));
+    Ok(out)
+}
+
+/// The chart and report of a plan, from its document and printed text.
+pub fn charts_for_plan(
+    doc: &crate::plan::outcome::PlanDoc,
+    text: &str,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut out = plan_charts::plan_charts(doc)?;
+    let report = plan_charts::plan_report(doc, text, &out);
     out.push(("report.html".to_string(), report.into_bytes()));
     Ok(out)
 }

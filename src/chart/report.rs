@@ -19,6 +19,11 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The page head every report shares.
+pub(crate) fn head_for(title: &str) -> String {
+    head(title)
+}
+
 fn head(title: &str) -> String {
     let font = base64::engine::general_purpose::STANDARD.encode(FONT_BYTES);
     format!(

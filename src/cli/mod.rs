@@ -52,6 +52,15 @@ pub enum Command {
 
 Rerunning the same command after an interruption resumes: finished runs are kept.")]
     Sweep(SweepArgs),
+    /// Find the cheapest configuration that meets the SLO in every scenario, with confidence.
+    #[command(after_help = "Examples:
+  flysim plan plans/shop.toml
+  flysim plan plans/shop.toml --jobs 8 --out out/shop
+  flysim plan plans/shop.toml --exhaustive 20      every candidate at 20 replications, for reference
+
+Rerunning the same command after an interruption resumes from the journal.
+Exit code 1 when no candidate meets the SLO (the files say which constraint binds).")]
+    Plan(PlanArgs),
     /// Join the folders of a sharded sweep into the results of one run.
     #[command(after_help = "Example:
   flysim merge out/big/shard-* --out out/big/all")]
@@ -115,6 +124,39 @@ pub struct SweepArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Arguments of `flysim plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Plan file (TOML).
+    pub plan: PathBuf,
+    /// Worker threads [default: all cores]. The answer is identical whatever the number.
+    #[arg(long, short, value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
+    /// Output folder [default: output/NAME, NAME being the plan's name].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Run every candidate at N replications and judge each alone, as a sweep would (the
+    /// reference the search is checked against) [default folder: output/NAME-exhaustive].
+    #[arg(long, value_name = "N", value_parser = parse_replications)]
+    pub exhaustive: Option<u32>,
+    /// Write no charts and no HTML report.
+    #[arg(long)]
+    pub no_charts: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_replications(s: &str) -> std::result::Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if (2..=crate::plan::MAX_REPLICATIONS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected replications from 2 to {}, got {s:?}",
+            crate::plan::MAX_REPLICATIONS
+        )),
+    }
 }
 
 /// Arguments of `flysim merge`.
@@ -201,6 +243,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => run_cmd(args),
         Command::Sweep(args) => sweep_cmd(args),
+        Command::Plan(args) => plan_cmd(args),
         Command::Merge(args) => merge_cmd(args),
         Command::Import(args) => import_cmd(args),
         Command::Chart(args) => chart_cmd(args),
@@ -403,6 +446,62 @@ fn execute_sweep(
     Ok(())
 }
 
+fn plan_cmd(args: PlanArgs) -> Result<()> {
+    use crate::plan::{outcome, search};
+    let plan = crate::plan::load(&args.plan).map_err(Error::from)?;
+    let dir = args.out.clone().unwrap_or_else(|| {
+        let name = match args.exhaustive {
+            Some(_) => format!("{}-exhaustive", plan.name),
+            None => plan.name.clone(),
+        };
+        Path::new("output").join(name)
+    });
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let started = Instant::now();
+    let mut owned = output::OwnedDir::open(&dir).map_err(user)?;
+    let found = search::run(
+        &plan,
+        &mut owned,
+        search::SearchOptions {
+            jobs,
+            progress: !args.quiet && std::io::stderr().is_terminal(),
+            exhaustive: args.exhaustive,
+        },
+    )
+    .map_err(user)?;
+    let made = outcome::files(&plan, &found);
+    let mut files = made.files.clone();
+    if !args.no_charts {
+        files.extend(
+            crate::chart::charts_for_plan(&made.doc, &made.text)
+                .map_err(|e| Error::Input(format!("drawing the charts: {e}")))?,
+        );
+    }
+    for (name, bytes) in &files {
+        owned.write(name, bytes).map_err(user)?;
+    }
+    if !args.quiet {
+        print!("{}", made.text);
+        println!(
+            "{:.2} s, {} threads; files in {}",
+            started.elapsed().as_secs_f64(),
+            jobs,
+            dir.display()
+        );
+    }
+    if found.recommended.is_none() {
+        return Err(Error::Unmet(format!(
+            "no candidate of plan {} meets every constraint; {} says which binds and how close the best came",
+            plan.name,
+            dir.join("recommendation.txt").display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 fn merge_cmd(args: MergeArgs) -> Result<()> {
     use crate::sweep::exec;
     // The inputs are only read: the merged folder may be none of them, nor hold or sit in one.
@@ -582,6 +681,11 @@ fn validate_one(
     )?;
     let parsed = scenario::doc::parse(&text);
     // The same classification `run` and `sweep` use, so that what `validate` accepts runs.
+    if parsed.as_ref().is_ok_and(crate::plan::looks_like_plan) {
+        return crate::plan::load(path)
+            .map(|_| Vec::new())
+            .map_err(|e| e.problems);
+    }
     if parsed.as_ref().is_ok_and(crate::sweep::looks_like_sweep) {
         return crate::sweep::load(path)
             .map(|_| Vec::new())

@@ -413,6 +413,41 @@ impl Expr {
     /// [`Expr::eval`]'s values). An empty text is not an expression: fly-autoscaler takes a
     /// blank setting as unset, which the caller decides before parsing.
     pub fn parse(text: &str, names: &[String]) -> Result<Expr, ExprError> {
+        let (node, ty) = Self::parse_any(text, names)?;
+        if ty != Ty::Num {
+            return Err(ExprError {
+                at: 0,
+                message: "the expression gives true or false, not a number of Machines (fly-autoscaler compiles it with expr.AsFloat64())".into(),
+            });
+        }
+        Ok(Expr {
+            node,
+            text: text.to_string(),
+        })
+    }
+
+    /// Parses a condition (`hard >= soft`, `a + b <= 10 && a > 0`) over the names `names`:
+    /// its result must be true or false.
+    pub fn parse_condition(text: &str, names: &[String]) -> Result<Expr, ExprError> {
+        let (node, ty) = Self::parse_any(text, names)?;
+        if ty != Ty::Bool {
+            return Err(ExprError {
+                at: 0,
+                message: "the expression gives a number, not true or false; compare it, e.g. `a >= b`".into(),
+            });
+        }
+        Ok(Expr {
+            node,
+            text: text.to_string(),
+        })
+    }
+
+    /// Whether a condition holds over the values `env` (by slot).
+    pub fn holds(&self, env: &[f64]) -> bool {
+        truth(&self.node, env)
+    }
+
+    fn parse_any(text: &str, names: &[String]) -> Result<(Node, Ty), ExprError> {
         let toks = lex(text)?;
         let mut p = Parser {
             toks,
@@ -429,16 +464,7 @@ impl Expr {
                 p.describe()
             ));
         }
-        if ty != Ty::Num {
-            return Err(ExprError {
-                at: 0,
-                message: "the expression gives true or false, not a number of Machines (fly-autoscaler compiles it with expr.AsFloat64())".into(),
-            });
-        }
-        Ok(Expr {
-            node,
-            text: text.to_string(),
-        })
+        Ok((node, ty))
     }
 
     /// Its value over the metric values `env` (by slot).

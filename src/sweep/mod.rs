@@ -66,7 +66,8 @@ pub struct SweepError {
     pub problems: Vec<Problem>,
 }
 
-fn render(problems: &[Problem]) -> String {
+/// Every error of a list, then their count.
+pub(crate) fn render(problems: &[Problem]) -> String {
     let errors: Vec<String> = problems
         .iter()
         .filter(|p| p.severity == Severity::Error)
@@ -156,7 +157,7 @@ pub fn from_text(text: &str, path: &Path) -> Result<Sweep, SweepError> {
     let mut axes = Vec::new();
     let axis_nodes = t.opt_tables(&mut p, "axis");
     for (apath, n) in &axis_nodes {
-        if let Some(a) = read_axis(n, apath, &mut p) {
+        if let Some(a) = read_axis(n, apath, &mut p, &[]) {
             axes.push((a, n.origin.clone(), apath.clone()));
         }
     }
@@ -218,7 +219,9 @@ pub fn from_text(text: &str, path: &Path) -> Result<Sweep, SweepError> {
     )
 }
 
-fn read_axis(n: &Node, path: &str, p: &mut Problems) -> Option<Axis> {
+/// Reads an `[[axis]]` table: `path` and `values` or `range`; `extra` are further keys the
+/// caller reads itself (a plan's axis names and monotonicity).
+pub(crate) fn read_axis(n: &Node, path: &str, p: &mut Problems, extra: &[&str]) -> Option<Axis> {
     let mut t = TableReader::new(n, path, p);
     let apath = t.req_str(p, "path");
     let values = match (t.take("values"), t.take("range")) {
@@ -259,35 +262,81 @@ fn read_axis(n: &Node, path: &str, p: &mut Problems) -> Option<Axis> {
             None
         }
     };
-    t.finish_strict(p, AXIS_KEYS);
+    for key in extra {
+        // The caller reads these from the same table.
+        t.take(key);
+    }
+    let keys: Vec<&str> = AXIS_KEYS.iter().chain(extra).copied().collect();
+    t.finish_strict(p, &keys);
     Some(Axis {
         path: apath?,
         values: values?,
     })
 }
 
-/// An integer range, inclusive, stepped by index: from, from + step, ... ≤ to.
+/// A range, inclusive, stepped by index: from, from + step, ... ≤ to. Integers give integers;
+/// any decimal (`0.25`) gives decimals with as many places as the most precise of the three,
+/// counted in whole units of the last place so that no step drifts (`0.1 + 0.2` is `0.3`).
 fn read_range(n: &Node, path: &str, p: &mut Problems) -> Option<Vec<String>> {
     let mut t = TableReader::new(n, path, p);
-    let from = t.opt_int(p, "from", i64::MIN, i64::MAX);
-    let to = t.opt_int(p, "to", i64::MIN, i64::MAX);
-    let step = t.opt_int(p, "step", 1, i64::MAX).unwrap_or(1);
+    let number = |t: &mut TableReader, key: &str, p: &mut Problems| match t.take(key) {
+        None => None,
+        Some(v) => match v.value {
+            Value::Int(i) => Some((i as f64, 0usize, true)),
+            Value::Float(x) if x.is_finite() => Some((x, decimals(x), false)),
+            ref other => {
+                p.error(
+                    &v.origin,
+                    &format!("{path}.{key}"),
+                    format!("expected a number, got {other}"),
+                );
+                None
+            }
+        },
+    };
+    let from = number(&mut t, "from", p);
+    let to = number(&mut t, "to", p);
+    let step = number(&mut t, "step", p).or(Some((1.0, 0, true)));
     for (k, v) in [("from", from), ("to", to)] {
-        if v.is_none() && !t.has(k) {
-            p.error(t.origin(), &t.key_path(k), "missing; expected an integer");
+        if v.is_none() && n.get(k).is_none() {
+            p.error(t.origin(), &t.key_path(k), "missing; expected a number");
         }
     }
     t.finish_strict(p, RANGE_KEYS);
-    let (from, to) = (from?, to?);
-    if to < from {
+    let (from, to, step) = (from?, to?, step?);
+    let places = from.1.max(to.1).max(step.1);
+    if places > 9 {
         p.error(
             &n.origin,
             path,
-            format!("empty range: to ({to}) is below from ({from})"),
+            "more than 9 decimal places; give the range in coarser steps",
         );
         return None;
     }
-    let count = ((to - from) / step + 1) as usize;
+    let scale = 10f64.powi(places as i32);
+    let whole = |x: f64| (x * scale).round();
+    let (f, e, s) = (whole(from.0), whole(to.0), whole(step.0));
+    if s <= 0.0 {
+        p.error(
+            &n.origin,
+            &format!("{path}.step"),
+            format!("expected a step above 0, got {}", step.0),
+        );
+        return None;
+    }
+    if e < f {
+        p.error(
+            &n.origin,
+            path,
+            format!("empty range: to ({}) is below from ({})", to.0, from.0),
+        );
+        return None;
+    }
+    if f.abs() > 9e15 || e.abs() > 9e15 {
+        p.error(&n.origin, path, "the range's ends are too large");
+        return None;
+    }
+    let count = ((e - f) / s).floor() as u64 + 1;
     if count > 100_000 {
         p.error(
             &n.origin,
@@ -296,11 +345,37 @@ fn read_range(n: &Node, path: &str, p: &mut Problems) -> Option<Vec<String>> {
         );
         return None;
     }
+    let integers = from.2 && to.2 && step.2;
+    let (f, s) = (f as i64, s as i64);
     Some(
         (0..count as i64)
-            .map(|i| (from + i * step).to_string())
+            .map(|i| {
+                let v = f + i * s;
+                if integers {
+                    v.to_string()
+                } else {
+                    let unit = 10i64.pow(places as u32);
+                    let sign = if v < 0 { "-" } else { "" };
+                    let v = v.unsigned_abs();
+                    let unit = unit as u64;
+                    if places == 0 {
+                        format!("{sign}{v}.0")
+                    } else {
+                        format!("{sign}{}.{:0places$}", v / unit, v % unit)
+                    }
+                }
+            })
             .collect(),
     )
+}
+
+/// Decimal places of a number as its shortest text shows it (`0.25` → 2, `1e-3` → 3).
+fn decimals(x: f64) -> usize {
+    let text = format!("{}", x.abs());
+    match text.split_once('.') {
+        Some((_, frac)) => frac.len(),
+        None => 0,
+    }
 }
 
 /// Expands axes into points and validates each point's scenario.
@@ -571,6 +646,21 @@ pub fn out_dir(sweep: &Sweep, out: Option<PathBuf>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_step_in_decimals_without_drift() {
+        let doc = doc::parse("r = { from = 0.1, to = 0.5, step = 0.1 }\ni = { from = 2, to = 8, step = 3 }\nm = { from = 1, to = 2, step = 0.25 }\nn = { from = -1.5, to = 0, step = 0.5 }\n").unwrap();
+        let mut p = Problems::new("t.toml");
+        let r = read_range(doc.get("r").unwrap(), "r", &mut p).unwrap();
+        assert_eq!(r, ["0.1", "0.2", "0.3", "0.4", "0.5"]);
+        let i = read_range(doc.get("i").unwrap(), "i", &mut p).unwrap();
+        assert_eq!(i, ["2", "5", "8"]);
+        let m = read_range(doc.get("m").unwrap(), "m", &mut p).unwrap();
+        assert_eq!(m, ["1.00", "1.25", "1.50", "1.75", "2.00"]);
+        let n = read_range(doc.get("n").unwrap(), "n", &mut p).unwrap();
+        assert_eq!(n, ["-1.5", "-1.0", "-0.5", "0.0"]);
+        assert!(!p.has_errors(), "{:?}", p.list);
+    }
 
     #[test]
     fn values_split_at_top_level_commas_only() {
