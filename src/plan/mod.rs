@@ -906,7 +906,9 @@ pub fn objective(weights: &[f64], costs: impl Iterator<Item = f64>) -> f64 {
 /// - When nothing can stop or destroy Machines (no faults, actions, deploys or
 ///   fly-autoscaler), every Machine lives the whole run and pays at least the cheaper of its
 ///   started and stopped prices, plus its volume; one started at time 0 whose group never
-///   autostops and whose app never exits when idle stays started, and pays its started price.
+///   autostops and whose app never exits when idle stays started, and pays its started price;
+///   so do the `min_machines_running` cheapest Machines started at time 0 in the primary
+///   region of an app with one service (autostop never stops below that).
 /// - Otherwise the floor is 0: a Machine may be destroyed at any time.
 pub fn cost_floor(sc: &Scenario) -> f64 {
     let dynamic = !sc.faults.is_empty()
@@ -919,16 +921,44 @@ pub fn cost_floor(sc: &Scenario) -> f64 {
     let sim = Sim::new(sc, 0);
     let secs = sc.duration.as_secs_f64();
     let mut total = 0.0;
-    for m in sim.machines() {
+    // Autostop keeps `min_machines_running` of the Machines a service reaches in the primary
+    // region started (an app with one service: with several, one may stop what another
+    // counts). Those that must stay started are the cheapest ones started at time 0.
+    let mut kept_started: Vec<Vec<(f64, usize)>> = vec![Vec::new(); sc.apps.len()];
+    for (i, m) in sim.machines().iter().enumerate() {
+        let a = m.app.index();
+        let app = &sc.apps[a];
+        if app.services.len() == 1
+            && m.state == MState::Started
+            && m.region as usize == app.primary_region
+            && app.services[0].groups.contains(&(m.group as usize))
+            && app.idle_exit.is_none()
+        {
+            let price = sc.started_price(a, m.group as usize, m.region as usize, &m.vm);
+            kept_started[a].push((price, i));
+        }
+    }
+    let mut stays_started = vec![false; sim.machines().len()];
+    for (a, list) in kept_started.iter_mut().enumerate() {
+        list.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        let keep = sc.apps[a]
+            .services
+            .first()
+            .map_or(0, |s| s.min_machines_running as usize);
+        for &(_, i) in list.iter().take(keep) {
+            stays_started[i] = true;
+        }
+    }
+    for (i, m) in sim.machines().iter().enumerate() {
         let app = &sc.apps[m.app.index()];
         let group = &app.groups[m.group as usize];
         let started = sc.started_price(m.app.index(), m.group as usize, m.region as usize, &m.vm);
         let stopped = sc.prices.rootfs_per_sec(app.rootfs_gb);
         let volume = sc.prices.volume_per_sec(group.volume_gb.unwrap_or(0.0));
-        let stays_started = m.state == MState::Started
+        let never_stops = m.state == MState::Started
             && group.autostop == Autostop::Off
             && app.idle_exit.is_none();
-        let rate = if stays_started {
+        let rate = if never_stops || stays_started[i] {
             started
         } else {
             started.min(stopped)
