@@ -9,8 +9,8 @@
 //!
 //! Depends on `output` (file names) only through the tables it is given.
 
-pub mod report;
 mod plan_charts;
+pub mod report;
 mod run_charts;
 mod sweep_charts;
 pub mod table;

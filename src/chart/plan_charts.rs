@@ -66,9 +66,15 @@ fn draw_panel<DB: DrawingBackend>(
     let pad = ((hi - lo) * 0.08).max(if availability { 0.01 } else { 1.0 });
     let x_hi = ys.iter().map(|p| p.0).fold(0.0, f64::max) * 1.1 + 1e-6;
     let (caption, desc) = if availability {
-        ("cost against availability", "availability, worst scenario [%]")
+        (
+            "cost against availability",
+            "availability, worst scenario [%]",
+        )
     } else {
-        ("cost against p99 latency", "p99 latency, worst scenario [ms]")
+        (
+            "cost against p99 latency",
+            "p99 latency, worst scenario [ms]",
+        )
     };
     let y_top = if availability {
         (hi + pad).min(100.0 + pad)

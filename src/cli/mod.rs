@@ -471,6 +471,14 @@ fn plan_cmd(args: PlanArgs) -> Result<()> {
         },
     )
     .map_err(user)?;
+    if !args.quiet && found.resumed > 0 {
+        eprintln!(
+            "resumed: {} of {} runs were already in {}",
+            found.resumed,
+            found.runs,
+            dir.join(search::JOURNAL).display()
+        );
+    }
     let made = outcome::files(&plan, &found);
     let mut files = made.files.clone();
     if !args.no_charts {

@@ -147,7 +147,12 @@ impl View<'_> {
             .axes
             .iter()
             .enumerate()
-            .map(|(k, a)| (a.name.clone(), self.plan.value(&self.plan.candidates[c], k).to_string()))
+            .map(|(k, a)| {
+                (
+                    a.name.clone(),
+                    self.plan.value(&self.plan.candidates[c], k).to_string(),
+                )
+            })
             .collect()
     }
 
@@ -232,7 +237,12 @@ impl View<'_> {
                     if m.is_duration() {
                         format!("{} ms", short(by))
                     } else {
-                        format!("{} points", crate::output::figures::pct_value(by).trim_end_matches('0').trim_end_matches('.'))
+                        format!(
+                            "{} points",
+                            crate::output::figures::pct_value(by)
+                                .trim_end_matches('0')
+                                .trim_end_matches('.')
+                        )
                     },
                     confidence_text(self.confidence(&xs, con.target)),
                     e.n
@@ -263,7 +273,11 @@ impl View<'_> {
                 for (s, ps) in self.plan.scenarios.iter().enumerate() {
                     for (k, con) in ps.constraints.iter().enumerate() {
                         let xs = self.values(c, s, con);
-                        if self.tests.judge(&xs, con.target, con.metric.at_least()).is_none() {
+                        if self
+                            .tests
+                            .judge(&xs, con.target, con.metric.at_least())
+                            .is_none()
+                        {
                             open.push(self.constraint_line(c, s, k));
                         }
                     }
@@ -282,7 +296,12 @@ impl View<'_> {
         let mut constraints = Vec::new();
         if st.reps > 0 {
             for ps in &self.plan.scenarios {
-                let s = self.plan.scenarios.iter().position(|x| std::ptr::eq(x, ps)).expect("own");
+                let s = self
+                    .plan
+                    .scenarios
+                    .iter()
+                    .position(|x| std::ptr::eq(x, ps))
+                    .expect("own");
                 for con in &ps.constraints {
                     let xs = self.values(c, s, con);
                     constraints.push(ConstraintDoc {
@@ -420,7 +439,9 @@ pub fn files(plan: &Plan, out: &Outcome) -> PlanFiles {
                 constraints: s.constraints.iter().map(Constraint::describe).collect(),
             })
             .collect(),
-        recommended: out.recommended.map(|c| plan.candidates[c].grid_index as u64),
+        recommended: out
+            .recommended
+            .map(|c| plan.candidates[c].grid_index as u64),
         runner_up: out.runner_up.map(|c| plan.candidates[c].grid_index as u64),
         effort,
         contradictions: out.contradictions.clone(),
@@ -653,18 +674,13 @@ fn recommendation_text(v: &View, doc: &PlanDoc) -> String {
     let ef = &doc.effort;
     let _ = writeln!(
         o,
-        "effort: {} runs ({} requests) over {} of {} candidates in {} round{}{}; the full grid at {} replications: {} runs ({} requests), {}× the requests",
+        "effort: {} runs ({} requests) over {} of {} candidates in {} round{}; the full grid at {} replications: {} runs ({} requests), {}× the requests",
         group(ef.runs as i64),
         count(ef.requests as f64),
         group(ef.candidates_run as i64),
         group(ef.candidates as i64),
         ef.rounds,
         if ef.rounds == 1 { "" } else { "s" },
-        if out.resumed > 0 {
-            format!(", {} of the runs from the journal", group(out.resumed as i64))
-        } else {
-            String::new()
-        },
         plan.max_replications,
         group(ef.full_grid_runs as i64),
         count(ef.full_grid_requests as f64),
@@ -679,7 +695,8 @@ fn recommendation_text(v: &View, doc: &PlanDoc) -> String {
 impl View<'_> {
     /// A candidate's cost for ordering: its mean if run, else its floor.
     fn priority_cost(&self, c: usize) -> f64 {
-        self.cost(c).map_or(self.plan.candidates[c].floor, |e| e.mean)
+        self.cost(c)
+            .map_or(self.plan.candidates[c].floor, |e| e.mean)
     }
 }
 
@@ -742,12 +759,7 @@ fn no_answer(v: &View, o: &mut String) {
         );
     }
     if let Some((_, c, s, k)) = best {
-        let _ = writeln!(
-            o,
-            "closest: {}: {}",
-            v.show(c),
-            v.constraint_line(c, s, k)
-        );
+        let _ = writeln!(o, "closest: {}: {}", v.show(c), v.constraint_line(c, s, k));
         let _ = writeln!(
             o,
             "widen the axes (more Machines, larger sizes), or relax that constraint"

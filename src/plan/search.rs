@@ -641,8 +641,7 @@ impl Runner<'_> {
                                 path: path.display().to_string(),
                                 source,
                             })?;
-                        let count =
-                            finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                        let count = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                         if stop_after == Some(count) {
                             // A test hook: stop as a kill would.
                             std::process::exit(75);
@@ -854,7 +853,13 @@ impl Search<'_> {
                 .axes
                 .iter()
                 .enumerate()
-                .map(|(k, a)| format!("{} = {}", a.name, self.plan.value(&self.plan.candidates[c], k)))
+                .map(|(k, a)| {
+                    format!(
+                        "{} = {}",
+                        a.name,
+                        self.plan.value(&self.plan.candidates[c], k)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -880,7 +885,9 @@ impl Search<'_> {
             if self.states[c].status != Status::Open {
                 continue;
             }
-            if self.plan.candidates[c].floor > upper {
+            // Costs are kept to the micro-dollar (`summary.json`): a floor equal to a cost is
+            // not above it.
+            if self.plan.candidates[c].floor > upper + 1e-6 {
                 self.states[c].status = Status::Costlier {
                     by: inc,
                     by_floor: self.states[c].reps == 0,
@@ -891,8 +898,7 @@ impl Search<'_> {
                 let mine = self.objective_runs(c);
                 let n = mine.len().min(inc_runs.len());
                 let diff: Vec<f64> = (0..n).map(|r| mine[r] - inc_runs[r]).collect();
-                if self.tests.judge(&diff, 0.0, true) == Some(true)
-                    && diff.iter().any(|&d| d > 0.0)
+                if self.tests.judge(&diff, 0.0, true) == Some(true) && diff.iter().any(|&d| d > 0.0)
                 {
                     self.states[c].status = Status::Costlier {
                         by: inc,
@@ -966,7 +972,9 @@ impl Search<'_> {
                         });
                         let failures = line
                             .iter()
-                            .filter(|&&c| matches!(self.states[c].status, Status::Infeasible { .. }))
+                            .filter(|&&c| {
+                                matches!(self.states[c].status, Status::Infeasible { .. })
+                            })
                             .count() as u32;
                         Some((cheapest, open, (!bounded).then_some(failures)))
                     })

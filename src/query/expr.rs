@@ -135,6 +135,8 @@ struct Parser<'a> {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     names: &'a [String],
+    /// The names are a plan's axes, not fly-autoscaler's metrics (for messages).
+    of_axes: bool,
 }
 
 impl Parser<'_> {
@@ -328,7 +330,12 @@ impl Parser<'_> {
                     Some(slot) => Ok((Node::Var(slot), Ty::Num)),
                     None => Err(ExprError {
                         at,
-                        message: if self.names.is_empty() {
+                        message: if self.of_axes {
+                            format!(
+                                "unknown name {name:?}; the axes are {}",
+                                self.names.join(", ")
+                            )
+                        } else if self.names.is_empty() {
                             format!(
                                 "unknown name {name:?}: no metric is collected (set FAS_PROMETHEUS_METRIC_NAME and FAS_PROMETHEUS_QUERY, or metric-collectors)"
                             )
@@ -413,7 +420,7 @@ impl Expr {
     /// [`Expr::eval`]'s values). An empty text is not an expression: fly-autoscaler takes a
     /// blank setting as unset, which the caller decides before parsing.
     pub fn parse(text: &str, names: &[String]) -> Result<Expr, ExprError> {
-        let (node, ty) = Self::parse_any(text, names)?;
+        let (node, ty) = Self::parse_any(text, names, false)?;
         if ty != Ty::Num {
             return Err(ExprError {
                 at: 0,
@@ -429,11 +436,13 @@ impl Expr {
     /// Parses a condition (`hard >= soft`, `a + b <= 10 && a > 0`) over the names `names`:
     /// its result must be true or false.
     pub fn parse_condition(text: &str, names: &[String]) -> Result<Expr, ExprError> {
-        let (node, ty) = Self::parse_any(text, names)?;
+        let (node, ty) = Self::parse_any(text, names, true)?;
         if ty != Ty::Bool {
             return Err(ExprError {
                 at: 0,
-                message: "the expression gives a number, not true or false; compare it, e.g. `a >= b`".into(),
+                message:
+                    "the expression gives a number, not true or false; compare it, e.g. `a >= b`"
+                        .into(),
             });
         }
         Ok(Expr {
@@ -447,12 +456,13 @@ impl Expr {
         truth(&self.node, env)
     }
 
-    fn parse_any(text: &str, names: &[String]) -> Result<(Node, Ty), ExprError> {
+    fn parse_any(text: &str, names: &[String], of_axes: bool) -> Result<(Node, Ty), ExprError> {
         let toks = lex(text)?;
         let mut p = Parser {
             toks,
             pos: 0,
             names,
+            of_axes,
         };
         if *p.peek() == Tok::End {
             return p.err("empty expression");

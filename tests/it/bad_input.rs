@@ -290,6 +290,48 @@ fn every_broken_sweep_gives_its_message_and_no_output() {
     }
 }
 
+#[test]
+fn every_broken_plan_gives_its_message_and_no_output() {
+    let files = corpus("tests/fixtures/bad-plan", 20);
+    let tmp = tempfile::tempdir().unwrap();
+    for f in &files {
+        let expected = expectations(f);
+        let out = tmp.path().join(f.file_stem().unwrap());
+        let started = std::time::Instant::now();
+        let r = flysim()
+            .arg("plan")
+            .arg(f)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        within_time(started, f);
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{}: {stderr}", f.display());
+        assert!(stderr.starts_with("error: "), "{}: {stderr}", f.display());
+        for e in expected {
+            assert!(
+                stderr.contains(e.as_str()),
+                "{}: expected {e:?} in:\n{stderr}",
+                f.display()
+            );
+        }
+        assert!(!stderr.contains("panicked"), "{}", f.display());
+        assert!(
+            !out.exists(),
+            "{}: an output folder was written",
+            f.display()
+        );
+        let v = flysim().arg("validate").arg(f).output().unwrap();
+        assert_eq!(
+            v.status.code(),
+            Some(1),
+            "{}: validate exit code",
+            f.display()
+        );
+    }
+}
+
 /// Files of `tests/fixtures/bad-charts/`: `<file>--<case>` replaces `<file>` in a good output.
 #[test]
 fn every_damaged_chart_input_gives_an_error_naming_the_file_and_changes_nothing() {

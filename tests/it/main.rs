@@ -10,6 +10,7 @@ mod deploys;
 mod determinism;
 mod fuzz_corpus;
 mod micro;
+mod plan;
 mod prices;
 mod properties;
 mod real_inputs;
