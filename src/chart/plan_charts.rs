@@ -209,3 +209,25 @@ pub(super) fn plan_report(doc: &PlanDoc, text: &str, charts: &[(String, Vec<u8>)
     let _ = writeln!(o, "</table></body></html>");
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::front;
+
+    #[test]
+    fn the_front_keeps_what_no_cheaper_point_beats() {
+        let pts = [
+            (1.0, 99.0),
+            (2.0, 98.0),
+            (2.0, 99.5),
+            (3.0, 99.9),
+            (4.0, 99.9),
+        ];
+        assert_eq!(
+            front(&pts, true),
+            vec![(1.0, 99.0), (2.0, 99.5), (3.0, 99.9)]
+        );
+        let p99 = [(1.0, 900.0), (2.0, 950.0), (3.0, 400.0)];
+        assert_eq!(front(&p99, false), vec![(1.0, 900.0), (3.0, 400.0)]);
+    }
+}

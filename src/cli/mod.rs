@@ -65,7 +65,7 @@ Exit code 1 when no candidate meets the SLO (the files say which constraint bind
     #[command(after_help = "Example:
   flysim merge out/big/shard-* --out out/big/all")]
     Merge(MergeArgs),
-    /// Redraw the charts and the HTML report of a finished run or sweep from its files.
+    /// Redraw the charts and the HTML report of a finished run, sweep or plan from its files.
     #[command(after_help = "Examples:
   flysim chart output/quickstart
   flysim chart output/autostop-burst")]
@@ -213,7 +213,7 @@ fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
 /// Arguments of `flysim chart`.
 #[derive(Debug, clap::Args)]
 pub struct ChartArgs {
-    /// A run's or a sweep's output folder.
+    /// A run's, a sweep's or a plan's output folder.
     pub dir: PathBuf,
 }
 
@@ -567,7 +567,18 @@ fn chart_cmd(args: ChartArgs) -> Result<()> {
             .ok()
             .map(|b| (name.to_string(), b))
     };
-    let charts = if dir.join("points.csv").is_file() {
+    let charts = if dir.join("plan.json").is_file() {
+        let doc = read("plan.json")
+            .ok_or_else(|| "plan.json cannot be read".to_string())
+            .and_then(|(_, b)| {
+                serde_json::from_slice::<crate::plan::outcome::PlanDoc>(&b)
+                    .map_err(|e| format!("plan.json: {e}"))
+            });
+        let text = read("recommendation.txt")
+            .map(|(_, b)| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        doc.and_then(|d| crate::chart::charts_for_plan(&d, &text))
+    } else if dir.join("points.csv").is_file() {
         let files: Vec<(String, Vec<u8>)> = ["points.csv", "sweep.json"]
             .iter()
             .filter_map(|n| read(n))
@@ -598,7 +609,7 @@ fn chart_cmd(args: ChartArgs) -> Result<()> {
         crate::chart::charts_for_run_files(&files, prefix)
     } else {
         return Err(Error::Input(format!(
-            "{}: no summary.json (a run) or points.csv (a sweep) found; give a folder written by flysim run or flysim sweep",
+            "{}: no summary.json (a run), points.csv (a sweep) or plan.json (a plan) found; give a folder written by flysim run, sweep or plan",
             dir.display()
         ))
         .into());

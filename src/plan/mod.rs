@@ -967,3 +967,40 @@ pub fn cost_floor(sc: &Scenario) -> f64 {
     }
     total * scenario::SECONDS_PER_BILLING_MONTH / secs.max(1e-9)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_names_come_from_the_last_key() {
+        assert_eq!(default_name("app.web.machines[0].count"), "count");
+        assert_eq!(
+            default_name("app.web.fly.http_service.concurrency.hard_limit"),
+            "hard_limit"
+        );
+        assert_eq!(default_name("app.web.fly.vm[0].size"), "size");
+        assert!(is_identifier("min_running") && !is_identifier("2x") && !is_identifier("a-b"));
+        assert!(mentions("hard >= soft", "soft") && !mentions("hard >= softer", "soft"));
+    }
+
+    #[test]
+    fn axis_values_read_as_numbers_where_they_can() {
+        assert_eq!(as_number("3"), Some(3.0));
+        assert_eq!(as_number("0.25"), Some(0.25));
+        assert_eq!(as_number("true"), Some(1.0));
+        assert_eq!(as_number("\"90s\""), Some(90.0));
+        assert_eq!(as_number("\"stop\""), None);
+        assert_eq!(as_number("[\"ams\"]"), None);
+    }
+
+    #[test]
+    fn a_sweep_file_given_as_a_plan_is_named_as_such() {
+        let e = from_text(
+            "scenario = \"base.toml\"\n[[axis]]\npath = \"duration\"\nvalues = [\"1h\"]\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("this is a sweep file"), "{e}");
+    }
+}

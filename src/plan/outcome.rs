@@ -700,13 +700,10 @@ impl View<'_> {
     }
 }
 
-/// Whether candidate `c` may be cheaper than `cost`: its estimate, or when it was never run,
-/// because it fails by implication from candidates with more (which cost no less).
+/// Whether candidate `c` may be cheaper than `cost`: by its estimate, or, never run, by its
+/// floor.
 fn is_cheaper(v: &View, c: usize, cost: f64) -> bool {
-    match v.out.states[c].status {
-        Status::ImpliedInfeasible { .. } => true,
-        _ => v.cost(c).is_some_and(|e| e.mean < cost),
-    }
+    v.priority_cost(c) < cost
 }
 
 /// No candidate met the SLO: which constraint binds, and how close the best came.

@@ -231,30 +231,38 @@ impl Tests {
             let next = (looks.last().expect("one look") * 2).min(plan.max_replications);
             looks.push(next);
         }
-        // A look where the sign test can first decide (2^-n ≤ α), which depends on the
-        // number of looks: settled in a few steps.
+        // A look where the sign test can first decide (2^-n ≤ α). The level depends on the
+        // number of looks, the look on the level: settled in a few steps.
         let level = |looks: usize| {
             (1.0 - plan.confidence)
                 / (plan.candidates.len() * looks * plan.constraint_count().max(1)) as f64
         };
-        let mut alpha = level(looks.len());
-        for _ in 0..8 {
-            let sign_n = ((1.0 / alpha).log2().ceil() as u32).max(plan.min_replications);
-            if looks.contains(&sign_n) {
+        let base = looks;
+        let sign_look =
+            |alpha: f64| ((1.0 / alpha).log2().ceil() as u32).max(plan.min_replications);
+        let with_sign = |n: u32| {
+            let mut l = base.clone();
+            if n > plan.max_replications {
+                // Beyond the last look: the last look moves out instead.
+                *l.last_mut().expect("one look") = n;
+            } else {
+                l.push(n);
+                l.sort_unstable();
+                l.dedup();
+            }
+            l
+        };
+        let mut n = sign_look(level(base.len()));
+        let mut looks = with_sign(n);
+        for _ in 0..16 {
+            let next = sign_look(level(looks.len()));
+            if next <= n {
                 break;
             }
-            let mut with = looks.clone();
-            with.push(sign_n);
-            with.sort_unstable();
-            with.dedup();
-            if sign_n > plan.max_replications {
-                // Beyond the last look: the last look moves out instead.
-                with = looks.clone();
-                *with.last_mut().expect("one look") = sign_n;
-            }
-            looks = with;
-            alpha = level(looks.len());
+            n = next;
+            looks = with_sign(n);
         }
+        let alpha = level(looks.len());
         Tests {
             looks,
             alpha,
@@ -1066,5 +1074,58 @@ impl Search<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(alpha: f64) -> Tests {
+        Tests {
+            looks: vec![5, 10],
+            alpha,
+            per_point: false,
+        }
+    }
+
+    #[test]
+    fn a_constraint_is_met_failed_or_open_by_its_one_sided_interval() {
+        // Mean 1, s = 0.0791, n = 5: at α = 0.025 the half-width is 2.776 s / √5 = 0.0982.
+        let xs = [1.0, 1.1, 0.9, 1.05, 0.95];
+        let t = at(0.025);
+        let e = t.estimate(&xs);
+        assert!((e.mean - 1.0).abs() < 1e-12);
+        assert!((e.half - 0.0982).abs() < 1e-3, "{}", e.half);
+        assert_eq!(t.judge(&xs, 0.9, true), Some(true));
+        assert_eq!(t.judge(&xs, 0.95, true), None);
+        assert_eq!(t.judge(&xs, 1.2, true), Some(false));
+        assert_eq!(t.judge(&xs, 1.2, false), Some(true));
+        assert_eq!(t.judge(&xs, 0.8, false), Some(false));
+        // A stricter level widens the interval: no longer decided.
+        assert_eq!(at(1e-6).judge(&xs, 0.9, true), None);
+    }
+
+    #[test]
+    fn a_flat_sample_waits_for_the_sign_test() {
+        let t = at(1e-3);
+        // 2^-5 = 0.031 > 0.001: five equal results decide nothing.
+        assert_eq!(t.judge(&[1.0; 5], 0.999, true), None);
+        // 2^-10 = 0.00098 ≤ 0.001: ten do.
+        assert_eq!(t.judge(&[1.0; 10], 0.999, true), Some(true));
+        assert_eq!(t.judge(&[0.5; 10], 0.999, true), Some(false));
+        assert_eq!(t.p_value(&[1.0; 10], 0.999), 0.5f64.powi(10));
+        // The exhaustive evaluation judges each point alone, as a sweep does.
+        let per_point = Tests {
+            looks: vec![20],
+            alpha: 0.025,
+            per_point: true,
+        };
+        assert_eq!(per_point.judge(&[1.0; 3], 0.999, true), Some(true));
+    }
+
+    #[test]
+    fn one_replication_decides_nothing() {
+        assert_eq!(at(0.4).judge(&[5.0], 1.0, true), None);
     }
 }

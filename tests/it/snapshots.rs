@@ -206,3 +206,13 @@ fn autoscaler_through_the_launch_morning() {
         &["summary.json"],
     );
 }
+
+#[test]
+fn plan_for_the_job_workers() {
+    // The recommendation as printed and every candidate's figures and reason.
+    snapshot(
+        "plan-jobs",
+        &["plan", "plans/jobs.toml", "--no-charts", "--jobs", "2"],
+        &["recommendation.txt", "candidates.csv"],
+    );
+}
