@@ -318,7 +318,7 @@ fn read_range(n: &Node, path: &str, p: &mut Problems) -> Option<Vec<String>> {
     let (f, e, s) = (whole(from.0), whole(to.0), whole(step.0));
     if s <= 0.0 {
         p.error(
-            &n.origin,
+            &n.get("step").map_or(&n.origin, |v| &v.origin).clone(),
             &format!("{path}.step"),
             format!("expected a step above 0, got {}", step.0),
         );
