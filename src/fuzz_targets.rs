@@ -19,6 +19,14 @@ pub fn sweep(data: &[u8]) {
     }
 }
 
+/// The plan reader: axes, conditions, constraints, every candidate's scenarios and floors
+/// (its base scenarios resolve against the working folder).
+pub fn plan(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = crate::plan::from_text(text, Path::new("fuzz-plan.toml"));
+    }
+}
+
 /// The fly.toml reader on its own, as `validate` and `import` use it.
 pub fn fly_toml(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -169,6 +177,7 @@ pub fn query(data: &[u8]) {
 pub const TARGETS: &[(&str, Target)] = &[
     ("scenario", scenario),
     ("sweep", sweep),
+    ("plan", plan),
     ("fly_toml", fly_toml),
     ("trace_csv", trace_csv),
     ("prometheus", prometheus),

@@ -33,6 +33,7 @@ const EXAMPLES: &str = "Examples:
   flysim run my.toml --set app.web.machines[0].count=3 --set platform.max_queue_wait=10s
   flysim run scenarios/quickstart.toml --set app.web.machines[0].count=1,2,3   a sweep
   flysim sweep scenarios/sweeps/autostop-burst.toml --jobs 2
+  flysim plan plans/shop.toml                  the cheapest configuration meeting the SLO
   flysim validate scenarios/*.toml             check files, run nothing";
 
 /// Subcommands.
@@ -75,7 +76,7 @@ Exit code 1 when no candidate meets the SLO (the files say which constraint bind
   flysim import fly.toml > scenario.toml && flysim run scenario.toml
   flysim import fly.toml --regions ams,ewr --rps 40")]
     Import(ImportArgs),
-    /// Check scenario, sweep or fly.toml files and print every problem with its position.
+    /// Check scenario, sweep, plan or fly.toml files and print every problem with its position.
     #[command(after_help = "Examples:
   flysim validate scenarios/quickstart.toml
   flysim validate fly.toml")]
@@ -233,7 +234,7 @@ pub struct ImportArgs {
 /// Arguments of `flysim validate`.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
-    /// Scenario or fly.toml files.
+    /// Scenario, sweep, plan or fly.toml files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }

@@ -556,6 +556,7 @@ pub fn run(plan: &Plan, out: &mut OwnedDir, opts: SearchOptions) -> Result<Outco
             })
             .collect(),
         lines: BTreeMap::new(),
+        kin: Vec::new(),
         contradictions: Vec::new(),
         rounds: 0,
     };
@@ -686,6 +687,9 @@ struct Search<'p> {
     /// Candidates by their values on the non-monotone axes and every monotone axis but the
     /// first: the lines the bisection walks along the first monotone axis.
     lines: BTreeMap<Vec<usize>, Vec<usize>>,
+    /// Per candidate, the candidates with its values on every axis that is not monotone: the
+    /// only ones a decision on it can imply anything about.
+    kin: Vec<std::sync::Arc<Vec<usize>>>,
     contradictions: Vec<String>,
     rounds: u32,
 }
@@ -699,6 +703,26 @@ impl Search<'_> {
         let Some(m) = self.first_monotone() else {
             return;
         };
+        let mut kin: BTreeMap<Vec<usize>, Vec<usize>> = BTreeMap::new();
+        for (i, c) in self.plan.candidates.iter().enumerate() {
+            let key: Vec<usize> = self
+                .plan
+                .axes
+                .iter()
+                .zip(&c.values)
+                .filter(|(a, _)| a.monotone.is_none())
+                .map(|(_, &v)| v)
+                .collect();
+            kin.entry(key).or_default().push(i);
+        }
+        let groups: Vec<std::sync::Arc<Vec<usize>>> =
+            kin.into_values().map(std::sync::Arc::new).collect();
+        self.kin = vec![std::sync::Arc::new(Vec::new()); self.plan.candidates.len()];
+        for g in &groups {
+            for &i in g.iter() {
+                self.kin[i] = g.clone();
+            }
+        }
         for (i, c) in self.plan.candidates.iter().enumerate() {
             let mut key = c.values.clone();
             key.remove(m);
@@ -830,7 +854,8 @@ impl Search<'_> {
             return;
         }
         let status = self.states[c].status;
-        for y in 0..self.states.len() {
+        let kin = self.kin[c].clone();
+        for &y in kin.iter() {
             if y == c {
                 continue;
             }
@@ -920,12 +945,17 @@ impl Search<'_> {
     /// The candidates of the next round.
     fn pick(&self) -> Vec<usize> {
         let batch = self.plan.batch;
-        let order = |v: &mut Vec<usize>| {
-            v.sort_by(|&a, &b| {
-                self.priority(a)
-                    .total_cmp(&self.priority(b))
-                    .then(a.cmp(&b))
+        let priority: Vec<f64> = (0..self.states.len())
+            .map(|c| {
+                if self.states[c].status == Status::Open {
+                    self.priority(c)
+                } else {
+                    f64::INFINITY
+                }
             })
+            .collect();
+        let order = |v: &mut Vec<usize>| {
+            v.sort_by(|&a, &b| priority[a].total_cmp(&priority[b]).then(a.cmp(&b)))
         };
         let mut going: Vec<usize> = (0..self.states.len())
             .filter(|&c| self.states[c].status == Status::Open && self.states[c].reps > 0)
@@ -970,7 +1000,7 @@ impl Search<'_> {
                         open.sort_by(|&a, &b| amount(a).total_cmp(&amount(b)));
                         let cheapest = open
                             .iter()
-                            .map(|&c| self.priority(c))
+                            .map(|&c| priority[c])
                             .fold(f64::INFINITY, f64::min);
                         let bounded = line.iter().any(|&c| {
                             matches!(
