@@ -63,6 +63,14 @@ fn draw_panel<DB: DrawingBackend>(
     if !lo.is_finite() {
         (lo, hi) = (0.0, 1.0);
     }
+    let bound = if availability {
+        doc.availability_target.map(|t| t * 100.0)
+    } else {
+        doc.latency_p99_target_ms
+    };
+    if let Some(t) = bound {
+        (lo, hi) = (lo.min(t), hi.max(t));
+    }
     let pad = ((hi - lo) * 0.08).max(if availability { 0.01 } else { 1.0 });
     let x_hi = ys.iter().map(|p| p.0).fold(0.0, f64::max) * 1.1 + 1e-6;
     let (caption, desc) = if availability {
@@ -97,6 +105,27 @@ fn draw_panel<DB: DrawingBackend>(
         .light_line_style(colour::GREY.mix(0.3))
         .draw()
         .map_err(err)?;
+    let target = if availability {
+        doc.availability_target.map(|t| t * 100.0)
+    } else {
+        doc.latency_p99_target_ms
+    };
+    if let Some(t) = target.filter(|t| (lo - pad..y_top).contains(t)) {
+        chart
+            .draw_series(LineSeries::new(
+                vec![(0.0, t), (x_hi, t)],
+                colour::RED.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(if availability {
+                format!("SLO: ≥ {} %", crate::output::figures::short(t))
+            } else {
+                format!("SLO: ≤ {} ms", crate::output::figures::short(t))
+            })
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], colour::RED.stroke_width(2))
+            });
+    }
     chart
         .draw_series(ys.iter().map(|&p| Circle::new(p, 4, colour::BLUE.filled())))
         .map_err(err)?

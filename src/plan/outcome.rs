@@ -31,6 +31,10 @@ pub struct PlanDoc {
     pub axes: IndexMap<String, String>,
     /// The scenarios and their constraints.
     pub scenarios: Vec<ScenarioDoc>,
+    /// The strictest availability bound over the scenarios, if any (for the chart).
+    pub availability_target: Option<f64>,
+    /// The strictest p99 bound over the scenarios [ms], if any (for the chart).
+    pub latency_p99_target_ms: Option<f64>,
     /// The recommendation, if a candidate meets every constraint.
     pub recommended: Option<u64>,
     /// The next cheapest feasible candidate.
@@ -424,6 +428,8 @@ pub fn files(plan: &Plan, out: &Outcome) -> PlanFiles {
         confidence: plan.confidence,
         alpha_per_test: out.alpha_test,
         looks: out.looks.clone(),
+        availability_target: strictest(plan, super::Metric::Availability, f64::max),
+        latency_p99_target_ms: strictest(plan, super::Metric::LatencyP99, f64::min),
         axes: plan
             .axes
             .iter()
@@ -458,6 +464,16 @@ pub fn files(plan: &Plan, out: &Outcome) -> PlanFiles {
     ];
     files.sort_by(|a, b| a.0.cmp(&b.0));
     PlanFiles { files, text, doc }
+}
+
+/// The strictest bound on `metric` over the plan's scenarios.
+fn strictest(plan: &Plan, metric: super::Metric, pick: fn(f64, f64) -> f64) -> Option<f64> {
+    plan.scenarios
+        .iter()
+        .flat_map(|s| s.constraints.iter())
+        .filter(|c| c.metric == metric)
+        .map(|c| c.target)
+        .reduce(pick)
 }
 
 fn candidates_csv(v: &View) -> Vec<u8> {

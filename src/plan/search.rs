@@ -557,6 +557,7 @@ pub fn run(plan: &Plan, out: &mut OwnedDir, opts: SearchOptions) -> Result<Outco
             .collect(),
         lines: BTreeMap::new(),
         kin: Vec::new(),
+        kin_of: Vec::new(),
         contradictions: Vec::new(),
         rounds: 0,
     };
@@ -687,9 +688,11 @@ struct Search<'p> {
     /// Candidates by their values on the non-monotone axes and every monotone axis but the
     /// first: the lines the bisection walks along the first monotone axis.
     lines: BTreeMap<Vec<usize>, Vec<usize>>,
-    /// Per candidate, the candidates with its values on every axis that is not monotone: the
-    /// only ones a decision on it can imply anything about.
-    kin: Vec<std::sync::Arc<Vec<usize>>>,
+    /// Groups of candidates with the same values on every axis that is not monotone: a
+    /// decision on one implies nothing outside its group.
+    kin: Vec<Vec<usize>>,
+    /// Each candidate's group in `kin`.
+    kin_of: Vec<usize>,
     contradictions: Vec<String>,
     rounds: u32,
 }
@@ -715,12 +718,11 @@ impl Search<'_> {
                 .collect();
             kin.entry(key).or_default().push(i);
         }
-        let groups: Vec<std::sync::Arc<Vec<usize>>> =
-            kin.into_values().map(std::sync::Arc::new).collect();
-        self.kin = vec![std::sync::Arc::new(Vec::new()); self.plan.candidates.len()];
-        for g in &groups {
-            for &i in g.iter() {
-                self.kin[i] = g.clone();
+        self.kin = kin.into_values().collect();
+        self.kin_of = vec![0; self.plan.candidates.len()];
+        for (g, members) in self.kin.iter().enumerate() {
+            for &i in members {
+                self.kin_of[i] = g;
             }
         }
         for (i, c) in self.plan.candidates.iter().enumerate() {
@@ -854,8 +856,8 @@ impl Search<'_> {
             return;
         }
         let status = self.states[c].status;
-        let kin = self.kin[c].clone();
-        for &y in kin.iter() {
+        let kin = std::mem::take(&mut self.kin[self.kin_of[c]]);
+        for &y in &kin {
             if y == c {
                 continue;
             }
@@ -878,6 +880,8 @@ impl Search<'_> {
                 _ => {}
             }
         }
+        let g = self.kin_of[c];
+        self.kin[g] = kin;
     }
 
     fn contradiction(&mut self, feasible: usize, failing: usize) {

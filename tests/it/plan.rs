@@ -213,7 +213,8 @@ fn both_ways(
 #[test]
 fn the_example_plans_agree_with_the_exhaustive_evaluation_at_a_fifth_of_the_requests() {
     let tmp = tempfile::tempdir().unwrap();
-    for name in ["shop", "jobs", "autostop", "failover"] {
+    // `plans/failover.toml` (workers, no requests) is compared by `benches/plan.sh` only.
+    for name in ["shop", "jobs", "autostop"] {
         let (plan_doc, sweep_doc) = both_ways(name, tmp.path());
         assert!(
             plan_doc.candidates.len() >= 200,
@@ -228,12 +229,10 @@ fn the_example_plans_agree_with_the_exhaustive_evaluation_at_a_fifth_of_the_requ
             "{name}: plan recommends {r}, the exhaustive evaluation {s}"
         );
         let (used, full) = (plan_doc.effort.requests, sweep_doc.effort.requests);
-        if full > 0 {
-            assert!(
-                used * 5 <= full,
-                "{name}: {used} simulated requests against {full}"
-            );
-        }
+        assert!(
+            used > 0 && used * 5 <= full,
+            "{name}: {used} simulated requests against {full}"
+        );
         assert!(
             plan_doc.effort.runs * 3 <= sweep_doc.effort.runs,
             "{name}: {} runs against {}",
