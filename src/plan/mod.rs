@@ -256,17 +256,7 @@ pub fn looks_like_plan(root: &Node) -> bool {
 
 /// Reads and validates a plan file and every scenario it expands to.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
-    let file = path.display().to_string();
-    let text =
-        doc::read_text(path, doc::MAX_TEXT_BYTES).map_err(|(origin, message)| PlanError {
-            problems: vec![Problem {
-                severity: Severity::Error,
-                file: file.clone(),
-                origin,
-                path: String::new(),
-                message,
-            }],
-        })?;
+    let text = crate::sweep::read_file(path).map_err(|problems| PlanError { problems })?;
     from_text(&text, path)
 }
 

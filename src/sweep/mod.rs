@@ -93,18 +93,21 @@ pub const MAX_RUNS: usize = 200_000;
 
 /// Reads and validates a sweep file (and every scenario it expands to).
 pub fn load(path: &Path) -> Result<Sweep, SweepError> {
-    let file = path.display().to_string();
-    let text =
-        doc::read_text(path, doc::MAX_TEXT_BYTES).map_err(|(origin, message)| SweepError {
-            problems: vec![Problem {
-                severity: Severity::Error,
-                file: file.clone(),
-                origin,
-                path: String::new(),
-                message,
-            }],
-        })?;
+    let text = read_file(path).map_err(|problems| SweepError { problems })?;
     from_text(&text, path)
+}
+
+/// A sweep's or a plan's file as text, or the problem reading it.
+pub(crate) fn read_file(path: &Path) -> Result<String, Vec<Problem>> {
+    doc::read_text(path, doc::MAX_TEXT_BYTES).map_err(|(origin, message)| {
+        vec![Problem {
+            severity: Severity::Error,
+            file: path.display().to_string(),
+            origin,
+            path: String::new(),
+            message,
+        }]
+    })
 }
 
 /// Validates a sweep file's text; `path` is where it was read from (its base scenario's path

@@ -248,16 +248,17 @@ fn a_good_run_writes_its_files() {
     assert!(s.pointer("/ci95/requests/availability").is_some());
 }
 
-#[test]
-fn every_broken_sweep_gives_its_message_and_no_output() {
-    let files = corpus("tests/fixtures/bad-sweep", 15);
+/// Every file of `dir` given to `flysim <command>`: its messages, exit code 1, no output;
+/// `validate` refuses it too.
+fn every_broken_file_fails(dir: &str, min: usize, command: &str) {
+    let files = corpus(dir, min);
     let tmp = tempfile::tempdir().unwrap();
     for f in &files {
         let expected = expectations(f);
         let out = tmp.path().join(f.file_stem().unwrap());
         let started = std::time::Instant::now();
         let r = flysim()
-            .arg("sweep")
+            .arg(command)
             .arg(f)
             .arg("--out")
             .arg(&out)
@@ -291,45 +292,13 @@ fn every_broken_sweep_gives_its_message_and_no_output() {
 }
 
 #[test]
+fn every_broken_sweep_gives_its_message_and_no_output() {
+    every_broken_file_fails("tests/fixtures/bad-sweep", 15, "sweep");
+}
+
+#[test]
 fn every_broken_plan_gives_its_message_and_no_output() {
-    let files = corpus("tests/fixtures/bad-plan", 20);
-    let tmp = tempfile::tempdir().unwrap();
-    for f in &files {
-        let expected = expectations(f);
-        let out = tmp.path().join(f.file_stem().unwrap());
-        let started = std::time::Instant::now();
-        let r = flysim()
-            .arg("plan")
-            .arg(f)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
-        within_time(started, f);
-        let stderr = String::from_utf8_lossy(&r.stderr);
-        assert_eq!(r.status.code(), Some(1), "{}: {stderr}", f.display());
-        assert!(stderr.starts_with("error: "), "{}: {stderr}", f.display());
-        for e in expected {
-            assert!(
-                stderr.contains(e.as_str()),
-                "{}: expected {e:?} in:\n{stderr}",
-                f.display()
-            );
-        }
-        assert!(!stderr.contains("panicked"), "{}", f.display());
-        assert!(
-            !out.exists(),
-            "{}: an output folder was written",
-            f.display()
-        );
-        let v = flysim().arg("validate").arg(f).output().unwrap();
-        assert_eq!(
-            v.status.code(),
-            Some(1),
-            "{}: validate exit code",
-            f.display()
-        );
-    }
+    every_broken_file_fails("tests/fixtures/bad-plan", 20, "plan");
 }
 
 /// Files of `tests/fixtures/bad-charts/`: `<file>--<case>` replaces `<file>` in a good output.
