@@ -406,9 +406,7 @@ pub fn from_text(text: &str, path: &Path) -> Result<Plan, PlanError> {
         ),
     }
     let fixed = t.opt_str_list(&mut p, "set").unwrap_or_default();
-    let plan_slo = t
-        .take("slo")
-        .map(|n| (read_slo(n, "slo", &mut p), n.origin.clone()));
+    let plan_slo = t.take("slo").map(|n| read_slo(n, "slo", &mut p));
 
     // Axes.
     let mut axes: Vec<PlanAxis> = Vec::new();
@@ -596,14 +594,7 @@ pub fn from_text(text: &str, path: &Path) -> Result<Plan, PlanError> {
         );
         return fail(p);
     };
-    let combo = |mut i: usize| -> Vec<usize> {
-        let mut c = vec![0; axes.len()];
-        for (k, a) in axes.iter().enumerate().rev() {
-            c[k] = i % a.values.len();
-            i /= a.values.len();
-        }
-        c
-    };
+    let sizes: Vec<usize> = axes.iter().map(|a| a.values.len()).collect();
     let env_of = |c: &[usize]| -> Vec<f64> {
         axes.iter()
             .zip(c)
@@ -613,7 +604,7 @@ pub fn from_text(text: &str, path: &Path) -> Result<Plan, PlanError> {
     let mut kept = Vec::new();
     let mut excluded_by = vec![0usize; conditions.len()];
     for g in 0..grid {
-        let c = combo(g);
+        let c = crate::sweep::grid_point(&sizes, g);
         let env = env_of(&c);
         let mut keep = true;
         for (k, (e, _, _)) in conditions.iter().enumerate() {
@@ -680,7 +671,6 @@ pub fn from_text(text: &str, path: &Path) -> Result<Plan, PlanError> {
     if p.has_errors() {
         return fail(p);
     }
-    let plan_slo_spec = plan_slo.as_ref().map(|(s, _)| s.clone());
     let fixed_sets: Vec<(String, String)> = fixed
         .iter()
         .map(|s| (s.clone(), format!("{file}: set {s}")))
@@ -689,7 +679,7 @@ pub fn from_text(text: &str, path: &Path) -> Result<Plan, PlanError> {
     // set to the plan's latency target.
     let specs: Vec<SloSpec> = scenarios
         .iter()
-        .map(|(_, _, s, _)| plan_slo_spec.clone().unwrap_or_default().merged(s))
+        .map(|(_, _, s, _)| plan_slo.clone().unwrap_or_default().merged(s))
         .collect();
     let jobs: Vec<(usize, usize)> = (0..kept.len())
         .flat_map(|k| (0..scenarios.len()).map(move |s| (k, s)))

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use super::search::{Estimate, Outcome, RunMetrics, Status, Tests};
+use super::search::{Estimate, Outcome, RunMetrics, Status, Tests, objective_runs};
 use super::{Constraint, Plan};
 use crate::output::csv_bytes;
 use crate::output::figures::{count, group, pct, short};
@@ -180,11 +180,7 @@ impl View<'_> {
         if st.reps == 0 {
             return None;
         }
-        let weights: Vec<f64> = self.plan.scenarios.iter().map(|s| s.weight).collect();
-        let xs: Vec<f64> = (0..st.reps as usize)
-            .map(|r| super::objective(&weights, st.runs.iter().map(|runs| runs[r].cost)))
-            .collect();
-        Some(self.tests.estimate(&xs))
+        Some(self.tests.estimate(&objective_runs(self.plan, st)))
     }
 
     /// The confidence of a decision on `xs` against `target`, after the correction.
@@ -192,7 +188,7 @@ impl View<'_> {
         let tests = if self.out.exhaustive {
             2.0
         } else {
-            (1.0 - self.plan.confidence) / self.out.alpha_test
+            (1.0 - self.plan.confidence) / self.tests.alpha
         };
         (1.0 - self.tests.p_value(xs, target) * tests).clamp(0.0, 1.0)
     }
@@ -299,13 +295,7 @@ impl View<'_> {
         let st = &self.out.states[c];
         let mut constraints = Vec::new();
         if st.reps > 0 {
-            for ps in &self.plan.scenarios {
-                let s = self
-                    .plan
-                    .scenarios
-                    .iter()
-                    .position(|x| std::ptr::eq(x, ps))
-                    .expect("own");
+            for (s, ps) in self.plan.scenarios.iter().enumerate() {
                 for con in &ps.constraints {
                     let xs = self.values(c, s, con);
                     constraints.push(ConstraintDoc {
@@ -378,12 +368,11 @@ pub struct PlanFiles {
 
 /// The documents of `out`.
 pub fn files(plan: &Plan, out: &Outcome) -> PlanFiles {
-    let tests = if out.exhaustive {
-        Tests::exhaustive(plan, out.looks[0])
-    } else {
-        Tests::for_search(plan)
+    let v = View {
+        plan,
+        out,
+        tests: out.tests.clone(),
     };
-    let v = View { plan, out, tests };
     let n = plan.candidates.len();
     let candidates: Vec<CandidateDoc> = (0..n).map(|c| v.candidate_doc(c)).collect();
     let mean_requests = {
@@ -421,13 +410,13 @@ pub fn files(plan: &Plan, out: &Outcome) -> PlanFiles {
         name: plan.name.clone(),
         hash: plan.hash.clone(),
         mode: if out.exhaustive {
-            format!("exhaustive {}", out.looks[0])
+            format!("exhaustive {}", out.tests.looks[0])
         } else {
             "search".into()
         },
         confidence: plan.confidence,
-        alpha_per_test: out.alpha_test,
-        looks: out.looks.clone(),
+        alpha_per_test: out.tests.alpha,
+        looks: out.tests.looks.clone(),
         availability_target: strictest(plan, super::Metric::Availability, f64::max),
         latency_p99_target_ms: strictest(plan, super::Metric::LatencyP99, f64::min),
         axes: plan
@@ -558,15 +547,14 @@ fn recommendation_text(v: &View, doc: &PlanDoc) -> String {
         if out.exhaustive {
             format!(
                 "every candidate at {} replications, each judged alone at",
-                out.looks[0]
+                out.tests.looks[0]
             )
         } else {
             "claims made together at".to_string()
         },
         pct(plan.confidence)
     );
-    let weights_differ = plan.scenarios.len() > 1;
-    let objective_text = if weights_differ {
+    let objective_text = if plan.scenarios.len() > 1 {
         "cost (weighted mean over the scenarios)"
     } else {
         "cost"
@@ -595,14 +583,9 @@ fn recommendation_text(v: &View, doc: &PlanDoc) -> String {
                     let eu = v.cost(u).expect("a feasible candidate was run");
                     let ru = &out.states[r];
                     let uu = &out.states[u];
-                    let n = ru.reps.min(uu.reps) as usize;
-                    let weights: Vec<f64> = plan.scenarios.iter().map(|s| s.weight).collect();
-                    let diff: Vec<f64> = (0..n)
-                        .map(|i| {
-                            super::objective(&weights, uu.runs.iter().map(|x| x[i].cost))
-                                - super::objective(&weights, ru.runs.iter().map(|x| x[i].cost))
-                        })
-                        .collect();
+                    let (up, rp) = (objective_runs(plan, uu), objective_runs(plan, ru));
+                    let n = up.len().min(rp.len());
+                    let diff: Vec<f64> = (0..n).map(|i| up[i] - rp[i]).collect();
                     let d = v.tests.estimate(&diff);
                     let _ = writeln!(
                         o,
@@ -615,10 +598,9 @@ fn recommendation_text(v: &View, doc: &PlanDoc) -> String {
                         n
                     );
                     for (s, ps) in plan.scenarios.iter().enumerate() {
-                        for (k, con) in ps.constraints.iter().enumerate() {
+                        for con in &ps.constraints {
                             let a = v.tests.estimate(&v.values(r, s, con)).mean;
                             let b = v.tests.estimate(&v.values(u, s, con)).mean;
-                            let _ = k;
                             let _ = writeln!(
                                 o,
                                 "  {} {}: {} against {}",

@@ -194,10 +194,8 @@ pub struct Outcome {
     pub recommended: Option<usize>,
     /// The next cheapest feasible one.
     pub runner_up: Option<usize>,
-    /// The looks (replications at which candidates are judged).
-    pub looks: Vec<u32>,
-    /// The one-sided level of each test.
-    pub alpha_test: f64,
+    /// The looks and the level its decisions were made at.
+    pub tests: Tests,
     /// Runs done (from the journal or now).
     pub runs: u64,
     /// Of them, taken from the journal.
@@ -213,7 +211,7 @@ pub struct Outcome {
 }
 
 /// The plan's statistics: looks, test level, and the decisions.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Tests {
     /// Replications at which a candidate is judged.
     pub looks: Vec<u32>,
@@ -358,6 +356,15 @@ impl Tests {
         let t = (mean - target).abs() / (var / n as f64).sqrt();
         t_sf(t, (n - 1) as f64)
     }
+}
+
+/// A candidate's objective in each of its replications: the weighted mean over the scenarios
+/// of their 30-day costs in that replication.
+pub fn objective_runs(plan: &Plan, st: &CandidateState) -> Vec<f64> {
+    let weights: Vec<f64> = plan.scenarios.iter().map(|s| s.weight).collect();
+    (0..st.reps as usize)
+        .map(|r| super::objective(&weights, st.runs.iter().map(|runs| runs[r].cost)))
+        .collect()
 }
 
 /// One journal line.
@@ -565,11 +572,9 @@ pub fn run(plan: &Plan, out: &mut OwnedDir, opts: SearchOptions) -> Result<Outco
     if exhaustive {
         let all: Vec<usize> = (0..n_candidates).collect();
         search.evaluate(&mut runner, &all)?;
+        // One look: `decide` leaves nothing open.
         for c in 0..n_candidates {
             search.decide(c);
-            if search.states[c].status == Status::Open {
-                search.states[c].status = Status::Undecided;
-            }
         }
     } else {
         search.search(&mut runner)?;
@@ -581,8 +586,6 @@ pub fn run(plan: &Plan, out: &mut OwnedDir, opts: SearchOptions) -> Result<Outco
     drop(runner.journal);
     out.write(JOURNAL, &journal_bytes(&runner.known))?;
     Ok(Outcome {
-        looks: search.tests.looks.clone(),
-        alpha_test: search.tests.alpha,
         states: search.states,
         recommended,
         runner_up,
@@ -591,6 +594,7 @@ pub fn run(plan: &Plan, out: &mut OwnedDir, opts: SearchOptions) -> Result<Outco
         requests: runner.requests,
         rounds: search.rounds,
         contradictions: search.contradictions,
+        tests: search.tests,
         exhaustive,
     })
 }
@@ -752,11 +756,7 @@ impl Search<'_> {
     }
 
     fn objective_runs(&self, c: usize) -> Vec<f64> {
-        let st = &self.states[c];
-        let weights: Vec<f64> = self.plan.scenarios.iter().map(|s| s.weight).collect();
-        (0..st.reps as usize)
-            .map(|r| super::objective(&weights, st.runs.iter().map(|runs| runs[r].cost)))
-            .collect()
+        objective_runs(self.plan, &self.states[c])
     }
 
     /// The objective's estimate of a candidate that has runs.

@@ -463,17 +463,10 @@ fn expand_text(
     };
     let combos: Vec<Vec<usize>> = match combine {
         Combine::Zip => (0..total).map(|i| vec![i; axes.len()]).collect(),
-        Combine::Grid => (0..total)
-            .map(|mut i| {
-                // The first axis varies slowest.
-                let mut c = vec![0; axes.len()];
-                for (k, a) in axes.iter().enumerate().rev() {
-                    c[k] = i % a.values.len();
-                    i /= a.values.len();
-                }
-                c
-            })
-            .collect(),
+        Combine::Grid => {
+            let sizes: Vec<usize> = axes.iter().map(|a| a.values.len()).collect();
+            (0..total).map(|i| grid_point(&sizes, i)).collect()
+        }
     };
     let mut points = Vec::new();
     let mut seen_errors = std::collections::BTreeSet::new();
@@ -536,6 +529,17 @@ fn expand_text(
         points,
         hash: format!("{h:016x}"),
     })
+}
+
+/// The value indices of grid point `i` over axes of `sizes` values, the first axis varying
+/// slowest.
+pub(crate) fn grid_point(sizes: &[usize], mut i: usize) -> Vec<usize> {
+    let mut c = vec![0; sizes.len()];
+    for (k, &n) in sizes.iter().enumerate().rev() {
+        c[k] = i % n;
+        i /= n;
+    }
+    c
 }
 
 /// Splits a `--set` value at top-level commas (not inside quotes, brackets or braces):
