@@ -1,8 +1,9 @@
 //! The library's errors: one enum whose kinds say what went wrong and whose messages say where
 //! (file, line:column, key, expected value), ready to print as they are.
 //!
-//! Every kind is the user's to fix, and the `flysim` binary prints it and exits with code 1;
-//! anything else that fails (a broken pipe, a bug) is not a [`Error`].
+//! Every kind is the user's to fix (or, for [`Error::SloMissed`], the answer the user asked to
+//! be told about); the `flysim` binary prints it and exits with [`Error::exit_code`]. Anything
+//! else that fails (a broken pipe, a bug) is not a [`Error`].
 
 use crate::output::OutputError;
 use crate::scenario::{Problem, ScenarioError};
@@ -46,12 +47,24 @@ pub enum Error {
         /// The fly.toml it was made from.
         fly_toml: String,
     },
-    /// A plan found no candidate that meets its constraints (its files say why).
+    /// The SLO was missed: a run or sweep under `--fail-on-slo`, or a plan none of whose
+    /// candidates meets its constraints (its files say why).
     #[error("error: {0}")]
-    Unmet(String),
+    SloMissed(String),
     /// Problems already printed (by `validate`): only their count.
     #[error("error: {0} error{s} found", s = if *.0 == 1 { "" } else { "s" })]
     Counted(usize),
+}
+
+impl Error {
+    /// The exit code the `flysim` binary ends with: 3 for a missed SLO, 1 for everything
+    /// else (clap's own usage errors exit with 2 before anything runs).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::SloMissed(_) => 3,
+            _ => 1,
+        }
+    }
 }
 
 /// The library's results.

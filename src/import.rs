@@ -6,10 +6,12 @@
 //! `primary_region`, or to each region given with `--regions`. Traffic: a diurnal day
 //! averaging `--rps` requests per second to the first service, split evenly over those
 //! regions; every other service gets a commented-out source to fill in. The scenario refers to
-//! the fly.toml by path, so the user's own file stays the input.
+//! the fly.toml by path, so the user's own file stays the input; the path is written relative
+//! to where the scenario will live ([`relative_to_file`]), or the fly.toml is embedded as
+//! `[app.fly]` ([`FlyReference::Inline`]).
 
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use crate::scenario::doc;
 use crate::scenario::fly::{self, FlyApp};
@@ -24,15 +26,74 @@ pub struct Imported {
     pub notes: Vec<Problem>,
 }
 
+/// How the starter scenario names its fly.toml.
+#[derive(Clone, Debug)]
+pub enum FlyReference {
+    /// `fly_toml = "<path>"`, the path as the scenario's folder sees it.
+    Path(PathBuf),
+    /// The fly.toml's text embedded as `[app.fly]`, comments and all.
+    Inline,
+}
+
+/// The path of `target` as seen from the folder of `file` (which need not exist yet; its
+/// folder must): what `fly_toml` must say in a scenario written to `file`.
+pub fn relative_to_file(target: &Path, file: &Path) -> Result<PathBuf, String> {
+    let folder = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let folder = std::fs::canonicalize(folder)
+        .map_err(|e| format!("{}: its folder cannot be read: {e}", file.display()))?;
+    let target = std::fs::canonicalize(target)
+        .map_err(|e| format!("{}: cannot be read: {e}", target.display()))?;
+    let from: Vec<Component> = folder.components().collect();
+    let to: Vec<Component> = target.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..from.len() {
+        rel.push("..");
+    }
+    for c in &to[common..] {
+        rel.push(c.as_os_str());
+    }
+    Ok(rel)
+}
+
+/// The fly.toml's text as the `[app.fly]` tables of the scenario's (last) `[[app]]`: every
+/// table header moved under `app.fly`, keys, values and comments kept.
+fn inline_fly(text: &str) -> Result<String, String> {
+    use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
+    let fly: DocumentMut = text.parse().map_err(|e| format!("not valid TOML: {e}"))?;
+    let mut fly_table = fly.as_table().clone();
+    fly_table.set_implicit(false);
+    fly_table.decor_mut().clear();
+    let mut app = Table::new();
+    app.insert("fly", Item::Table(fly_table));
+    let mut apps = ArrayOfTables::new();
+    apps.push(app);
+    let mut wrapper = DocumentMut::new();
+    wrapper.insert("app", Item::ArrayOfTables(apps));
+    let rendered = wrapper.to_string();
+    // The wrapper's own `[[app]]` header: the scenario already opened that table.
+    let body = rendered
+        .trim_start()
+        .strip_prefix("[[app]]")
+        .unwrap_or(&rendered)
+        .trim_start_matches('\n');
+    Ok(body.to_string())
+}
+
 fn toml_str(s: &str) -> String {
     doc::to_toml(&doc::Value::Str(s.to_string()))
 }
 
-/// Builds a starter scenario for `fly_toml` (a path as the scenario should refer to it).
+/// Builds a starter scenario for the fly.toml read from `fly_toml`, naming it as `reference`
+/// says.
 pub fn import(
     fly_toml: &Path,
     region_codes: Option<&[String]>,
     rps: f64,
+    reference: &FlyReference,
 ) -> Result<Imported, Vec<Problem>> {
     let file = fly_toml.display().to_string();
     let mut p = Problems::new(&file);
@@ -82,12 +143,22 @@ pub fn import(
         },
     };
     Ok(Imported {
-        text: render(&fly, fly_toml, &regions, rps),
+        text: render(&fly, fly_toml, &text, reference, &regions, rps).map_err(|message| {
+            p.error(&doc::Origin::Implied, "", message);
+            p.list.clone()
+        })?,
         notes: p.list,
     })
 }
 
-fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String {
+fn render(
+    fly: &FlyApp,
+    fly_toml: &Path,
+    fly_text: &str,
+    reference: &FlyReference,
+    regions: &[String],
+    rps: f64,
+) -> Result<String, String> {
     let name = fly
         .app
         .as_deref()
@@ -151,11 +222,13 @@ fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String
         );
     }
     let _ = writeln!(o, "[[app]]\nname = {}", toml_str(&name));
-    let _ = writeln!(
-        o,
-        "fly_toml = {}   # relative to this file: keep it beside the fly.toml, or fix the path",
-        toml_str(&fly_toml.display().to_string())
-    );
+    if let FlyReference::Path(path) = reference {
+        let _ = writeln!(
+            o,
+            "fly_toml = {}   # relative to this file's folder",
+            toml_str(&path.display().to_string())
+        );
+    }
     let region_list = regions
         .iter()
         .map(|r| toml_str(r))
@@ -203,6 +276,17 @@ fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String
         o,
         "app_boot = \"3s\"   # time from VM boot to your app accepting requests\n"
     );
+    if let FlyReference::Inline = reference {
+        let _ = writeln!(
+            o,
+            "# {}, embedded: its tables sit under [app.fly]",
+            fly_toml.display()
+        );
+        o.push_str(&inline_fly(fly_text)?);
+        if !o.ends_with("\n\n") {
+            o.push('\n');
+        }
+    }
     if !served.is_empty() {
         let share = rps / regions.len() as f64;
         for r in regions {
@@ -249,5 +333,5 @@ fn render(fly: &FlyApp, fly_toml: &Path, regions: &[String], rps: f64) -> String
         fly.deploy.strategy.name(),
         toml_str(&name)
     );
-    o
+    Ok(o)
 }

@@ -74,6 +74,7 @@ pub mod progress;
 pub mod query;
 pub mod run;
 pub mod scenario;
+pub mod schema;
 pub mod sweep;
 pub mod workload;
 

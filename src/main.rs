@@ -15,12 +15,16 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            if e.downcast_ref::<flysim::Error>().is_some() {
-                eprintln!("{e}");
-            } else {
-                eprintln!("error: {e:#}");
+            match e.downcast_ref::<flysim::Error>() {
+                Some(known) => {
+                    eprintln!("{known}");
+                    ExitCode::from(known.exit_code())
+                }
+                None => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
             }
-            ExitCode::FAILURE
         }
     }
 }

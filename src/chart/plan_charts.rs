@@ -212,7 +212,7 @@ pub(super) fn plan_report(doc: &PlanDoc, text: &str, charts: &[(String, Vec<u8>)
             let _ = write!(
                 o,
                 "<td>{}</td>",
-                esc(c.params.get(*n).map_or("", String::as_str))
+                esc(&c.params.get(*n).map(|v| v.to_string()).unwrap_or_default())
             );
         }
         let cost = c.cost.expect("filtered");

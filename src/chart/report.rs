@@ -12,6 +12,9 @@ use super::run_charts::RunData;
 use crate::metrics::results::{MeanCi, RunSummary};
 use crate::output::figures::{count, pct, short};
 
+/// The scenario a run's folder keeps (its text as read, overrides noted), shown in the report.
+pub const SCENARIO_FILE: &str = "scenario.toml";
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -113,8 +116,8 @@ pub fn sweep_report(d: &super::SweepData, charts: &[(String, Vec<u8>)]) -> Strin
             }
         );
         for a in &axes {
-            let value = p.params.get(a).map_or("", String::as_str);
-            let _ = write!(o, "<td>{}</td>", esc(value));
+            let value = p.params.get(a).map(|v| v.to_string()).unwrap_or_default();
+            let _ = write!(o, "<td>{}</td>", esc(&value));
         }
         let pair = |f: MeanCi, s: f64| format!("{} ± {}", trim(f.mean * s), trim(f.ci95 * s));
         let met = if p.meets_slo {

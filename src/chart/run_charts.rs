@@ -30,6 +30,8 @@ pub struct RunData {
     pub deploys: Option<Table>,
     /// `summary.json`.
     pub summary: RunSummary<f64>,
+    /// `machines.csv` (the report's per-Machine table; absent: no table).
+    pub machines: Option<Table>,
 }
 
 impl RunData {
@@ -97,6 +99,10 @@ impl RunData {
             }
             None => None,
         };
+        let machines = match get("machines.csv") {
+            Some(bytes) => Some(Table::parse("machines.csv", &bytes)?),
+            None => None,
+        };
         Ok(RunData {
             timeseries,
             states,
@@ -106,6 +112,7 @@ impl RunData {
             actions,
             deploys,
             summary,
+            machines,
         })
     }
 }

@@ -82,7 +82,7 @@ impl SweepData {
         self.sweep.axes[i]
             .values
             .iter()
-            .map(|v| display_value(v))
+            .map(|v| v.to_string())
             .collect()
     }
 

@@ -1,11 +1,14 @@
 //! The command line: argument definitions (clap derive) and one function per subcommand.
 //!
 //! Glue only: reading files, calling the library, printing and writing. Nothing in the library
-//! depends on this module.
+//! depends on this module. Flags mean the same on every subcommand: `-o/--out` the output
+//! folder, `-j/--jobs` worker threads, `-q/--quiet` nothing but errors, `--seed` and `--set`
+//! scenario overrides, `--json` the result document on standard output, `--fail-on-slo` exit
+//! code 3 when the SLO is missed.
 
 mod table;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -20,21 +23,31 @@ use crate::scenario::{self, Loaded, QUICKSTART, QUICKSTART_NAME, Severity};
 /// flysim: try your Fly.io app's Machines, autostop and concurrency settings against traffic
 /// before production does.
 #[derive(Debug, Parser)]
-#[command(name = "flysim", version, about, long_about = None, after_help = EXAMPLES)]
+#[command(name = "flysim", version, about, long_about = None, after_help = TOP_HELP)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
-const EXAMPLES: &str = "Examples:
+/// What `flysim --help` ends with: examples, then the exit codes.
+const TOP_HELP: &str = "Examples:
   flysim run                                   run the built-in quickstart scenario
   flysim run scenarios/two-regions.toml --seed 3
   flysim run my.toml --set app.web.machines[0].count=3 --set platform.max_queue_wait=10s
   flysim run scenarios/quickstart.toml --set app.web.machines[0].count=1,2,3   a sweep
-  flysim sweep scenarios/sweeps/autostop-burst.toml --jobs 2
+  flysim run my.toml --json --fail-on-slo > summary.json   gate a config change in CI
+  flysim sweep scenarios/sweeps/autostop-burst.toml -j 2
   flysim plan plans/shop.toml                  the cheapest configuration meeting the SLO
-  flysim validate scenarios/*.toml             check files, run nothing";
+  flysim validate scenarios/*.toml             check files, run nothing
+  flysim completions bash > /etc/bash_completion.d/flysim
+
+Exit codes:
+  0  success (with --fail-on-slo: and the SLO was met)
+  1  an error: a bad input file, a refused output folder, a failed write
+  2  a usage error: an unknown flag, a bad flag value, a missing argument
+  3  the SLO was missed: with --fail-on-slo (run: the run missed it; sweep, merge: no point
+     met it with confidence), and always for a plan none of whose candidates meets it";
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
@@ -43,44 +56,87 @@ pub enum Command {
     #[command(after_help = "Examples:
   flysim run
   flysim run scenarios/quickstart.toml --set app.web.fly.http_service.auto_stop_machines=suspend
-  flysim run my.toml --seed 3 --out out/x --set replications=10")]
+  flysim run my.toml --seed 3 -o out/x --set replications=10 -j 4
+  flysim run my.toml --json | jq .requests.availability
+  flysim run my.toml --fail-on-slo -q            exit code 3 when the SLO is missed
+
+A --set with several values (a=1,2,3) runs a sweep over them.")]
     Run(RunArgs),
     /// Run a parameter sweep: a grid of scenario values × replications, in parallel.
     #[command(after_help = "Examples:
   flysim sweep scenarios/sweeps/resilience.toml
-  flysim sweep my-sweep.toml --jobs 8 --out out/big
-  flysim sweep my-sweep.toml --shard 3/10 --out out/big/shard-3   (then: flysim merge out/big/shard-*)
+  flysim sweep my-sweep.toml -j 8 -o out/big --seed 7
+  flysim sweep my-sweep.toml --shard 3/10 -o out/big/shard-3   (then: flysim merge out/big/shard-*)
+  flysim sweep my-sweep.toml --json -q > sweep.json
 
 Rerunning the same command after an interruption resumes: finished runs are kept.")]
     Sweep(SweepArgs),
     /// Find the cheapest configuration that meets the SLO in every scenario, with confidence.
     #[command(after_help = "Examples:
   flysim plan plans/shop.toml
-  flysim plan plans/shop.toml --jobs 8 --out out/shop
+  flysim plan plans/shop.toml -j 8 -o out/shop
+  flysim plan plans/shop.toml --set platform.max_queue_wait=5s --seed 11
   flysim plan plans/shop.toml --exhaustive 20      every candidate at 20 replications, for reference
 
 Rerunning the same command after an interruption resumes from the journal.
-Exit code 1 when no candidate meets the SLO (the files say which constraint binds).")]
+Exit code 3 when no candidate meets the SLO (the files say which constraint binds).")]
     Plan(PlanArgs),
     /// Join the folders of a sharded sweep into the results of one run.
-    #[command(after_help = "Example:
-  flysim merge out/big/shard-* --out out/big/all")]
+    #[command(after_help = "Examples:
+  flysim merge out/big/shard-* -o out/big/all
+  flysim merge out/big/shard-* -o out/big/all --json -q > sweep.json")]
     Merge(MergeArgs),
     /// Redraw the charts and the HTML report of a finished run, sweep or plan from its files.
     #[command(after_help = "Examples:
   flysim chart output/quickstart
   flysim chart output/autostop-burst")]
     Chart(ChartArgs),
-    /// Print a starter scenario around a real fly.toml.
+    /// Write a starter scenario around a real fly.toml (to standard output, or a new file).
     #[command(after_help = "Examples:
-  flysim import fly.toml > scenario.toml && flysim run scenario.toml
+  flysim import fly.toml -o scenario.toml && flysim run scenario.toml
+  flysim import my/fly.toml -o my/scenario.toml      the path to the fly.toml is relative to my/
+  flysim import fly.toml --inline > scenario.toml  the fly.toml embedded as [app.fly]
   flysim import fly.toml --regions ams,ewr --rps 40")]
     Import(ImportArgs),
     /// Check scenario, sweep, plan or fly.toml files and print every problem with its position.
     #[command(after_help = "Examples:
   flysim validate scenarios/quickstart.toml
-  flysim validate fly.toml")]
+  flysim validate fly.toml                 typos, ignored keys and missing primary_region
+  flysim validate -q scenarios/*.toml      only the problems")]
     Validate(ValidateArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  flysim completions bash > ~/.local/share/bash-completion/completions/flysim
+  flysim completions zsh > ~/.zfunc/_flysim
+  flysim completions fish > ~/.config/fish/completions/flysim.fish")]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff).
+    #[command(after_help = "Examples:
+  flysim man > flysim.1 && man ./flysim.1")]
+    Man,
+}
+
+/// `--seed` and `--set`: overrides of the scenario's values, applied before validation.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Overrides {
+    /// Master seed, overriding the scenario's `seed`.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a scenario value before validation, e.g. app.web.machines[0].count=3
+    /// (repeatable). Paths under app.NAME.fly reach into a referenced fly_toml file.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+}
+
+impl Overrides {
+    /// The `--set` overrides with `--seed` as one more (a string, so that any u64 fits).
+    fn all(&self) -> Vec<String> {
+        let mut sets = self.sets.clone();
+        if let Some(seed) = self.seed {
+            sets.push(format!("seed=\"{seed}\""));
+        }
+        sets
+    }
 }
 
 /// Arguments of `flysim run`.
@@ -88,21 +144,29 @@ Exit code 1 when no candidate meets the SLO (the files say which constraint bind
 pub struct RunArgs {
     /// Scenario file (TOML). Without it, the built-in quickstart scenario runs.
     pub scenario: Option<PathBuf>,
-    /// Master seed, overriding the scenario's `seed`.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override a scenario value before validation, e.g. app.web.machines[0].count=3 (repeatable).
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub sets: Vec<String>,
+    /// `--seed` and `--set`.
+    #[command(flatten)]
+    pub overrides: Overrides,
     /// Output folder [default: output/NAME, NAME being the scenario's name].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, short, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Worker threads for the replications [default: all cores]. Files are identical whatever
+    /// the number.
+    #[arg(long, short, value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
     /// Write no output files; print the summary only.
     #[arg(long)]
     pub no_output: bool,
     /// Write no charts and no HTML report (the CSV and JSON files only).
     #[arg(long)]
     pub no_charts: bool,
+    /// Print the summary as JSON (what summary.json holds) on standard output instead of the
+    /// table.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with code 3 when the run misses its SLO (availability or p99 latency).
+    #[arg(long)]
+    pub fail_on_slo: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -113,6 +177,9 @@ pub struct RunArgs {
 pub struct SweepArgs {
     /// Sweep file (TOML).
     pub sweep: PathBuf,
+    /// `--seed` and `--set`.
+    #[command(flatten)]
+    pub overrides: Overrides,
     /// Worker threads [default: all cores]. Results are identical whatever the number.
     #[arg(long, short, value_parser = parse_jobs)]
     pub jobs: Option<usize>,
@@ -120,8 +187,14 @@ pub struct SweepArgs {
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<(usize, usize)>,
     /// Output folder [default: output/NAME, NAME being the sweep's name].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, short, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Print sweep.json on standard output instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with code 3 when no point meets the SLO with confidence.
+    #[arg(long)]
+    pub fail_on_slo: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -132,11 +205,14 @@ pub struct SweepArgs {
 pub struct PlanArgs {
     /// Plan file (TOML).
     pub plan: PathBuf,
+    /// `--seed` and `--set`.
+    #[command(flatten)]
+    pub overrides: Overrides,
     /// Worker threads [default: all cores]. The answer is identical whatever the number.
     #[arg(long, short, value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// Output folder [default: output/NAME, NAME being the plan's name].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, short, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Run every candidate at N replications and judge each alone, as a sweep would (the
     /// reference the search is checked against) [default folder: output/NAME-exhaustive].
@@ -145,6 +221,9 @@ pub struct PlanArgs {
     /// Write no charts and no HTML report.
     #[arg(long)]
     pub no_charts: bool,
+    /// Print plan.json on standard output instead of the recommendation.
+    #[arg(long)]
+    pub json: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -167,8 +246,14 @@ pub struct MergeArgs {
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
     /// Folder for the merged results.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
+    /// Print sweep.json on standard output instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with code 3 when no point meets the SLO with confidence.
+    #[arg(long)]
+    pub fail_on_slo: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
@@ -216,6 +301,9 @@ fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
 pub struct ChartArgs {
     /// A run's, a sweep's or a plan's output folder.
     pub dir: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Arguments of `flysim import`.
@@ -223,12 +311,22 @@ pub struct ChartArgs {
 pub struct ImportArgs {
     /// The app's fly.toml.
     pub fly_toml: PathBuf,
+    /// Write the scenario to this new file (never over an existing one) instead of standard
+    /// output; the path to the fly.toml is then written relative to the file's folder.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Embed the fly.toml in the scenario as [app.fly] instead of referring to it.
+    #[arg(long)]
+    pub inline: bool,
     /// Regions to run Machines in, comma-separated [default: the fly.toml's primary_region].
     #[arg(long, value_delimiter = ',')]
     pub regions: Vec<String>,
     /// Mean requests per second of the starter traffic.
     #[arg(long, default_value_t = 10.0, value_parser = parse_rps)]
     pub rps: f64,
+    /// Print nothing but errors (no warnings about the fly.toml).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Arguments of `flysim validate`.
@@ -237,6 +335,16 @@ pub struct ValidateArgs {
     /// Scenario, sweep, plan or fly.toml files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Print only the problems: no `ok:` lines, no ignored keys.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `flysim completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 /// Runs the parsed command line.
@@ -249,20 +357,51 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(args) => import_cmd(args),
         Command::Chart(args) => chart_cmd(args),
         Command::Validate(args) => validate_cmd(args),
+        Command::Completions(args) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "flysim", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            std::io::stdout().write_all(&man_page())?;
+            Ok(())
+        }
     }
 }
 
-/// The `--set` overrides with `--seed` as one more (a string, so that any u64 fits).
-fn sets_with_seed(sets: &[String], seed: Option<u64>) -> Vec<String> {
-    let mut sets = sets.to_vec();
-    if let Some(seed) = seed {
-        sets.push(format!("seed=\"{seed}\""));
+/// The manual page of `flysim`, in roff: the top page, then each subcommand's.
+pub fn man_page() -> Vec<u8> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd.clone())
+        .render(&mut out)
+        .expect("writing to memory");
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let sub = sub.clone().name(format!("flysim-{}", sub.get_name()));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(sub)
+            .render(&mut page)
+            .expect("writing to memory");
+        out.extend_from_slice(&page);
     }
-    sets
+    out
+}
+
+/// Worker threads: `--jobs`, or every core.
+fn jobs_or_all(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Writes a JSON document's bytes to standard output.
+fn print_json(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(bytes)?;
+    stdout.flush()?;
+    Ok(())
 }
 
 fn load_scenario(args: &RunArgs) -> Result<Loaded> {
-    let sets = sets_with_seed(&args.sets, args.seed);
+    let sets = args.overrides.all();
     let loaded = match &args.scenario {
         Some(path) => scenario::load(path, &sets),
         None => scenario::from_str(QUICKSTART, QUICKSTART_NAME, &sets),
@@ -270,12 +409,25 @@ fn load_scenario(args: &RunArgs) -> Result<Loaded> {
     loaded.map_err(|e| Error::from(e).into())
 }
 
+/// How a sweep command reports: human text, JSON, nothing; and whether a miss fails it.
+#[derive(Clone, Copy, Debug)]
+struct Report {
+    quiet: bool,
+    json: bool,
+    fail_on_slo: bool,
+}
+
 fn run_cmd(args: RunArgs) -> Result<()> {
-    if crate::sweep::is_sweep(&args.sets) {
-        let sets = sets_with_seed(&args.sets, args.seed);
+    let report = Report {
+        quiet: args.quiet,
+        json: args.json,
+        fail_on_slo: args.fail_on_slo,
+    };
+    if crate::sweep::is_sweep(&args.overrides.sets) {
+        let sets = args.overrides.all();
         let sweep =
             crate::sweep::from_run_args(args.scenario.as_deref(), &sets).map_err(Error::from)?;
-        return execute_sweep(&sweep, args.out, None, None, args.quiet);
+        return execute_sweep(&sweep, args.out, args.jobs, None, report);
     }
     let loaded = load_scenario(&args)?;
     let sc = &loaded.scenario;
@@ -297,20 +449,8 @@ fn run_cmd(args: RunArgs) -> Result<()> {
         }
     }
     let started = Instant::now();
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let bar = show_progress.then(|| crate::progress::simulation_bar(&sc.name, sc.replications));
-    let mut records: Vec<RunRecord> = Vec::new();
-    for rep in 0..sc.replications as u64 {
-        let record = run::run_replication_with_progress(sc, rep, &mut |done| {
-            if let Some(b) = &bar {
-                b.set_position(rep * 1000 + (done * 1000.0) as u64);
-            }
-        });
-        records.push(record);
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    let jobs = jobs_or_all(args.jobs);
+    let records = run_replications(sc, jobs, !args.quiet && std::io::stderr().is_terminal())?;
     let elapsed = started.elapsed();
     let (summary, files) = if records.len() == 1 {
         (
@@ -346,6 +486,10 @@ fn run_cmd(args: RunArgs) -> Result<()> {
         (agg, files)
     };
     let mut files = files;
+    files.push((
+        crate::chart::report::SCENARIO_FILE.to_string(),
+        loaded.text.clone().into_bytes(),
+    ));
     if !args.no_output && !args.no_charts {
         let prefix = if records.len() == 1 { "" } else { "rep-000/" };
         files.extend(
@@ -356,18 +500,84 @@ fn run_cmd(args: RunArgs) -> Result<()> {
     if !args.no_output {
         output::replace_dir(&out_dir, &files).map_err(user)?;
     }
-    if !args.quiet {
+    let typed = crate::metrics::results::RunSummary::from_value(&summary).map_err(Error::Input)?;
+    if args.json {
+        print_json(&output::json_bytes(&summary))?;
+    } else if !args.quiet {
         let written = (!args.no_output).then_some(out_dir.as_path());
-        let typed =
-            crate::metrics::results::RunSummary::from_value(&summary).map_err(Error::Input)?;
         print!("{}", table::render(&typed, elapsed.as_secs_f64(), written));
+    }
+    if args.fail_on_slo && !(typed.slo.availability_met && typed.slo.latency_p99_met) {
+        return Err(Error::SloMissed(format!(
+            "scenario {} missed its SLO: availability {} (target {}), p99 latency {} (target {}){}",
+            sc.name,
+            crate::output::figures::pct(typed.requests.availability),
+            crate::output::figures::pct(typed.slo.availability_target),
+            crate::output::figures::duration_ms(typed.latency_ms.p99),
+            crate::output::figures::duration_ms(typed.slo.latency_p99_target_ms),
+            if records.len() > 1 {
+                "; means over the replications"
+            } else {
+                ""
+            }
+        ))
+        .into());
     }
     Ok(())
 }
 
+/// Runs every replication of `sc` on `jobs` threads, in replication order (the files do not
+/// depend on the number of threads: each replication has its own streams).
+fn run_replications(
+    sc: &scenario::Scenario,
+    jobs: usize,
+    progress: bool,
+) -> Result<Vec<RunRecord>> {
+    use rayon::prelude::*;
+    let bar = progress.then(|| crate::progress::simulation_bar(&sc.name, sc.replications));
+    let reps = u64::from(sc.replications);
+    let records = if jobs > 1 && reps > 1 {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.min(reps as usize))
+            .build()
+            .map_err(|e| anyhow::anyhow!("starting {jobs} worker threads: {e}"))?;
+        pool.install(|| {
+            (0..reps)
+                .into_par_iter()
+                .map(|rep| {
+                    let record = run::run_replication(sc, rep);
+                    if let Some(b) = &bar {
+                        b.inc(1000);
+                    }
+                    record
+                })
+                .collect()
+        })
+    } else {
+        (0..reps)
+            .map(|rep| {
+                run::run_replication_with_progress(sc, rep, &mut |done| {
+                    if let Some(b) = &bar {
+                        b.set_position(rep * 1000 + (done * 1000.0) as u64);
+                    }
+                })
+            })
+            .collect()
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(records)
+}
+
 fn sweep_cmd(args: SweepArgs) -> Result<()> {
-    let sweep = crate::sweep::load(&args.sweep).map_err(Error::from)?;
-    execute_sweep(&sweep, args.out, args.jobs, args.shard, args.quiet)
+    let sweep = crate::sweep::load_with(&args.sweep, &args.overrides.all()).map_err(Error::from)?;
+    let report = Report {
+        quiet: args.quiet,
+        json: args.json,
+        fail_on_slo: args.fail_on_slo,
+    };
+    execute_sweep(&sweep, args.out, args.jobs, args.shard, report)
 }
 
 fn execute_sweep(
@@ -375,12 +585,13 @@ fn execute_sweep(
     out: Option<PathBuf>,
     jobs: Option<usize>,
     shard: Option<(usize, usize)>,
-    quiet: bool,
+    report: Report,
 ) -> Result<()> {
     use crate::sweep::exec;
     let dir = crate::sweep::out_dir(sweep, out);
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = jobs_or_all(jobs);
     let shard = shard.unwrap_or((1, 1));
+    let quiet = report.quiet;
     let started = Instant::now();
     let opts = exec::RunOptions {
         jobs,
@@ -404,7 +615,7 @@ fn execute_sweep(
     }
     let entries = finished.entries;
     if shard.1 > 1 {
-        if !quiet {
+        if !quiet && !report.json {
             println!(
                 "flysim {}: sweep {}, shard {}/{}: {} runs in {:.2} s, journaled in {}/{}; join the shards with `flysim merge`",
                 env!("CARGO_PKG_VERSION"),
@@ -427,29 +638,53 @@ fn execute_sweep(
             .map_err(|e| Error::Input(format!("drawing the charts: {e}")))?,
     );
     exec::write_results(&mut owned, &files).map_err(user)?;
-    if !quiet {
-        let axes: Vec<String> = sweep.axes.iter().map(|a| a.path.clone()).collect();
-        println!(
-            "flysim {}: sweep {}, {} points × {} replications = {} runs in {:.2} s ({} threads)",
-            env!("CARGO_PKG_VERSION"),
-            sweep.name,
-            sweep.points.len(),
-            sweep.replications,
-            sweep.total_runs(),
-            started.elapsed().as_secs_f64(),
-            jobs
-        );
+    let headline = format!(
+        "flysim {}: sweep {}, {} points × {} replications = {} runs in {:.2} s ({} threads)",
+        env!("CARGO_PKG_VERSION"),
+        sweep.name,
+        sweep.points.len(),
+        sweep.replications,
+        sweep.total_runs(),
+        started.elapsed().as_secs_f64(),
+        jobs
+    );
+    let axes: Vec<String> = sweep.axes.iter().map(|a| a.path.clone()).collect();
+    report_sweep(&headline, &axes, &res, &dir, report)
+}
+
+/// Prints a finished sweep's results (the table, or sweep.json) and applies `--fail-on-slo`.
+fn report_sweep(
+    headline: &str,
+    axes: &[String],
+    res: &crate::sweep::exec::SweepResults,
+    dir: &Path,
+    report: Report,
+) -> Result<()> {
+    if report.json {
+        if let Some((_, bytes)) = res.files.iter().find(|(n, _)| n == "sweep.json") {
+            print_json(bytes)?;
+        }
+    } else if !report.quiet {
+        println!("{headline}");
         print!(
             "{}",
-            table::render_sweep(&axes, &res.stats, res.cheapest, &dir)
+            table::render_sweep(axes, &res.stats, res.cheapest, dir)
         );
+    }
+    if report.fail_on_slo && res.cheapest.is_none() {
+        return Err(Error::SloMissed(format!(
+            "no point of the sweep meets its SLO with confidence ({} points; points.csv in {} has each one's figures)",
+            res.stats.len(),
+            dir.display()
+        ))
+        .into());
     }
     Ok(())
 }
 
 fn plan_cmd(args: PlanArgs) -> Result<()> {
     use crate::plan::{outcome, search};
-    let plan = crate::plan::load(&args.plan).map_err(Error::from)?;
+    let plan = crate::plan::load_with(&args.plan, &args.overrides.all()).map_err(Error::from)?;
     let dir = args.out.clone().unwrap_or_else(|| {
         let name = match args.exhaustive {
             Some(_) => format!("{}-exhaustive", plan.name),
@@ -457,9 +692,7 @@ fn plan_cmd(args: PlanArgs) -> Result<()> {
         };
         Path::new("output").join(name)
     });
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = jobs_or_all(args.jobs);
     let started = Instant::now();
     let mut owned = output::OwnedDir::open(&dir).map_err(user)?;
     let found = search::run(
@@ -491,7 +724,11 @@ fn plan_cmd(args: PlanArgs) -> Result<()> {
     for (name, bytes) in &files {
         owned.write(name, bytes).map_err(user)?;
     }
-    if !args.quiet {
+    if args.json {
+        if let Some((_, bytes)) = made.files.iter().find(|(n, _)| n == "plan.json") {
+            print_json(bytes)?;
+        }
+    } else if !args.quiet {
         print!("{}", made.text);
         println!(
             "{:.2} s, {} threads; files in {}",
@@ -501,7 +738,7 @@ fn plan_cmd(args: PlanArgs) -> Result<()> {
         );
     }
     if found.recommended.is_none() {
-        return Err(Error::Unmet(format!(
+        return Err(Error::SloMissed(format!(
             "no candidate of plan {} meets every constraint; {} says which binds and how close the best came",
             plan.name,
             dir.join("recommendation.txt").display()
@@ -538,22 +775,19 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
             .map_err(|e| Error::Input(format!("drawing the charts: {e}")))?,
     );
     output::replace_dir(&args.out, &files).map_err(user)?;
-    if !args.quiet {
-        let axes = manifest.axis_paths();
-        println!(
-            "flysim {}: merged {} runs from {} folders",
-            env!("CARGO_PKG_VERSION"),
-            entries.len(),
-            args.dirs.len()
-        );
-        print!(
-            "{}",
-            table::render_sweep(&axes, &res.stats, res.cheapest, &args.out)
-        );
-    }
-    Ok(())
+    let headline = format!(
+        "flysim {}: merged {} runs from {} folders",
+        env!("CARGO_PKG_VERSION"),
+        entries.len(),
+        args.dirs.len()
+    );
+    let report = Report {
+        quiet: args.quiet,
+        json: args.json,
+        fail_on_slo: args.fail_on_slo,
+    };
+    report_sweep(&headline, &manifest.axis_paths(), &res, &args.out, report)
 }
-
 /// A library error for the user.
 fn user(e: impl Into<Error>) -> anyhow::Error {
     e.into().into()
@@ -619,58 +853,93 @@ fn chart_cmd(args: ChartArgs) -> Result<()> {
     for (name, bytes) in &charts {
         owned.write(name, bytes).map_err(user)?;
     }
-    println!(
-        "{} charts and report.html redrawn in {}",
-        charts.len() - 1,
-        dir.display()
-    );
+    if !args.quiet {
+        println!(
+            "{} charts and report.html redrawn in {}",
+            charts.len() - 1,
+            dir.display()
+        );
+    }
     Ok(())
 }
 
 fn import_cmd(args: ImportArgs) -> Result<()> {
     let regions = (!args.regions.is_empty()).then_some(args.regions.as_slice());
-    match crate::import::import(&args.fly_toml, regions, args.rps) {
-        Ok(imported) => {
-            // What import prints must run: validate it as `flysim run` would, from here.
-            if let Err(e) = scenario::from_str(&imported.text, "starter scenario", &[]) {
-                return Err(Error::Import {
-                    problems: e,
-                    fly_toml: args.fly_toml.display().to_string(),
-                }
-                .into());
-            }
-            for n in imported
-                .notes
-                .iter()
-                .filter(|n| n.severity == Severity::Warning)
-            {
-                eprintln!("{n}");
-            }
-            print!("{}", imported.text);
-            Ok(())
+    // Where the scenario will live decides how it names the fly.toml.
+    let reference = if args.inline {
+        crate::import::FlyReference::Inline
+    } else {
+        match &args.out {
+            Some(file) => crate::import::FlyReference::Path(
+                crate::import::relative_to_file(&args.fly_toml, file).map_err(Error::Input)?,
+            ),
+            None => crate::import::FlyReference::Path(args.fly_toml.clone()),
         }
+    };
+    if let Some(file) = &args.out {
+        output::place::check_new_file(file).map_err(user)?;
+    }
+    let imported = match crate::import::import(&args.fly_toml, regions, args.rps, &reference) {
+        Ok(imported) => imported,
         Err(problems) => {
             let errors = problems
                 .into_iter()
                 .filter(|p| p.severity == Severity::Error)
                 .collect();
-            Err(Error::Problems(errors).into())
+            return Err(Error::Problems(errors).into());
+        }
+    };
+    // What import writes must run: validate it as `flysim run` would, from where it will be.
+    let as_file = args.out.as_ref().map_or_else(
+        || "starter scenario".to_string(),
+        |f| f.display().to_string(),
+    );
+    if let Err(e) = scenario::from_str(&imported.text, &as_file, &[]) {
+        return Err(Error::Import {
+            problems: e,
+            fly_toml: args.fly_toml.display().to_string(),
+        }
+        .into());
+    }
+    if !args.quiet {
+        for n in imported
+            .notes
+            .iter()
+            .filter(|n| n.severity == Severity::Warning)
+        {
+            eprintln!("{n}");
         }
     }
+    match &args.out {
+        Some(file) => {
+            output::place::write_new_file(file, imported.text.as_bytes()).map_err(user)?;
+            if !args.quiet {
+                eprintln!(
+                    "wrote {}; run it with: flysim run {}",
+                    file.display(),
+                    file.display()
+                );
+            }
+        }
+        None => print!("{}", imported.text),
+    }
+    Ok(())
 }
 
 fn validate_cmd(args: ValidateArgs) -> Result<()> {
     let mut errors = 0;
     for path in &args.files {
-        let problems = match validate_one(path) {
-            Ok(notes) => {
-                println!("ok: {}", path.display());
-                notes
-            }
-            Err(problems) => problems,
+        let (ok, problems) = match validate_one(path) {
+            Ok(notes) => (true, notes),
+            Err(problems) => (false, problems),
         };
+        if ok && !args.quiet {
+            println!("ok: {}", path.display());
+        }
         for p in &problems {
-            println!("  {p}");
+            if !args.quiet || p.severity != Severity::Ignored {
+                println!("  {p}");
+            }
         }
         errors += problems
             .iter()
@@ -682,7 +951,6 @@ fn validate_cmd(args: ValidateArgs) -> Result<()> {
     }
     Ok(())
 }
-
 /// Validates one file, recognising scenarios (an `[[app]]` or a `duration`) and fly.toml files.
 fn validate_one(
     path: &Path,
@@ -737,6 +1005,13 @@ fn validate_one(
                     format!("{code:?} looks like a template placeholder, not a region"),
                 );
             }
+        } else {
+            // The same warning `flysim import` gives.
+            p.warning(
+                &root.origin,
+                "primary_region",
+                "missing; flysim import would put the Machines in iad (give --regions to choose)",
+            );
         }
     }
     if p.has_errors() {

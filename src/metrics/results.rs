@@ -9,12 +9,21 @@
 //! reads into the same types.
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The version of the result documents' schemas (`summary.json`, `sweep.json`, `plan.json`,
+/// in `docs/schema/`): raised when a key is removed or changes its meaning, never for an
+/// added key.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// `summary.json`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[schemars(bound = "C: JsonSchema + Default + Serialize")]
 pub struct RunSummary<C = u64> {
+    /// The schema's version ([`SCHEMA_VERSION`]; `docs/schema/summary.schema.json`).
+    pub schema_version: u32,
     /// flysim's version.
     pub flysim_version: String,
     /// Scenario name.
@@ -67,8 +76,9 @@ pub struct RunSummary<C = u64> {
 }
 
 /// CPU quotas over the Machines whose apps model CPU.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[schemars(bound = "C: JsonSchema + Default + Serialize")]
 pub struct CpuTotals<C = u64> {
     /// Machines that model CPU.
     pub machines: C,
@@ -88,8 +98,9 @@ pub struct CpuTotals<C = u64> {
 }
 
 /// Request outcomes.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[schemars(bound = "C: JsonSchema + Default + Serialize")]
 pub struct Requests<C = u64> {
     /// Arrived at the proxy.
     pub offered: C,
@@ -128,7 +139,7 @@ pub struct Requests<C = u64> {
 }
 
 /// Proxy queue waits [ms].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct QueueWait {
     /// Mean.
@@ -138,7 +149,7 @@ pub struct QueueWait {
 }
 
 /// Latency quantiles [ms].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Latency {
     /// Mean.
@@ -156,8 +167,9 @@ pub struct Latency {
 }
 
 /// Machines and their lifecycle counts.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[schemars(bound = "C: JsonSchema + Default + Serialize")]
 pub struct MachineTotals<C = u64> {
     /// Machines that ever existed.
     pub count: C,
@@ -182,7 +194,7 @@ pub struct MachineTotals<C = u64> {
 }
 
 /// Cost [USD].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Cost {
     /// Everything.
@@ -203,7 +215,7 @@ pub struct Cost {
 }
 
 /// The SLO and the verdict.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct SloVerdict {
     /// Target availability.
@@ -217,8 +229,9 @@ pub struct SloVerdict {
 }
 
 /// One app.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[schemars(bound = "C: JsonSchema + Default + Serialize")]
 pub struct AppSummary<C = u64> {
     /// Its requests.
     pub requests: Requests<C>,
@@ -237,8 +250,9 @@ pub struct AppSummary<C = u64> {
 }
 
 /// One service's requests.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[schemars(bound = "C: JsonSchema + Default + Serialize")]
 pub struct ServiceRequests<C = u64> {
     /// Requests that arrived.
     pub offered: C,
@@ -251,7 +265,7 @@ pub struct ServiceRequests<C = u64> {
 }
 
 /// A process group without a service.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Worker {
     /// Its app.
@@ -261,8 +275,9 @@ pub struct Worker {
 }
 
 /// Host failures over the run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[schemars(bound = "C: JsonSchema + Default + Serialize")]
 pub struct Incidents<C = u64> {
     /// Host failures.
     pub count: C,
@@ -279,8 +294,9 @@ pub struct Incidents<C = u64> {
 }
 
 /// Deploys over the run (`deploys.csv` has each one).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[schemars(bound = "C: JsonSchema + Default + Serialize")]
 pub struct DeployTotals<C = u64> {
     /// Deploys that began.
     pub count: C,
@@ -309,8 +325,9 @@ pub struct DeployTotals<C = u64> {
 
 /// fly-autoscaler's reconciles over the run, summed over the apps it scales
 /// (`autoscaler.csv` has each one).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[schemars(bound = "C: JsonSchema + Default + Serialize")]
 pub struct AutoscalerTotals<C = u64> {
     /// Reconciles that ran (ticks, less those dropped while one was running).
     pub reconciles: C,
@@ -334,8 +351,9 @@ pub struct AutoscalerTotals<C = u64> {
 }
 
 /// Volumes lost with their hosts.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, bound(deserialize = "C: Deserialize<'de> + Default"))]
+#[schemars(bound = "C: JsonSchema + Default + Serialize")]
 pub struct Volumes<C = u64> {
     /// Volumes destroyed.
     pub lost: C,
@@ -362,17 +380,100 @@ impl RunSummary<f64> {
     }
 }
 
+/// `inputs.json`: what a run was given, as a planner reads it (the report's inputs section).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct InputsDoc {
+    /// Simulated span [s].
+    pub duration_s: f64,
+    /// Replications.
+    pub replications: u32,
+    /// The SLO: availability target.
+    pub slo_availability: f64,
+    /// The SLO: p99 latency target [ms].
+    pub slo_latency_p99_ms: f64,
+    /// Regions and their hosts.
+    pub regions: Vec<InputRegion>,
+    /// Apps.
+    pub apps: Vec<InputApp>,
+    /// Faults, one line each.
+    pub faults: Vec<String>,
+    /// Operator actions, one line each.
+    pub actions: Vec<String>,
+    /// Deploys, one line each.
+    pub deploys: Vec<String>,
+}
+
+/// A region of the scenario.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InputRegion {
+    /// Region code.
+    pub code: String,
+    /// Hosts.
+    pub hosts: u64,
+}
+
+/// An app of the scenario.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InputApp {
+    /// App name.
+    pub name: String,
+    /// Its services.
+    pub services: Vec<InputService>,
+    /// Its Machines at the start, by group and regions.
+    pub machines: Vec<InputMachines>,
+    /// Its traffic sources, one line each.
+    pub traffic: Vec<String>,
+    /// Its request's work, in words.
+    pub request: String,
+}
+
+/// A service's routing settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InputService {
+    /// `http_service` or `services[i]`.
+    pub name: String,
+    /// `connections` or `requests`.
+    pub concurrency: String,
+    /// Soft limit.
+    pub soft_limit: u32,
+    /// Hard limit (`null`: none).
+    pub hard_limit: Option<u32>,
+    /// `off`, `stop` or `suspend`.
+    pub auto_stop_machines: String,
+    /// Whether the proxy starts stopped Machines.
+    pub auto_start_machines: bool,
+    /// Machines autostop keeps running in the primary region.
+    pub min_machines_running: u32,
+}
+
+/// Machines of one `machines` entry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InputMachines {
+    /// Process group.
+    pub group: String,
+    /// Count per region (`ams: 2`).
+    pub regions: IndexMap<String, u32>,
+    /// Size: `shared`/`performance`, vCPUs, memory.
+    pub size: String,
+    /// `started` or `stopped` at the start; `standby` for standbys.
+    pub state: String,
+}
+
 /// `sweep.json`: a sweep's verdict per point. Written by `sweep`, read by its charts and report.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SweepDoc {
+    /// The schema's version ([`SCHEMA_VERSION`]; `docs/schema/sweep.schema.json`).
+    #[serde(default)]
+    pub schema_version: u32,
     /// Sweep name.
     pub name: String,
     /// Hash of everything that determines the results.
     pub hash: String,
     /// Replications per point.
     pub replications: u64,
-    /// The axes, in declared order.
-    pub axes: Vec<AxisDoc>,
+    /// The axes, in declared order, with their values typed.
+    pub axes: Vec<SweepAxis>,
     /// Every point's figures and verdict, by point.
     pub points: Vec<PointDoc>,
     /// The cheapest point meeting the SLO with confidence, if any.
@@ -380,7 +481,7 @@ pub struct SweepDoc {
 }
 
 /// One axis of a sweep.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AxisDoc {
     /// The value's path, as for `--set`.
     pub path: String,
@@ -388,13 +489,82 @@ pub struct AxisDoc {
     pub values: Vec<String>,
 }
 
+/// One axis of a sweep as `sweep.json` gives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SweepAxis {
+    /// The value's path, as for `--set`.
+    pub path: String,
+    /// Its values, typed.
+    pub values: Vec<ParamValue>,
+}
+
+impl From<&AxisDoc> for SweepAxis {
+    fn from(a: &AxisDoc) -> Self {
+        SweepAxis {
+            path: a.path.clone(),
+            values: a.values.iter().map(|v| ParamValue::from_toml(v)).collect(),
+        }
+    }
+}
+
+/// A sweep's or plan's axis value, typed as its TOML text reads: numbers as JSON numbers,
+/// booleans as booleans, strings as strings without their quotes. Arrays and tables keep
+/// their TOML text as a string.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A whole number.
+    Int(i64),
+    /// A number with a fraction (or an exponent).
+    Float(f64),
+    /// A string, or the TOML text of an array or table.
+    Text(String),
+}
+
+impl ParamValue {
+    /// The value of TOML text such as `3`, `0.25`, `"off"`, `true` or `[1, 2]`.
+    pub fn from_toml(text: &str) -> ParamValue {
+        match text.trim().parse::<toml_edit::Value>() {
+            Ok(toml_edit::Value::Boolean(b)) => ParamValue::Bool(*b.value()),
+            Ok(toml_edit::Value::Integer(i)) => ParamValue::Int(*i.value()),
+            Ok(toml_edit::Value::Float(f)) if f.value().is_finite() => {
+                ParamValue::Float(*f.value())
+            }
+            Ok(toml_edit::Value::String(s)) => ParamValue::Text(s.value().clone()),
+            _ => ParamValue::Text(text.trim().to_string()),
+        }
+    }
+
+    /// The CSV cell of TOML text: strings without their quotes, everything else as written
+    /// (so `0.10` stays `0.10` and `1.0` a float).
+    pub fn csv_cell(text: &str) -> String {
+        match ParamValue::from_toml(text) {
+            ParamValue::Text(s) => s,
+            _ => text.trim().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamValue::Bool(b) => write!(f, "{b}"),
+            ParamValue::Int(i) => write!(f, "{i}"),
+            ParamValue::Float(x) => write!(f, "{x}"),
+            ParamValue::Text(s) => f.write_str(s),
+        }
+    }
+}
+
 /// One point of a sweep.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PointDoc {
     /// Grid index.
     pub point: u64,
-    /// Axis path → value (TOML text).
-    pub params: IndexMap<String, String>,
+    /// Axis path → value.
+    pub params: IndexMap<String, ParamValue>,
     /// Share of requests served.
     pub availability: MeanCi,
     /// p99 latency [ms].
@@ -406,7 +576,7 @@ pub struct PointDoc {
 }
 
 /// A mean over replications and its 95 % Student-t half-width.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MeanCi {
     /// Mean.
     pub mean: f64,

@@ -67,6 +67,23 @@ pub fn group(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
+/// A duration given in milliseconds, in the unit that reads best: `850 ms`, `2.50 s`,
+/// `1.50 min`, `3.00 h`, `2.00 d`.
+pub fn duration_ms(ms: f64) -> String {
+    let a = ms.abs();
+    if a < 1000.0 {
+        format!("{} ms", short(ms))
+    } else if a < 60_000.0 {
+        format!("{} s", short(ms / 1000.0))
+    } else if a < 3_600_000.0 {
+        format!("{} min", short(ms / 60_000.0))
+    } else if a < 86_400_000.0 {
+        format!("{} h", short(ms / 3_600_000.0))
+    } else {
+        format!("{} d", short(ms / 86_400_000.0))
+    }
+}
+
 /// A share as a percentage with its unit (`99.964 %`).
 pub fn pct(x: f64) -> String {
     format!("{} %", pct_value(x))

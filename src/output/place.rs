@@ -237,6 +237,59 @@ pub fn inspect(dir: &Path) -> Result<Existing, OutputError> {
     }
 }
 
+/// Checks, changing nothing, that `file` is a name flysim may create: it does not exist (flysim
+/// never writes over a file it did not make) and its folder does.
+pub fn check_new_file(file: &Path) -> Result<(), OutputError> {
+    if fs::symlink_metadata(file).is_ok() {
+        return Err(refused(
+            file,
+            "exists; flysim never writes over a file it did not create. Give a new name, or remove it yourself",
+        ));
+    }
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(refused(
+            file,
+            format!("its folder {} does not exist", parent.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates `file`, which must not exist, with `bytes`. The file is created exclusively (a file
+/// that appeared since [`check_new_file`] is left alone); if writing fails, the partial file,
+/// which flysim made, is removed.
+pub fn write_new_file(file: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    use std::io::Write;
+    let io = |source| OutputError::Io {
+        path: file.display().to_string(),
+        source,
+    };
+    let mut f = match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(refused(
+                file,
+                "exists; flysim never writes over a file it did not create",
+            ));
+        }
+        Err(e) => return Err(io(e)),
+    };
+    if let Err(e) = f.write_all(bytes).and_then(|()| f.sync_all()) {
+        drop(f);
+        let _ = fs::remove_file(file);
+        return Err(io(e));
+    }
+    Ok(())
+}
+
 /// Checks, changing nothing, that [`replace_dir`] would accept `dir`.
 pub fn check_replaceable(dir: &Path) -> Result<(), OutputError> {
     if let Existing::Ours(listed) = inspect(dir)? {

@@ -256,8 +256,14 @@ pub fn looks_like_plan(root: &Node) -> bool {
 
 /// Reads and validates a plan file and every scenario it expands to.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
+    load_with(path, &[])
+}
+
+/// [`load`] with command-line `--set` overrides (and `--seed` as `seed=...`) applied to every
+/// candidate's scenarios, as the plan's own `set` list is.
+pub fn load_with(path: &Path, cli_sets: &[String]) -> Result<Plan, PlanError> {
     let text = crate::sweep::read_file(path).map_err(|problems| PlanError { problems })?;
-    from_text(&text, path)
+    from_text_with(&text, path, cli_sets)
 }
 
 /// The `[slo]` of a plan or one of its scenarios, as read: each key's value, if given.
@@ -356,6 +362,11 @@ fn is_identifier(s: &str) -> bool {
 /// Validates a plan's text; `path` is where it was read from (scenario paths are relative to
 /// its folder).
 pub fn from_text(text: &str, path: &Path) -> Result<Plan, PlanError> {
+    from_text_with(text, path, &[])
+}
+
+/// [`from_text`] with command-line overrides.
+fn from_text_with(text: &str, path: &Path, cli_sets: &[String]) -> Result<Plan, PlanError> {
     let file = path.display().to_string();
     let mut p = Problems::new(&file);
     let fail = |p: Problems| Err(PlanError { problems: p.list });
@@ -674,6 +685,7 @@ pub fn from_text(text: &str, path: &Path) -> Result<Plan, PlanError> {
     let fixed_sets: Vec<(String, String)> = fixed
         .iter()
         .map(|s| (s.clone(), format!("{file}: set {s}")))
+        .chain(cli_sets.iter().map(|s| (s.clone(), format!("--set {s}"))))
         .collect();
     // The scenario-level `slo.latency_p99` decides the within-latency share of a run: it is
     // set to the plan's latency target.

@@ -9,12 +9,16 @@ use serde::{Deserialize, Serialize};
 
 use super::search::{Estimate, Outcome, RunMetrics, Status, Tests, objective_runs};
 use super::{Constraint, Plan};
+use crate::metrics::results::ParamValue;
 use crate::output::csv_bytes;
 use crate::output::figures::{count, group, pct, short};
 
 /// `plan.json`: the recommendation, the runner-up, every candidate's figures and the effort.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanDoc {
+    /// The schema's version (`metrics::results::SCHEMA_VERSION`; `docs/schema/plan.schema.json`).
+    #[serde(default)]
+    pub schema_version: u32,
     /// Plan name.
     pub name: String,
     /// Hash of everything that determines the results.
@@ -48,7 +52,7 @@ pub struct PlanDoc {
 }
 
 /// A scenario of the plan.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScenarioDoc {
     /// Its name.
     pub label: String,
@@ -61,7 +65,7 @@ pub struct ScenarioDoc {
 }
 
 /// The search's effort.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EffortDoc {
     /// Candidates (grid points the conditions keep).
     pub candidates: u64,
@@ -83,12 +87,12 @@ pub struct EffortDoc {
 }
 
 /// One candidate.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CandidateDoc {
     /// Grid index.
     pub candidate: u64,
-    /// Axis name → value (TOML text).
-    pub params: IndexMap<String, String>,
+    /// Axis name → value.
+    pub params: IndexMap<String, ParamValue>,
     /// Where it stands.
     pub status: String,
     /// Why (for every status but feasible and open).
@@ -108,7 +112,7 @@ pub struct CandidateDoc {
 }
 
 /// A mean and its half-width.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Interval {
     /// Mean.
     pub mean: f64,
@@ -117,7 +121,7 @@ pub struct Interval {
 }
 
 /// One constraint's figures for one candidate.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConstraintDoc {
     /// The scenario.
     pub scenario: String,
@@ -310,7 +314,11 @@ impl View<'_> {
         }
         CandidateDoc {
             candidate: self.plan.candidates[c].grid_index as u64,
-            params: self.params(c),
+            params: self
+                .params(c)
+                .into_iter()
+                .map(|(k, v)| (k, ParamValue::from_toml(&v)))
+                .collect(),
             status: st.status.name().to_string(),
             reason: self.reason(c),
             replications: st.reps,
@@ -407,6 +415,7 @@ pub fn files(plan: &Plan, out: &Outcome) -> PlanFiles {
         full_grid_requests: full_grid_requests.round() as u64,
     };
     let doc = PlanDoc {
+        schema_version: crate::metrics::results::SCHEMA_VERSION,
         name: plan.name.clone(),
         hash: plan.hash.clone(),
         mode: if out.exhaustive {
@@ -489,7 +498,7 @@ fn candidates_csv(v: &View) -> Vec<u8> {
     let rows: Vec<Vec<String>> = (0..plan.candidates.len())
         .map(|c| {
             let mut row = vec![plan.candidates[c].grid_index.to_string()];
-            row.extend(v.params(c).into_values());
+            row.extend(v.params(c).values().map(|t| ParamValue::csv_cell(t)));
             let st = &v.out.states[c];
             row.push(st.status.name().to_string());
             row.push(st.reps.to_string());

@@ -137,13 +137,15 @@ pub fn aggregate(summaries: &[Value]) -> Value {
         // Identity fields are not averaged.
         map.insert("replication".into(), Value::Null);
         if let Some(Value::Object(mut c)) = ci.remove("root") {
-            for k in ["seed", "replication", "duration_s"] {
-                c.remove(k);
+            for k in ["schema_version", "seed", "replication", "duration_s"] {
+                c.shift_remove(k);
             }
             map.insert("ci95".into(), Value::Object(c));
         }
-        if let Some(seed) = summaries[0].get("seed") {
-            map.insert("seed".into(), seed.clone());
+        for k in ["schema_version", "seed"] {
+            if let Some(v) = summaries[0].get(k) {
+                map.insert(k.into(), v.clone());
+            }
         }
     }
     doc

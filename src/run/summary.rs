@@ -299,6 +299,7 @@ pub fn summary(sim: &Sim, replication: u64) -> RunSummary {
         all_latency.value_at_quantile(0.99) as f64 / 1000.0
     };
     RunSummary {
+        schema_version: crate::metrics::results::SCHEMA_VERSION,
         flysim_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario: sc.name.clone(),
         scenario_hash: sc.hash.clone(),
@@ -1013,4 +1014,172 @@ pub fn timeseries_csv(sim: &Sim) -> Vec<u8> {
         row
     });
     crate::output::csv_from_rows(&header, rows)
+}
+
+/// `inputs.json`: what the scenario gives a run, in a planner's words (the report's inputs).
+pub fn inputs(sc: &crate::scenario::Scenario) -> crate::metrics::results::InputsDoc {
+    use crate::metrics::results::{InputApp, InputMachines, InputRegion, InputService, InputsDoc};
+    use crate::output::figures::{duration_ms, short};
+    use crate::scenario::{Autostop, Dist, Fault, Shape, Tail};
+    let region = |r: usize| sc.regions[r].code.clone();
+    let secs = |d: crate::engine::SimDuration| duration_ms(d.as_millis_f64());
+    let dist = |d: &Dist| -> String {
+        let tail = |t: &Tail| match t {
+            Tail::Exponential(m) => format!("exponential, mean {}", secs(*m)),
+            Tail::LogNormal { mu, sigma } => format!(
+                "lognormal, median {}, p99 {}",
+                duration_ms(mu.exp() * 1000.0),
+                duration_ms((mu + 2.326_348 * sigma).exp() * 1000.0)
+            ),
+        };
+        match d {
+            Dist::Constant(x) => format!("constant {}", secs(*x)),
+            Dist::Exponential(m) => tail(&Tail::Exponential(*m)),
+            Dist::LogNormal { mu, sigma } => tail(&Tail::LogNormal {
+                mu: *mu,
+                sigma: *sigma,
+            }),
+            Dist::Uniform(a, b) => format!("uniform {} to {}", secs(*a), secs(*b)),
+            Dist::Capped { tail: t, max } => format!("{}, at most {}", tail(t), secs(*max)),
+        }
+    };
+    let apps = sc
+        .apps
+        .iter()
+        .map(|app| InputApp {
+            name: app.name.clone(),
+            services: app
+                .services
+                .iter()
+                .map(|s| InputService {
+                    name: s.name.clone(),
+                    concurrency: format!("{:?}", s.concurrency).to_lowercase(),
+                    soft_limit: s.soft_limit,
+                    hard_limit: (s.hard_limit != u32::MAX).then_some(s.hard_limit),
+                    auto_stop_machines: match s.autostop {
+                        Autostop::Off => "off",
+                        Autostop::Stop => "stop",
+                        Autostop::Suspend => "suspend",
+                    }
+                    .to_string(),
+                    auto_start_machines: s.autostart,
+                    min_machines_running: s.min_machines_running,
+                })
+                .collect(),
+            machines: app
+                .machines
+                .iter()
+                .map(|m| {
+                    let g = &app.groups[m.group];
+                    InputMachines {
+                        group: g.name.clone(),
+                        regions: m.per_region.iter().map(|&(r, n)| (region(r), n)).collect(),
+                        size: format!(
+                            "{} {} vCPU, {} MB",
+                            g.vm.cpu_kind, g.vm.cpus, g.vm.memory_mb
+                        ),
+                        state: if !m.standby_for.is_empty() {
+                            "standby"
+                        } else if m.started {
+                            "started"
+                        } else {
+                            "stopped"
+                        }
+                        .to_string(),
+                    }
+                })
+                .collect(),
+            traffic: app
+                .traffic
+                .iter()
+                .map(|t| {
+                    let from: Vec<String> = t
+                        .from
+                        .iter()
+                        .map(|(r, share)| {
+                            if t.from.len() == 1 {
+                                region(*r)
+                            } else {
+                                format!("{} {} %", region(*r), short(share * 100.0))
+                            }
+                        })
+                        .collect();
+                    let shape = match &t.shape {
+                        Shape::Constant(r) => format!("constant {} requests/s", short(*r)),
+                        Shape::Poisson(r) => format!("Poisson {} requests/s", short(*r)),
+                        Shape::Diurnal {
+                            mean,
+                            peak,
+                            peak_at,
+                        } => format!(
+                            "diurnal, mean {} requests/s, peak {} at {}",
+                            short(*mean),
+                            short(*peak),
+                            secs(*peak_at)
+                        ),
+                        Shape::Trace(_) => "a replayed trace".to_string(),
+                    };
+                    let service = &app.services[t.service.min(app.services.len() - 1)].name;
+                    format!("{shape} from {} to {service}", from.join(", "))
+                })
+                .collect(),
+            request: format!(
+                "service time {}; app boot {}",
+                dist(&app.service_time),
+                dist(&app.app_boot)
+            ),
+        })
+        .collect();
+    let faults = sc
+        .faults
+        .iter()
+        .map(|f| match f {
+            Fault::HostFailures { regions, .. } if regions.is_empty() => {
+                "host failures in every region".to_string()
+            }
+            Fault::HostFailures { regions, .. } => format!(
+                "host failures in {}",
+                regions
+                    .iter()
+                    .map(|&r| region(r))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Fault::Outage { .. } => "a scheduled outage".to_string(),
+            Fault::MachineCrashes { .. } => "Machine crashes".to_string(),
+        })
+        .collect();
+    InputsDoc {
+        duration_s: sc.duration.as_secs_f64(),
+        replications: sc.replications,
+        slo_availability: sc.slo.availability,
+        slo_latency_p99_ms: sc.slo.latency_p99.as_millis_f64(),
+        regions: sc
+            .regions
+            .iter()
+            .map(|r| InputRegion {
+                code: r.code.clone(),
+                hosts: r.hosts.len() as u64,
+            })
+            .collect(),
+        apps,
+        faults,
+        actions: sc
+            .actions
+            .iter()
+            .map(|a| format!("at {}: {}", secs(a.at), a.command))
+            .collect(),
+        deploys: sc
+            .deploys
+            .iter()
+            .map(|d| {
+                format!(
+                    "at {}: fly deploy of {} ({})",
+                    secs(d.at),
+                    sc.apps[d.app].name,
+                    d.config.strategy.name()
+                )
+            })
+            .collect(),
+    }
 }

@@ -420,6 +420,48 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
 /// element or named element is an error. `label` names the override in messages
 /// (`--set path=value`, or a sweep axis).
 pub fn apply_set(root: &mut Node, arg: &str, label: &str) -> Result<(), String> {
+    apply_set_inner(root, arg, label)
+}
+
+/// A `--set` that reaches into the fly.toml file an app refers to: `app.NAME.fly.PATH=VALUE`
+/// (or `app[I].fly.PATH=VALUE`) where that `[[app]]` has `fly_toml` and no inline `[app.fly]`.
+/// Returns the app's name and the override as the fly.toml's own (`PATH=VALUE`), to apply to
+/// that file's tree when it is read.
+pub fn fly_file_set(root: &Node, arg: &str) -> Option<(String, String)> {
+    let (path, value) = arg.split_once('=')?;
+    let parts: Vec<&str> = path.trim().split('.').collect();
+    let apps = match &root.get("app")?.value {
+        Value::Array(items) => items,
+        _ => return None,
+    };
+    let (app, rest) = match parts.as_slice() {
+        ["app", name, "fly", rest @ ..] if !name.contains('[') => (
+            apps.iter().find(
+                |a| matches!(a.get("name").map(|v| &v.value), Some(Value::Str(s)) if s == name),
+            )?,
+            rest,
+        ),
+        [first, "fly", rest @ ..] => {
+            let index = first
+                .strip_prefix("app[")?
+                .strip_suffix(']')?
+                .parse::<usize>()
+                .ok()?;
+            (apps.get(index)?, rest)
+        }
+        _ => return None,
+    };
+    if rest.is_empty() || app.get("fly").is_some() || app.get("fly_toml").is_none() {
+        return None;
+    }
+    let name = match app.get("name").map(|v| &v.value) {
+        Some(Value::Str(s)) => s.clone(),
+        _ => return None,
+    };
+    Some((name, format!("{}={value}", rest.join("."))))
+}
+
+fn apply_set_inner(root: &mut Node, arg: &str, label: &str) -> Result<(), String> {
     let (path, value) = arg
         .split_once('=')
         .ok_or_else(|| format!("{label}: expected path=value, e.g. app.web.machines[0].count=3"))?;

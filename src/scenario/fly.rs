@@ -18,6 +18,105 @@ use super::reader::{Problems, TableReader, join};
 use super::{Autostop, Checks, ConcurrencyKind, CpuKind, DeployConfig, Service, Strategy, VmSize};
 use crate::engine::SimDuration;
 
+// The keys of each fly.toml table in flyctl's schema (`internal/appconfig`: `Config`,
+// `Deploy`, `Service`, `HTTPService`, `Compute` with fly-go's `MachineGuest`, `Mount`,
+// `Restart`, the check types), modelled or not: a key close to one of them but not one is
+// reported as a likely typo.
+const TOP_KEYS: &[&str] = &[
+    "app",
+    "primary_region",
+    "kill_signal",
+    "kill_timeout",
+    "swap_size_mb",
+    "console_command",
+    "experimental",
+    "build",
+    "deploy",
+    "env",
+    "processes",
+    "mounts",
+    "http_service",
+    "services",
+    "checks",
+    "files",
+    "host_dedication_id",
+    "machine_config",
+    "container",
+    "machine_checks",
+    "restart",
+    "vm",
+    "compute",
+    "statics",
+    "metrics",
+];
+const DEPLOY_KEYS: &[&str] = &[
+    "strategy",
+    "max_unavailable",
+    "wait_timeout",
+    "release_command",
+    "release_command_timeout",
+    "release_command_vm",
+    "seed_command",
+];
+const CHECK_KEYS: &[&str] = &[
+    "type",
+    "port",
+    "interval",
+    "timeout",
+    "grace_period",
+    "restart_limit",
+    "method",
+    "path",
+    "protocol",
+    "tls_skip_verify",
+    "tls_server_name",
+    "headers",
+    "processes",
+];
+const SERVICE_KEYS: &[&str] = &[
+    "protocol",
+    "internal_port",
+    "force_https",
+    "auto_stop_machines",
+    "auto_start_machines",
+    "min_machines_running",
+    "ports",
+    "concurrency",
+    "tcp_checks",
+    "http_checks",
+    "checks",
+    "machine_checks",
+    "processes",
+    "tls_options",
+    "http_options",
+];
+const CONCURRENCY_KEYS: &[&str] = &["type", "soft_limit", "hard_limit"];
+const VM_KEYS: &[&str] = &[
+    "size",
+    "memory",
+    "cpus",
+    "cpu_kind",
+    "memory_mb",
+    "gpus",
+    "gpu_kind",
+    "host_dedication_id",
+    "kernel_args",
+    "persist_rootfs",
+    "processes",
+];
+const MOUNT_KEYS: &[&str] = &[
+    "source",
+    "destination",
+    "initial_size",
+    "snapshot_retention",
+    "scheduled_snapshots",
+    "auto_extend_size_threshold",
+    "auto_extend_size_increment",
+    "auto_extend_size_limit",
+    "processes",
+];
+const RESTART_KEYS: &[&str] = &["policy", "retries", "processes"];
+
 /// What the simulator takes from one fly.toml.
 #[derive(Clone, Debug)]
 pub struct FlyApp {
@@ -309,7 +408,7 @@ pub fn read(node: &Node, path: &str, p: &mut Problems) -> FlyApp {
             }
         }
     }
-    t.finish_lenient(p);
+    t.finish_lenient(p, TOP_KEYS);
     let groups = names
         .into_iter()
         .enumerate()
@@ -378,7 +477,7 @@ fn read_deploy(n: &Node, path: &str, p: &mut Problems) -> DeployConfig {
     if let Some(w) = t.opt_duration(p, "release_command_timeout") {
         d.release_command_timeout = w;
     }
-    t.finish_lenient(p);
+    t.finish_lenient(p, DEPLOY_KEYS);
     d
 }
 
@@ -429,7 +528,7 @@ fn read_checks(t: &mut TableReader, p: &mut Problems) -> Option<Checks> {
                     "must be longer than 0s",
                 );
             }
-            c.finish_lenient(p);
+            c.finish_lenient(p, CHECK_KEYS);
             all = Some(all.map_or(one, |a| a.with(one)));
         }
     }
@@ -525,7 +624,7 @@ fn read_service(node: &Node, path: &str, p: &mut Problems) -> (Service, Option<V
     }
     let processes = t.opt_str_list(p, "processes");
     let checks = read_checks(&mut t, p);
-    t.finish_lenient(p);
+    t.finish_lenient(p, SERVICE_KEYS);
     (
         Service {
             name: String::new(),
@@ -580,7 +679,7 @@ fn read_concurrency(n: &Node, path: &str, p: &mut Problems) -> (ConcurrencyKind,
     let hard = t
         .opt_int(p, "hard_limit", 1, u32::MAX as i64)
         .map(|x| x as u32);
-    t.finish_lenient(p);
+    t.finish_lenient(p, CONCURRENCY_KEYS);
     (kind, soft.unwrap_or(20), hard.unwrap_or(u32::MAX))
 }
 
@@ -661,7 +760,7 @@ fn read_vm(
         (None, None) => {}
     }
     let processes = t.opt_str_list(p, "processes");
-    t.finish_lenient(p);
+    t.finish_lenient(p, VM_KEYS);
     (vm, gpus, processes)
 }
 
@@ -710,7 +809,7 @@ fn read_mount(node: &Node, path: &str, p: &mut Problems) -> (Mount, Option<Vec<S
     };
     let snapshot_retention_days = t.opt_int(p, "snapshot_retention", 1, 60).unwrap_or(5) as u32;
     let processes = t.opt_str_list(p, "processes");
-    t.finish_lenient(p);
+    t.finish_lenient(p, MOUNT_KEYS);
     (
         Mount {
             source,
@@ -755,7 +854,7 @@ fn read_restart(
         }
     };
     let processes = t.opt_str_list(p, "processes");
-    t.finish_lenient(p);
+    t.finish_lenient(p, RESTART_KEYS);
     (policy, processes)
 }
 

@@ -1037,6 +1037,9 @@ pub struct Loaded {
     pub scenario: Scenario,
     /// Warnings and ignored keys (no errors).
     pub notes: Vec<Problem>,
+    /// The scenario file's text as read, followed by the overrides applied to it as comments:
+    /// what a run's folder keeps as `scenario.toml`.
+    pub text: String,
 }
 
 /// A file that did not validate: every problem found, errors and warnings.

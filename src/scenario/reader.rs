@@ -365,15 +365,22 @@ impl<'n> TableReader<'n> {
         }
     }
 
-    /// Reports every key nobody took as ignored (fly.toml keys flysim does not model).
-    pub fn finish_lenient(self, p: &mut Problems) {
+    /// Reports every key nobody took as ignored (fly.toml keys flysim does not model). A key
+    /// that is none of `known` (the table's keys in flyctl's schema) but close to one is
+    /// likely a typo, which Fly would ignore too: a warning that names the key it resembles.
+    pub fn finish_lenient(self, p: &mut Problems, known: &[&str]) {
         for ((key, node), used) in self.node.entries().iter().zip(&self.used) {
-            if !used {
-                p.ignored(
+            if *used {
+                continue;
+            }
+            let path = join(&self.path, key);
+            match suggestion(key, known).filter(|_| !known.contains(&key.as_str())) {
+                Some(close) => p.warning(
                     &node.origin,
-                    &join(&self.path, key),
-                    "not modelled by flysim; ignored",
-                );
+                    &path,
+                    format!("ignored: `{key}` is not a fly.toml key; did you mean `{close}`?"),
+                ),
+                None => p.ignored(&node.origin, &path, "not modelled by flysim; ignored"),
             }
         }
     }

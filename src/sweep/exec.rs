@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Sweep;
-use crate::metrics::results::{AxisDoc, MeanCi, PointDoc, RunSummary, SweepDoc};
+use crate::metrics::results::{
+    AxisDoc, MeanCi, ParamValue, PointDoc, RunSummary, SweepAxis, SweepDoc,
+};
 use crate::metrics::stats::mean_ci95;
 use crate::output::{OwnedDir, csv_bytes};
 use crate::run::{aggregate, flatten, round_for, run_summary};
@@ -500,8 +502,13 @@ pub struct SweepResults {
 pub fn result_files(manifest: &Manifest, entries: &[RunEntry]) -> SweepResults {
     let axes = manifest.axis_paths();
     let points = &manifest.points;
-    let params =
-        |p: usize| -> Vec<String> { points.get(p).map(|x| x.params.clone()).unwrap_or_default() };
+    // Axis values as CSV cells: strings without their TOML quotes, numbers as written.
+    let params = |p: usize| -> Vec<String> {
+        points
+            .get(p)
+            .map(|x| x.params.iter().map(|v| ParamValue::csv_cell(v)).collect())
+            .unwrap_or_default()
+    };
     let flat: Vec<Vec<(String, Value)>> = entries.iter().map(|e| flatten(&e.summary)).collect();
     // The journal's summaries were checked when it was read; a field it lacks reads as 0.
     let typed: Vec<RunSummary<f64>> = entries
@@ -616,15 +623,25 @@ pub fn result_files(manifest: &Manifest, entries: &[RunEntry]) -> SweepResults {
         ci95: round_for(key, h),
     };
     let sweep_doc = SweepDoc {
+        schema_version: crate::metrics::results::SCHEMA_VERSION,
         name: manifest.name.clone(),
         hash: manifest.hash.clone(),
         replications: manifest.replications,
-        axes: manifest.axes.clone(),
+        axes: manifest.axes.iter().map(SweepAxis::from).collect(),
         points: stats
             .iter()
             .map(|s| PointDoc {
                 point: s.point as u64,
-                params: axes.iter().cloned().zip(s.params.iter().cloned()).collect(),
+                params: axes
+                    .iter()
+                    .cloned()
+                    .zip(
+                        points[s.point]
+                            .params
+                            .iter()
+                            .map(|v| ParamValue::from_toml(v)),
+                    )
+                    .collect(),
                 availability: pair("availability", s.availability),
                 latency_p99_ms: pair("p99", s.p99_ms),
                 cost_usd_per_30_days: pair("per_30_days", s.cost_30d),

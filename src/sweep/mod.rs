@@ -93,8 +93,14 @@ pub const MAX_RUNS: usize = 200_000;
 
 /// Reads and validates a sweep file (and every scenario it expands to).
 pub fn load(path: &Path) -> Result<Sweep, SweepError> {
+    load_with(path, &[])
+}
+
+/// [`load`] with command-line `--set` overrides (and `--seed` as `seed=...`) applied to every
+/// point's scenario before its axis values, as the file's own `set` list is.
+pub fn load_with(path: &Path, cli_sets: &[String]) -> Result<Sweep, SweepError> {
     let text = read_file(path).map_err(|problems| SweepError { problems })?;
-    from_text(&text, path)
+    from_text_with(&text, path, cli_sets)
 }
 
 /// A sweep's or a plan's file as text, or the problem reading it.
@@ -113,6 +119,11 @@ pub(crate) fn read_file(path: &Path) -> Result<String, Vec<Problem>> {
 /// Validates a sweep file's text; `path` is where it was read from (its base scenario's path
 /// is relative to that folder).
 pub fn from_text(text: &str, path: &Path) -> Result<Sweep, SweepError> {
+    from_text_with(text, path, &[])
+}
+
+/// [`from_text`] with command-line overrides.
+fn from_text_with(text: &str, path: &Path, cli_sets: &[String]) -> Result<Sweep, SweepError> {
     let file = path.display().to_string();
     let mut p = Problems::new(&file);
     let root = match doc::parse(text) {
@@ -208,6 +219,7 @@ pub fn from_text(text: &str, path: &Path) -> Result<Sweep, SweepError> {
     let fixed: Vec<(String, String)> = fixed
         .iter()
         .map(|s| (s.clone(), format!("{file}: set {s}")))
+        .chain(cli_sets.iter().map(|s| (s.clone(), format!("--set {s}"))))
         .collect();
     expand(
         &base_path,

@@ -4,6 +4,7 @@ mod actions;
 mod autoscaler;
 mod bad_input;
 mod charts;
+mod cli;
 mod closed_form;
 mod common;
 mod deploys;

@@ -351,7 +351,8 @@ fn a_plan_that_nothing_meets_says_which_constraint_binds_and_how_close_it_came()
         .unwrap();
     let stdout = String::from_utf8_lossy(&r.stdout);
     let stderr = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(1), "{stdout}{stderr}");
+    // Exit code 3: the SLO cannot be met (1 is for errors).
+    assert_eq!(r.status.code(), Some(3), "{stdout}{stderr}");
     assert!(
         stdout.contains("no candidate meets every constraint"),
         "{stdout}"

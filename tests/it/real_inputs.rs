@@ -23,8 +23,13 @@ fn messages(p: &Problems, severity: Severity) -> Vec<String> {
 }
 
 fn run_imported(fly_toml: &Path, regions: Option<&[String]>) -> serde_json::Value {
-    let imported = flysim::import::import(fly_toml, regions, 5.0)
-        .unwrap_or_else(|e| panic!("{}: {e:?}", fly_toml.display()));
+    let imported = flysim::import::import(
+        fly_toml,
+        regions,
+        5.0,
+        &flysim::import::FlyReference::Path(fly_toml.to_path_buf()),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e:?}", fly_toml.display()));
     let sc = flysim::scenario::from_str(&imported.text, "imported.toml", &["duration=1h".into()])
         .unwrap_or_else(|e| {
             panic!(
@@ -87,17 +92,16 @@ fn odd_features_of_real_files() {
     assert!(!a.services[0].autostart);
     assert_eq!(a.groups[0].mount.as_ref().unwrap().size_gb, 1.0);
 
-    // An undocumented key (maccas-api `max_machines_running`) is listed as ignored.
+    // A key that is not in flyctl's schema (maccas-api `max_machines_running`) is a warning
+    // that names the key it resembles.
     let (a, p) = read(
         "[http_service]\nauto_stop_machines = true\nmin_machines_running = 1\nmax_machines_running = 1\n[checks.health]\ntype = 'http'\nport = 8080\n[[vm]]\nmemory_mb = 512\n",
     );
     assert_eq!(a.services[0].min_machines_running, 1);
     assert_eq!(a.groups[0].vm.memory_mb, 512);
-    assert!(
-        messages(&p, Severity::Ignored)
-            .iter()
-            .any(|m| m.contains("max_machines_running"))
-    );
+    assert!(messages(&p, Severity::Warning).iter().any(|m| m.contains(
+        "`max_machines_running` is not a fly.toml key; did you mean `min_machines_running`?"
+    )));
 
     // A mount naming a group that does not exist (docecho): a warning; web + worker groups.
     let (a, p) = read(

@@ -1262,7 +1262,13 @@ fn import_numbered_machines_unlike_a_run_of_the_same_fly_toml() {
     let tmp = tempfile::tempdir().unwrap();
     let fly = tmp.path().join("fly.toml");
     std::fs::write(&fly, "app = 'shop'\nprimary_region = 'fra'\n[processes]\nworker = 'b'\nweb = 'a'\ndb = 'c'\n[http_service]\nprocesses = ['web']\n[[mounts]]\nsource = 'd'\ndestination = '/d'\nprocesses = ['db']\n").unwrap();
-    let imported = flysim::import::import(&fly, None, 5.0).unwrap();
+    let imported = flysim::import::import(
+        &fly,
+        None,
+        5.0,
+        &flysim::import::FlyReference::Path(fly.clone()),
+    )
+    .unwrap();
     let from_import = flysim::scenario::from_str(
         &imported.text,
         &tmp.path().join("s.toml").display().to_string(),
@@ -1314,7 +1320,13 @@ fn default_layout_counted_only_the_first_services_groups() {
         .map(|g| (g.group, g.per_region[0].1, g.standby_for.is_empty()))
         .collect();
     assert_eq!(layout, vec![(0, 2, true), (1, 2, true)]);
-    let imported = flysim::import::import(&fly, None, 5.0).unwrap();
+    let imported = flysim::import::import(
+        &fly,
+        None,
+        5.0,
+        &flysim::import::FlyReference::Path(fly.clone()),
+    )
+    .unwrap();
     assert!(
         imported.text.contains("group = \"grpc\", count = 2"),
         "{}",
@@ -1759,4 +1771,25 @@ fn a_journal_read_back_floats_a_few_bits_off_so_a_resumed_plan_differed_from_a_f
         off += usize::from(back.to_bits() != x.to_bits());
     }
     assert_eq!(off, 0, "{off} numbers came back different");
+}
+
+/// `run::aggregate` removed the identity keys from the `ci95` tree with a swap-remove, so the
+/// tree's keys came out of the document's order (`volumes` first, `events` last).
+#[test]
+fn the_ci95_tree_of_a_mean_was_out_of_the_documents_key_order() {
+    let sc = crate::common::scenario(
+        "name = \"o\"\nduration = \"10m\"\n[[region]]\ncode = \"ams\"\n[[app]]\nname = \"web\"\nmachines = [{ count = 1, regions = [\"ams\"] }]\nrequest = { service_time = { dist = \"constant\", value = \"50ms\" } }\n[app.fly.http_service]\ninternal_port = 8080\n[[app.traffic]]\nfrom = \"ams\"\nshape = \"poisson\"\nrps = 2\n",
+    );
+    let summaries: Vec<serde_json::Value> = (0..2)
+        .map(|r| flysim::run::run_replication(&sc, r).summary.to_value())
+        .collect();
+    let mean = flysim::run::aggregate(&summaries);
+    let doc_keys: Vec<&String> = mean.as_object().unwrap().keys().collect();
+    let ci_keys: Vec<&String> = mean["ci95"].as_object().unwrap().keys().collect();
+    let in_doc_order: Vec<&String> = doc_keys
+        .iter()
+        .copied()
+        .filter(|k| ci_keys.contains(k))
+        .collect();
+    assert_eq!(ci_keys, in_doc_order);
 }

@@ -371,7 +371,16 @@ impl Builder<'_> {
         };
         let mut fp = Problems::new(&file);
         let fly = match doc::parse(&text) {
-            Ok(root) => Some(fly::read(&root, "", &mut fp)),
+            Ok(mut root) => {
+                for (app, arg, label) in &self.fly_sets {
+                    if *app == self.current_app
+                        && let Err(msg) = doc::apply_set(&mut root, arg, label)
+                    {
+                        fp.error(&Origin::Set(label.clone()), "", msg);
+                    }
+                }
+                Some(fly::read(&root, "", &mut fp))
+            }
             Err(e) => {
                 fp.error(&e.origin, "", format!("not valid TOML: {}", e.message));
                 None

@@ -63,7 +63,7 @@ impl Builder<'_> {
                     "{a} is not before the end of the run ({duration}); the deploy never happens"
                 ),
             );
-            t.finish_lenient(p);
+            t.finish_lenient(p, &[]);
             return None;
         }
         let app = match t.req_str(p, "app") {

@@ -92,8 +92,12 @@ pub fn from_text(
         p.error(&root.origin, "", what);
         return Err(ScenarioError { problems: p.list });
     }
+    // Overrides of a referenced fly.toml apply to that file's tree when it is read.
+    let mut fly_sets = Vec::new();
     for (arg, label) in sets {
-        if let Err(msg) = doc::apply_set(&mut root, arg, label) {
+        if let Some((app, rest)) = doc::fly_file_set(&root, arg) {
+            fly_sets.push((app, rest, label.clone()));
+        } else if let Err(msg) = doc::apply_set(&mut root, arg, label) {
             p.error(&Origin::Set(label.clone()), "", msg);
         }
     }
@@ -103,14 +107,26 @@ pub fn from_text(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
     let args: Vec<String> = sets.iter().map(|(a, _)| a.clone()).collect();
-    let scenario =
-        Builder::new(&mut p, base_dir).scenario(&root, &default_name, hash_of(text, &args));
+    let mut builder = Builder::new(&mut p, base_dir);
+    builder.fly_sets = fly_sets;
+    let scenario = builder.scenario(&root, &default_name, hash_of(text, &args));
     if p.has_errors() {
         Err(ScenarioError { problems: p.list })
     } else {
+        let mut kept = text.to_string();
+        if !sets.is_empty() {
+            if !kept.ends_with('\n') {
+                kept.push('\n');
+            }
+            kept.push_str("\n# Overrides applied on top of the text above:\n");
+            for (_, label) in sets {
+                kept.push_str(&format!("#   {label}\n"));
+            }
+        }
         Ok(Loaded {
             scenario,
             notes: p.list,
+            text: kept,
         })
     }
 }
@@ -167,6 +183,9 @@ pub(super) struct Builder<'p> {
     pub(super) regions: Vec<Region>,
     default_hosts: u32,
     default_host: HostSpec,
+    /// `--set`s into referenced fly.toml files: (app name, the fly.toml's own `PATH=VALUE`,
+    /// the label to report problems under).
+    pub(super) fly_sets: Vec<(String, String, String)>,
 }
 
 impl<'p> Builder<'p> {
@@ -181,6 +200,7 @@ impl<'p> Builder<'p> {
                 cpus: 32,
                 memory_mb: 128 * 1024,
             },
+            fly_sets: Vec::new(),
         }
     }
 
