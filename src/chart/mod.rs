@@ -9,6 +9,7 @@
 //!
 //! Depends on `output` (file names) only through the tables it is given.
 
+mod interactive;
 mod plan_charts;
 pub mod report;
 mod run_charts;
@@ -220,11 +221,23 @@ pub fn charts_for_run_files(
     };
     let data = run_charts::RunData::load(get)?;
     let charts = run_charts(&data)?;
-    let top_summary = files
-        .iter()
-        .find(|(n, _)| n == "summary.json")
-        .map(|(_, b)| b.clone());
-    let report = report::run_report(&data, top_summary.as_deref(), &charts);
+    // The folder's own files, beside the charted replication's.
+    let root = |name: &str| files.iter().find(|(n, _)| n == name).map(|(_, b)| b);
+    let top_summary = root("summary.json");
+    let inputs = root(report::INPUTS_FILE)
+        .map(|b| {
+            serde_json::from_slice::<crate::metrics::results::InputsDoc>(b)
+                .map_err(|e| format!("{}: {e}", report::INPUTS_FILE))
+        })
+        .transpose()?;
+    let scenario = root(report::SCENARIO_FILE).map(|b| String::from_utf8_lossy(b).into_owned());
+    let report = report::run_report(
+        &data,
+        top_summary.map(Vec::as_slice),
+        &charts,
+        inputs.as_ref(),
+        scenario.as_deref(),
+    );
     let mut out: Vec<(String, Vec<u8>)> = charts
         .into_iter()
         .map(|(n, b)| (format!("{prefix}{n}"), b))

@@ -78,7 +78,7 @@ impl SweepData {
     }
 
     /// Axis values in declared order, as shown (TOML strings without their quotes).
-    fn axis_values(&self, i: usize) -> Vec<String> {
+    pub(crate) fn axis_values(&self, i: usize) -> Vec<String> {
         self.sweep.axes[i]
             .values
             .iter()
@@ -87,7 +87,7 @@ impl SweepData {
     }
 
     /// A point's value of axis `i`, as shown.
-    fn param(&self, row: usize, i: usize) -> String {
+    pub(crate) fn param(&self, row: usize, i: usize) -> String {
         let axes = self.axes();
         self.points
             .col(&format!("param.{}", axes[i]))
@@ -97,7 +97,7 @@ impl SweepData {
     }
 
     /// Mean and half-width of `figure` for every point.
-    fn stat(&self, figure: &str) -> Vec<(f64, f64)> {
+    pub(crate) fn stat(&self, figure: &str) -> Vec<(f64, f64)> {
         self.points
             .nums(&format!("{figure}.mean"))
             .into_iter()

@@ -490,6 +490,12 @@ fn run_cmd(args: RunArgs) -> Result<()> {
         crate::chart::report::SCENARIO_FILE.to_string(),
         loaded.text.clone().into_bytes(),
     ));
+    files.push((
+        crate::chart::report::INPUTS_FILE.to_string(),
+        output::json_bytes(
+            &serde_json::to_value(run::summary::inputs(sc)).expect("inputs serialise"),
+        ),
+    ));
     if !args.no_output && !args.no_charts {
         let prefix = if records.len() == 1 { "" } else { "rep-000/" };
         files.extend(
@@ -833,6 +839,7 @@ fn chart_cmd(args: ChartArgs) -> Result<()> {
             "incidents.csv",
             "actions.csv",
             "deploys.csv",
+            "machines.csv",
             "summary.json",
         ]
         .iter()
@@ -840,6 +847,12 @@ fn chart_cmd(args: ChartArgs) -> Result<()> {
         .collect();
         if !prefix.is_empty() {
             files.extend(read("summary.json"));
+        }
+        for name in [
+            crate::chart::report::SCENARIO_FILE,
+            crate::chart::report::INPUTS_FILE,
+        ] {
+            files.extend(read(name));
         }
         crate::chart::charts_for_run_files(&files, prefix)
     } else {

@@ -71,7 +71,9 @@ pub fn group(n: i64) -> String {
 /// `1.50 min`, `3.00 h`, `2.00 d`.
 pub fn duration_ms(ms: f64) -> String {
     let a = ms.abs();
-    if a < 1000.0 {
+    if a < 1000.0 && ms == ms.trunc() {
+        format!("{ms:.0} ms")
+    } else if a < 1000.0 {
         format!("{} ms", short(ms))
     } else if a < 60_000.0 {
         format!("{} s", short(ms / 1000.0))

@@ -3,6 +3,7 @@
 mod actions;
 mod autoscaler;
 mod bad_input;
+mod browser;
 mod charts;
 mod cli;
 mod closed_form;
