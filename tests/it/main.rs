@@ -7,6 +7,7 @@ mod browser;
 mod charts;
 mod cli;
 mod closed_form;
+mod cluster;
 mod common;
 mod deploys;
 mod determinism;
