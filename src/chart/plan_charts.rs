@@ -185,7 +185,7 @@ fn esc(s: &str) -> String {
 
 /// The plan's report: the recommendation as printed, the chart, the candidates that were run.
 pub(super) fn plan_report(doc: &PlanDoc, text: &str, charts: &[(String, Vec<u8>)]) -> String {
-    let mut o = super::report::head_for(&format!("flysim plan: {}", doc.name));
+    let mut o = super::interactive::page_head(&format!("flysim plan: {}", doc.name));
     let _ = writeln!(o, "<h1>flysim plan: {}</h1>", esc(&doc.name));
     let _ = writeln!(o, "<pre>{}</pre>", esc(text));
     if let Some((_, svg)) = charts.iter().find(|(n, _)| n == "pareto.svg") {

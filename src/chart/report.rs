@@ -23,11 +23,6 @@ pub const SCENARIO_FILE: &str = "scenario.toml";
 /// What a run's folder keeps of its inputs, shown in the report.
 pub const INPUTS_FILE: &str = "inputs.json";
 
-/// The page head every report shares.
-pub(crate) fn head_for(title: &str) -> String {
-    page_head(title)
-}
-
 /// Rows of a two-column table, each figure already formatted with its unit.
 fn kv_table(o: &mut String, rows: &[(&str, String)]) {
     let _ = writeln!(o, "<table><tr><th>figure</th><th>value</th></tr>");
@@ -68,11 +63,6 @@ impl Fig<'_> {
 
 fn usd(x: f64) -> String {
     format!("${}", short(x))
-}
-
-/// A share as a percentage, or ± that many percentage points.
-fn share(x: f64) -> String {
-    pct(x)
 }
 
 /// The report of a run. `top` is the top-level summary (the mean over replications) when it
@@ -128,7 +118,7 @@ pub fn run_report(
     let _ = write!(o, "<div class=\"cards\">");
     card(
         &mut o,
-        f.show(|s| s.requests.availability, share),
+        f.show(|s| s.requests.availability, pct),
         &format!("availability (target {})", pct(s.slo.availability_target)),
     );
     card(
@@ -180,10 +170,10 @@ pub fn run_report(
             ("offered", f.show(|s| s.requests.offered, count)),
             ("served", f.show(|s| s.requests.served, count)),
             ("failed", f.show(|s| s.requests.failed, count)),
-            ("availability", f.show(|s| s.requests.availability, share)),
+            ("availability", f.show(|s| s.requests.availability, pct)),
             (
                 "within the SLO latency",
-                f.show(|s| s.requests.slo_share, share),
+                f.show(|s| s.requests.slo_share, pct),
             ),
             ("cold starts", f.show(|s| s.requests.cold_starts, count)),
             (
@@ -196,7 +186,7 @@ pub fn run_report(
             ("latency max", f.show(|s| s.latency_ms.max, duration_ms)),
             (
                 "cross-region share",
-                f.show(|s| s.requests.cross_region_share, share),
+                f.show(|s| s.requests.cross_region_share, pct),
             ),
         ],
     );
@@ -744,7 +734,9 @@ pub fn sweep_report(d: &super::SweepData, charts: &[(String, Vec<u8>)]) -> Strin
 /// the 95 % bounds dotted).
 fn sweep_chart_specs(d: &super::SweepData) -> Vec<Value> {
     let axes = d.axes();
-    if axes.is_empty() || d.points.rows.is_empty() {
+    // With more than two axes, lines along the first axis would mix points: the table and the
+    // static charts cover those.
+    if axes.is_empty() || axes.len() > 2 || d.points.rows.is_empty() {
         return Vec::new();
     }
     let first = d.axis_values(0);
@@ -786,7 +778,7 @@ fn sweep_chart_specs(d: &super::SweepData) -> Vec<Value> {
                 let Some(at) = first.iter().position(|v| *v == d.param(row, 0)) else {
                     continue;
                 };
-                if on_line && axes.len() <= 2 {
+                if on_line {
                     mean[at] = Some(m * scale);
                     low[at] = Some((m - h) * scale);
                     high[at] = Some((m + h) * scale);
@@ -816,11 +808,6 @@ fn sweep_chart_specs(d: &super::SweepData) -> Vec<Value> {
             "shades": [],
             "height": 320,
         }));
-    }
-    // With more than two axes, lines along the first axis would mix points: the table and the
-    // static charts cover those.
-    if axes.len() > 2 {
-        return Vec::new();
     }
     specs
 }

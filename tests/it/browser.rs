@@ -244,18 +244,8 @@ fn run_and_sweep_reports_render_in_a_real_browser() {
     );
     let deploys = tmp.path().join("deploys");
     flysim(&["run", "-q", "scenarios/deploys.toml"], &deploys);
-    let sweep_file = tmp.path().join("sweep.toml");
-    std::fs::write(
-        &sweep_file,
-        format!(
-            "name = \"b\"\nscenario = {:?}\nreplications = 2\nset = [\"duration=\\\"2h\\\"\"]\n[[axis]]\npath = \"app.web.machines[0].count\"\nvalues = [1, 2, 3]\n[[axis]]\npath = \"app.web.fly.http_service.auto_stop_machines\"\nvalues = [\"stop\", \"suspend\"]\n",
-            std::fs::canonicalize("scenarios/quickstart.toml")
-                .unwrap()
-                .display()
-                .to_string()
-        ),
-    )
-    .unwrap();
+    let sweep_file =
+        crate::common::quickstart_sweep(tmp.path(), "2h", "[1, 2, 3]", r#"["stop", "suspend"]"#);
     let sweep = tmp.path().join("sweep");
     flysim(&["sweep", "-q", sweep_file.to_str().unwrap()], &sweep);
 

@@ -20,22 +20,9 @@ fn ok(out: Output, what: &str) -> Output {
     out
 }
 
-fn quickstart() -> PathBuf {
-    std::fs::canonicalize("scenarios/quickstart.toml").unwrap()
-}
-
 /// A two-point sweep of the quickstart, for two hours, with a string axis.
 fn sweep_file(dir: &Path) -> PathBuf {
-    let p = dir.join("sweep.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "name = \"typed\"\nscenario = {:?}\nreplications = 2\nset = [\"duration=\\\"2h\\\"\"]\n[[axis]]\npath = \"app.web.machines[0].count\"\nvalues = [1, 2]\n[[axis]]\npath = \"app.web.fly.http_service.auto_stop_machines\"\nvalues = [\"stop\"]\n",
-            quickstart().display().to_string()
-        ),
-    )
-    .unwrap();
-    p
+    crate::common::quickstart_sweep(dir, "2h", "[1, 2]", r#"["stop"]"#)
 }
 
 fn validator(name: &str) -> jsonschema::Validator {

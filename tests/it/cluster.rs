@@ -23,18 +23,8 @@ fn three_shards_through_gnu_parallel_merge_to_the_bytes_of_one_sweep() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let sweep = tmp.path().join("sweep.toml");
-    std::fs::write(
-        &sweep,
-        format!(
-            "name = \"p\"\nscenario = {:?}\nreplications = 2\nset = [\"duration=\\\"1h\\\"\"]\n[[axis]]\npath = \"app.web.machines[0].count\"\nvalues = [1, 2, 3]\n[[axis]]\npath = \"app.web.fly.http_service.auto_stop_machines\"\nvalues = [\"stop\", \"suspend\"]\n",
-            std::fs::canonicalize("scenarios/quickstart.toml")
-                .unwrap()
-                .display()
-                .to_string()
-        ),
-    )
-    .unwrap();
+    let sweep =
+        crate::common::quickstart_sweep(tmp.path(), "1h", "[1, 2, 3]", r#"["stop", "suspend"]"#);
     let out = tmp.path().join("out");
     let r = Command::new("bash")
         .arg("cluster/parallel/sweep.sh")

@@ -3,6 +3,27 @@
 use flysim::platform::Sim;
 use flysim::scenario::{self, Scenario};
 
+/// A sweep file in `dir` over the quickstart scenario cut to `duration`, two replications, with
+/// `counts` Machines (TOML array text) × `modes` of `auto_stop_machines` (TOML array text).
+pub fn quickstart_sweep(
+    dir: &std::path::Path,
+    duration: &str,
+    counts: &str,
+    modes: &str,
+) -> std::path::PathBuf {
+    let base = std::fs::canonicalize("scenarios/quickstart.toml").unwrap();
+    let path = dir.join("sweep.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"s\"\nscenario = {:?}\nreplications = 2\nset = [\"duration=\\\"{duration}\\\"\"]\n[[axis]]\npath = \"app.web.machines[0].count\"\nvalues = {counts}\n[[axis]]\npath = \"app.web.fly.http_service.auto_stop_machines\"\nvalues = {modes}\n",
+            base.display().to_string()
+        ),
+    )
+    .unwrap();
+    path
+}
+
 /// Validates scenario text, panicking with every problem if it does not validate.
 pub fn scenario(text: &str) -> Scenario {
     match scenario::from_str(text, "test.toml", &[]) {
